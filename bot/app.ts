@@ -1,0 +1,111 @@
+// Builds and runs the bot from a Config: database, Bot API client, commands, polling. Kept apart
+// from main.ts so tests and `npm run try` run the very same bot in-process.
+import { Bot, TelegramApiError } from 'node-telegram-bot-api'
+import { commandList, createDispatch } from './commands/index.js'
+import type { CommandSpec } from './commands/types.js'
+import type { Config } from './config.js'
+import { ensureSchemaCurrent, openDatabase, type Database, type SchemaStatus } from './db.js'
+import { AppError } from './errors.js'
+import type { Logger } from './logger.js'
+import { Metrics } from './metrics.js'
+import { OutboxDelivery } from './updates/delivery.js'
+import { UpdateLedger } from './updates/ledger.js'
+import { createPipeline } from './updates/pipeline.js'
+import { pollUpdates, type PollState } from './updates/poller.js'
+
+export const API_TIMEOUT_MS = 15_000
+
+export type RunningBot = {
+  /** Resolves when polling has ended and the database is closed; rejects on a fatal error. */
+  done: Promise<void>
+  /** Stops polling at once, finishes the update in hand, closes the database. */
+  stop: () => Promise<void>
+  ready: Promise<void>
+  username: string
+  db: Database
+  schema: SchemaStatus
+  metrics: Metrics
+  pollState: PollState
+  startedAt: number
+}
+
+export type StartOptions = { logger: Logger, extraCommands?: (bot: () => RunningBot) => CommandSpec[], now?: () => number }
+
+async function getMeOrExplain (bot: Bot): Promise<string> {
+  try {
+    const me = await bot.api.getMe()
+    return me.username ?? 'mister_todo_bot'
+  } catch (err) {
+    if (err instanceof TelegramApiError && err.errorCode === 401) {
+      throw new AppError('ETOKEN', 'Telegram rejected the bot token (401 Unauthorized): check TELEGRAM_BOT_TOKEN in .env, or ask @BotFather for a new one', { cause: err })
+    }
+    throw new AppError('EGETME', `cannot reach the Bot API at ${bot.api === undefined ? '' : 'TELEGRAM_API_ROOT'}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+}
+
+export async function startBot (config: Config, options: StartOptions): Promise<RunningBot> {
+  const { logger } = options
+  const startedAt = Date.now()
+  const db = openDatabase(config.databaseFile)
+  let schema: SchemaStatus
+  let username: string
+  const bot = new Bot(config.token, { apiRoot: config.apiRoot, timeoutMs: API_TIMEOUT_MS })
+  try {
+    schema = await ensureSchemaCurrent(db)
+    username = await getMeOrExplain(bot)
+  } catch (err) {
+    await db.destroy()
+    throw err
+  }
+  const metrics = new Metrics()
+  const ledger = new UpdateLedger(db, options.now)
+  const delivery = new OutboxDelivery(bot.api, ledger, logger)
+  const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0 }
+  const controller = new AbortController()
+  let markReady: () => void = () => {}
+  const ready = new Promise<void>((resolve) => { markReady = resolve })
+
+  // eslint-disable-next-line prefer-const
+  let running: RunningBot
+  const commands = commandList(options.extraCommands?.(() => running) ?? [])
+  const handle = createPipeline({ api: bot.api, ledger, delivery, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, now: options.now })
+  bot.use(async (ctx) => { await handle(ctx.update) })
+  // Errors that reach here could not even be recorded (the database is failing): stop loudly,
+  // so the supervisor restarts us and Telegram redelivers the update.
+  bot.catch((err) => { throw err })
+
+  await bot.api.setMyCommands({ commands: commands.filter((c) => c.menu !== false).map((c) => ({ command: c.name, description: c.description })) })
+    .catch((err: unknown) => logger.warn({ err }, 'setMyCommands failed; the command menu may be out of date'))
+  await delivery.flush()
+
+  const done = pollUpdates({
+    api: bot.api,
+    ledger,
+    handle: (update) => bot.handleUpdate(update),
+    afterPoll: () => delivery.flush(),
+    timeoutS: config.pollTimeoutS,
+    signal: controller.signal,
+    logger,
+    state: pollState,
+    onFirstPoll: markReady,
+  }).finally(async () => {
+    await db.destroy()
+  })
+  done.catch(() => {})
+
+  running = {
+    done,
+    stop: async () => {
+      controller.abort()
+      await done.catch(() => {})
+    },
+    ready,
+    username,
+    db,
+    schema,
+    metrics,
+    pollState,
+    startedAt,
+  }
+  return running
+}

@@ -1,0 +1,23 @@
+// /start and /help: the whole bot explained in a few lines.
+import type { CommandSpec } from './types.js'
+
+export const HELP_TEXT = [
+  '<b>Mister Todo</b> keeps your to-do list.',
+  '',
+  'Send any message to add it as a task (one task per line).',
+  '/list – open tasks, with buttons to complete ✓ or delete 🗑',
+  '/all – also the ones completed this week',
+  '/done 3 – complete #3 (also /done 3 5 8 or /done 3-6)',
+  '/undo 3 – reopen #3',
+  '/edit 3 new text – change #3',
+  '/del 3 – delete #3 (with an Undo button)',
+  '/clear – remove all completed tasks',
+  '/health – is the bot well?',
+  '',
+  'Task numbers stay the same until a task is deleted.',
+].join('\n')
+
+export const helpCommands: CommandSpec[] = [
+  { name: 'start', description: 'Welcome and how to use me', menu: false, handler: async (turn) => turn.reply(`👋 Hi! ${HELP_TEXT}`) },
+  { name: 'help', description: 'How to use me', handler: async (turn) => turn.reply(HELP_TEXT) },
+]

@@ -1,0 +1,98 @@
+// The to-do commands: add, list, all, done, undo, edit, del, clear.
+import { UserInputError } from '../errors.js'
+import { parseEdit, parseTaskNumbers, taskLines } from '../tasks/parse.js'
+import { clearKeyboard, escapeHtml, listPage, numberList, shorten, taskLine, undoKeyboard } from '../tasks/render.js'
+import type { Task } from '../tasks/repository.js'
+import type { Turn } from '../turn.js'
+import type { CommandSpec } from './types.js'
+
+export const RECENTLY_DONE_MS = 7 * 24 * 3600 * 1000
+
+export async function addTasks (turn: Turn, text: string): Promise<void> {
+  const lines = taskLines(text)
+  if (lines.length === 0) throw new UserInputError('What should I add? Example: /add buy milk (or just send the task as a message).')
+  const added = await turn.tasks.add(turn.chatId, lines)
+  const head = added.length === 1 ? 'Added:' : `Added ${added.length} tasks:`
+  turn.replyLines([head, ...added.map(taskLine)])
+}
+
+export async function showList (turn: Turn, view: 'open' | 'all', page = 0): Promise<void> {
+  const open = await turn.tasks.open(turn.chatId)
+  const done = view === 'all' ? await turn.tasks.doneSince(turn.chatId, turn.now - RECENTLY_DONE_MS) : []
+  const reply = listPage(open, done, view, page)
+  turn.reply(reply.text, reply.keyboard)
+}
+
+/** Looks the numbers up in this chat; names the ones that do not exist. */
+async function findTasks (turn: Turn, numbers: readonly number[]): Promise<{ found: Task[], missing: number[] }> {
+  const found = await turn.tasks.byNumbers(turn.chatId, numbers)
+  const have = new Set(found.map((t) => t.number))
+  return { found, missing: numbers.filter((n) => !have.has(n)) }
+}
+
+function missingLine (missing: readonly number[]): string[] {
+  if (missing.length === 0) return []
+  return [missing.length === 1 ? `There is no task ${numberList(missing)}.` : `There are no tasks ${numberList(missing)}.`]
+}
+
+async function done (turn: Turn, args: string): Promise<void> {
+  const { found, missing } = await findTasks(turn, parseTaskNumbers(args, 'done'))
+  const already = found.filter((t) => t.doneAt !== null)
+  const todo = found.filter((t) => t.doneAt === null)
+  await turn.tasks.complete(turn.chatId, todo.map((t) => t.id))
+  turn.replyLines([
+    ...todo.map((t) => `✅ Done: <b>#${t.number}</b> ${escapeHtml(shorten(t.text))}`),
+    ...already.map((t) => `#${t.number} was already done.`),
+    ...missingLine(missing),
+  ])
+}
+
+async function undo (turn: Turn, args: string): Promise<void> {
+  const { found, missing } = await findTasks(turn, parseTaskNumbers(args, 'undo'))
+  const reopen = found.filter((t) => t.doneAt !== null)
+  const open = found.filter((t) => t.doneAt === null)
+  await turn.tasks.reopen(turn.chatId, reopen.map((t) => t.id))
+  turn.replyLines([
+    ...reopen.map((t) => `↩ Reopened: <b>#${t.number}</b> ${escapeHtml(shorten(t.text))}`),
+    ...open.map((t) => `#${t.number} is not done, nothing to undo.`),
+    ...missingLine(missing),
+  ])
+}
+
+async function edit (turn: Turn, args: string): Promise<void> {
+  const { number, text } = parseEdit(args)
+  const [task] = await turn.tasks.byNumbers(turn.chatId, [number])
+  if (task === undefined) throw new UserInputError(`There is no task #${number}.`)
+  await turn.tasks.edit(turn.chatId, task.id, text)
+  turn.reply(`✏️ <b>#${number}</b> now says: ${escapeHtml(shorten(text))}`)
+}
+
+async function del (turn: Turn, args: string): Promise<void> {
+  const { found, missing } = await findTasks(turn, parseTaskNumbers(args, 'del'))
+  await turn.tasks.remove(turn.chatId, found.map((t) => t.id), turn.updateId)
+  turn.replyLines([
+    ...found.map((t) => `🗑 Deleted: <b>#${t.number}</b> ${escapeHtml(shorten(t.text))}`),
+    ...missingLine(missing),
+  ], found.length > 0 ? undoKeyboard(turn.updateId) : undefined)
+}
+
+async function clear (turn: Turn, args: string): Promise<void> {
+  if (args !== '') throw new UserInputError('/clear takes no arguments: it offers to remove all completed tasks.')
+  const count = await turn.tasks.countDone(turn.chatId)
+  if (count === 0) {
+    turn.reply('There are no completed tasks to remove.')
+    return
+  }
+  turn.reply(`Remove ${count} completed task${count === 1 ? '' : 's'}?`, clearKeyboard())
+}
+
+export const taskCommands: CommandSpec[] = [
+  { name: 'add', description: 'Add tasks, one per line', handler: (turn, args) => addTasks(turn, args) },
+  { name: 'list', description: 'Open tasks', handler: (turn) => showList(turn, 'open') },
+  { name: 'all', description: 'Open and recently completed tasks', handler: (turn) => showList(turn, 'all') },
+  { name: 'done', description: 'Complete tasks: /done 3, /done 3 5, /done 3-6', handler: done },
+  { name: 'undo', description: 'Reopen a completed task: /undo 3', handler: undo },
+  { name: 'edit', description: 'Change a task: /edit 3 new text', handler: edit },
+  { name: 'del', description: 'Delete tasks: /del 3', handler: del },
+  { name: 'clear', description: 'Remove all completed tasks', handler: clear },
+]

@@ -1,0 +1,71 @@
+// Opens the SQLite database through Knex (pragmas come from knexfile.ts) and answers one
+// question before the bot may touch it: is the schema exactly what this code expects?
+import fs from 'node:fs'
+import knexFactory, { type Knex } from 'knex'
+import { knexConfig, MIGRATIONS_DIR } from '../knexfile.js'
+import { AppError } from './errors.js'
+
+export type Database = Knex
+
+export type SchemaStatus = {
+  applied: string[]
+  pending: string[]
+  /** Recorded in the database but absent from this code: the database is newer than the code. */
+  unknown: string[]
+  head: string | null
+}
+
+export function openDatabase (file: string, options: { readonly?: boolean, migrationsDir?: string } = {}): Database {
+  return knexFactory(knexConfig(file, options))
+}
+
+function migrationFiles (dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => /^\d{14}_.+\.ts$/.test(f)).sort()
+}
+
+export async function schemaStatus (db: Database, migrationsDir = MIGRATIONS_DIR): Promise<SchemaStatus> {
+  const files = migrationFiles(migrationsDir)
+  const hasTable = await db.schema.hasTable('knex_migrations')
+  const applied = hasTable
+    ? (await db('knex_migrations').select('name').orderBy('id')).map((r: { name: string }) => r.name)
+    : []
+  const appliedSet = new Set(applied)
+  const fileSet = new Set(files)
+  return {
+    applied,
+    pending: files.filter((f) => !appliedSet.has(f)),
+    unknown: applied.filter((n) => !fileSet.has(n)),
+    head: applied.at(-1) ?? null,
+  }
+}
+
+async function isEmpty (db: Database): Promise<boolean> {
+  const rows = await db.raw("select count(*) as n from sqlite_master where type = 'table' and name not like 'sqlite_%'")
+  return Number((rows as Array<{ n: number }>)[0]?.n ?? 0) === 0
+}
+
+/**
+ * A new, empty database is migrated here; an existing one with pending migrations is refused,
+ * because changing live data is the deploy's job (it backs up and rehearses first).
+ */
+export async function ensureSchemaCurrent (db: Database): Promise<SchemaStatus> {
+  let status = await schemaStatus(db)
+  if (status.unknown.length > 0) {
+    throw new AppError('ESCHEMA_NEWER', `the database has migrations this code does not know: ${status.unknown.join(', ')}. It was migrated by a newer version: deploy that version, or roll back with npx zx ops/rollback.mjs`)
+  }
+  if (status.pending.length > 0) {
+    if (status.applied.length === 0 && await isEmpty(db)) {
+      await db.migrate.latest()
+      status = await schemaStatus(db)
+    } else {
+      throw new AppError('ESCHEMA_PENDING', `the database needs ${status.pending.length} migration(s): ${status.pending.join(', ')}. Run: npx zx ops/migrate.mjs latest (it backs up first)`)
+    }
+  }
+  return status
+}
+
+/** PRAGMA quick_check, as health and ops read it: 'ok' or the first problem. */
+export async function quickCheck (db: Database): Promise<string> {
+  const rows = await db.raw('PRAGMA quick_check') as Array<{ quick_check: string }>
+  return rows[0]?.quick_check ?? 'no answer'
+}

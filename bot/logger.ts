@@ -1,0 +1,38 @@
+// The one pino logger. Redacts the bot token wherever it could hide: known fields, and any
+// string that contains `/bot<token>/` (HTTP errors from the Bot API client carry the URL).
+import pino from 'pino'
+
+const TOKEN_IN_TEXT = /\d{5,}:[A-Za-z0-9_-]{20,}/g
+
+/** Replaces anything token-shaped in a string; safe to apply to every log line and error text. */
+export function scrubSecrets (text: string): string {
+  return text.replace(TOKEN_IN_TEXT, '<redacted-token>')
+}
+
+export type Logger = pino.Logger
+
+export function createLogger (level: string, destination?: pino.DestinationStream): Logger {
+  return pino({
+    level,
+    base: { app: 'mister_todo' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: ['token', '*.token', 'config.token', 'headers.authorization'], censor: '<redacted>' },
+    // The last line of defence: whatever an error or a library put in a message is scrubbed.
+    hooks: {
+      streamWrite: (line) => scrubSecrets(line),
+    },
+    serializers: {
+      err: (err: unknown) => serializeError(err),
+    },
+  }, destination)
+}
+
+function serializeError (err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: scrubSecrets(String(err)) }
+  const out: Record<string, unknown> = { type: err.name, message: scrubSecrets(err.message) }
+  const code = (err as { code?: unknown }).code
+  if (code !== undefined) out.code = code
+  if (err.stack !== undefined) out.stack = scrubSecrets(err.stack)
+  if (err.cause !== undefined) out.cause = serializeError(err.cause)
+  return out
+}

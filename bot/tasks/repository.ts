@@ -1,0 +1,114 @@
+// The only module that reads or writes tasks. Every method takes the chat id first: there is no
+// way to reach a task without naming the chat it belongs to. Numbers are per chat and never reused.
+import type { Knex } from 'knex'
+
+export type Task = {
+  id: number
+  chatId: number
+  number: number
+  text: string
+  createdAt: number
+  doneAt: number | null
+}
+
+type TaskRow = {
+  id: number
+  chat_id: number
+  number: number
+  text: string
+  created_at: number
+  done_at: number | null
+}
+
+const COLUMNS = ['id', 'chat_id', 'number', 'text', 'created_at', 'done_at']
+
+function toTask (row: TaskRow): Task {
+  return { id: row.id, chatId: row.chat_id, number: row.number, text: row.text, createdAt: row.created_at, doneAt: row.done_at }
+}
+
+export type TaskCounts = { chats: number, open: number, done: number }
+
+export class TaskRepository {
+  constructor (private readonly db: Knex | Knex.Transaction, private readonly now: () => number = Date.now) {}
+
+  private live (chatId: number): Knex.QueryBuilder {
+    return this.db('tasks').where({ chat_id: chatId }).whereNull('deleted_at')
+  }
+
+  async add (chatId: number, texts: readonly string[]): Promise<Task[]> {
+    const at = this.now()
+    await this.db('chats').insert({ id: chatId, next_number: 1, created_at: at }).onConflict('id').ignore()
+    const chat = await this.db('chats').where({ id: chatId }).first('next_number') as { next_number: number }
+    const rows = texts.map((text, i) => ({ chat_id: chatId, number: chat.next_number + i, text, created_at: at, updated_at: at }))
+    for (let i = 0; i < rows.length; i += 200) await this.db('tasks').insert(rows.slice(i, i + 200))
+    await this.db('chats').where({ id: chatId }).update({ next_number: chat.next_number + texts.length })
+    return this.byNumbers(chatId, rows.map((r) => r.number))
+  }
+
+  async open (chatId: number): Promise<Task[]> {
+    const rows = await this.live(chatId).whereNull('done_at').orderBy('number').select(COLUMNS)
+    return rows.map(toTask)
+  }
+
+  async doneSince (chatId: number, since: number): Promise<Task[]> {
+    const rows = await this.live(chatId).where('done_at', '>=', since).orderBy('done_at', 'desc').select(COLUMNS)
+    return rows.map(toTask)
+  }
+
+  async byNumbers (chatId: number, numbers: readonly number[]): Promise<Task[]> {
+    const rows: TaskRow[] = []
+    for (let i = 0; i < numbers.length; i += 500) {
+      rows.push(...await this.live(chatId).whereIn('number', numbers.slice(i, i + 500)).select(COLUMNS))
+    }
+    return rows.map(toTask).sort((a, b) => a.number - b.number)
+  }
+
+  async byId (chatId: number, id: number): Promise<Task | undefined> {
+    const row = await this.live(chatId).where({ id }).first(COLUMNS) as TaskRow | undefined
+    return row === undefined ? undefined : toTask(row)
+  }
+
+  async complete (chatId: number, ids: readonly number[]): Promise<void> {
+    const at = this.now()
+    await this.live(chatId).whereIn('id', ids).whereNull('done_at').update({ done_at: at, updated_at: at })
+  }
+
+  async reopen (chatId: number, ids: readonly number[]): Promise<void> {
+    await this.live(chatId).whereIn('id', ids).update({ done_at: null, updated_at: this.now() })
+  }
+
+  async edit (chatId: number, id: number, text: string): Promise<void> {
+    await this.live(chatId).where({ id }).update({ text, updated_at: this.now() })
+  }
+
+  /** Soft delete: `batch` (the update id) lets one Undo bring back exactly what it removed. */
+  async remove (chatId: number, ids: readonly number[], batch: number): Promise<void> {
+    const at = this.now()
+    await this.live(chatId).whereIn('id', ids).update({ deleted_at: at, deleted_batch: batch, updated_at: at })
+  }
+
+  async removeDone (chatId: number, batch: number): Promise<number> {
+    const at = this.now()
+    return await this.live(chatId).whereNotNull('done_at').update({ deleted_at: at, deleted_batch: batch, updated_at: at })
+  }
+
+  async countDone (chatId: number): Promise<number> {
+    const row = await this.live(chatId).whereNotNull('done_at').count({ n: '*' }).first() as { n: number }
+    return Number(row.n)
+  }
+
+  async restore (chatId: number, batch: number): Promise<Task[]> {
+    const rows = await this.db('tasks').where({ chat_id: chatId, deleted_batch: batch }).whereNotNull('deleted_at').select(COLUMNS)
+    if (rows.length === 0) return []
+    await this.db('tasks').where({ chat_id: chatId, deleted_batch: batch }).update({ deleted_at: null, deleted_batch: null, updated_at: this.now() })
+    return (rows as TaskRow[]).map(toTask).sort((a, b) => a.number - b.number)
+  }
+
+  /** Totals for health: numbers only, never text. */
+  async counts (): Promise<TaskCounts> {
+    const row = await this.db('tasks').whereNull('deleted_at')
+      .select(this.db.raw('count(distinct chat_id) as chats'), this.db.raw('sum(case when done_at is null then 1 else 0 end) as open'), this.db.raw('sum(case when done_at is null then 0 else 1 end) as done'))
+      .first() as { chats: number, open: number | null, done: number | null }
+    return { chats: Number(row.chats), open: Number(row.open ?? 0), done: Number(row.done ?? 0) }
+  }
+}

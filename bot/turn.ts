@@ -1,0 +1,58 @@
+// One update being handled: the task repository bound to its transaction, the chat it came from,
+// and the replies it will send. Replies are collected, not sent, so they can be stored in the same
+// transaction as the change (see updates/ledger.ts).
+import type * as T from 'node-telegram-bot-api/types'
+import type { Outgoing } from './updates/ledger.js'
+import type { TaskRepository } from './tasks/repository.js'
+import { chunkLines } from './tasks/render.js'
+
+export class Turn {
+  readonly outgoing: Outgoing[] = []
+
+  constructor (
+    readonly tasks: TaskRepository,
+    readonly chatId: number,
+    readonly updateId: number,
+    readonly now: number,
+  ) {}
+
+  reply (html: string, keyboard?: T.InlineKeyboardMarkup): void {
+    this.outgoing.push({
+      method: 'sendMessage',
+      params: {
+        chat_id: this.chatId,
+        text: html,
+        parse_mode: 'HTML',
+        link_preview_options: { is_disabled: true },
+        ...(keyboard === undefined ? {} : { reply_markup: keyboard }),
+      },
+    })
+  }
+
+  /** Several lines, split into as many messages as Telegram's length limit needs. */
+  replyLines (lines: readonly string[], keyboard?: T.InlineKeyboardMarkup): void {
+    const chunks = chunkLines(lines)
+    chunks.forEach((chunk, i) => this.reply(chunk, i === chunks.length - 1 ? keyboard : undefined))
+  }
+
+  edit (messageId: number, html: string, keyboard?: T.InlineKeyboardMarkup): void {
+    this.outgoing.push({
+      method: 'editMessageText',
+      params: {
+        chat_id: this.chatId,
+        message_id: messageId,
+        text: html,
+        parse_mode: 'HTML',
+        link_preview_options: { is_disabled: true },
+        reply_markup: keyboard ?? { inline_keyboard: [] },
+      },
+    })
+  }
+
+  answer (callbackQueryId: string, text?: string): void {
+    this.outgoing.push({
+      method: 'answerCallbackQuery',
+      params: { callback_query_id: callbackQueryId, ...(text === undefined ? {} : { text: text.slice(0, 200) }) },
+    })
+  }
+}

@@ -1,0 +1,68 @@
+// Delivers the outbox in order. A reply Telegram rejects for good (400, 403) is dropped with a
+// warning; one that failed for a passing reason (network, 5xx, 429 after retries) stays queued
+// and is tried again on the next flush, so a reply is never lost, only late.
+import { TelegramApiError, type Api } from 'node-telegram-bot-api'
+import type * as T from 'node-telegram-bot-api/types'
+import type { Logger } from '../logger.js'
+import type { OutboxRow, UpdateLedger } from './ledger.js'
+
+type Sender = (api: Api, params: Record<string, unknown>) => Promise<unknown>
+
+const SENDERS: Record<string, Sender> = {
+  sendMessage: (api, p) => api.sendMessage(p as unknown as T.SendMessageParams),
+  editMessageText: (api, p) => api.editMessageText(p as unknown as T.EditMessageTextParams),
+  editMessageReplyMarkup: (api, p) => api.editMessageReplyMarkup(p as unknown as T.EditMessageReplyMarkupParams),
+  answerCallbackQuery: (api, p) => api.answerCallbackQuery(p as unknown as T.AnswerCallbackQueryParams),
+  deleteMessage: (api, p) => api.deleteMessage(p as unknown as T.DeleteMessageParams),
+}
+
+export type DeliveryStats = { sent: number, dropped: number, failures: number }
+
+function isPermanent (err: unknown): err is TelegramApiError {
+  return err instanceof TelegramApiError && err.errorCode >= 400 && err.errorCode < 500 && err.errorCode !== 429
+}
+
+export class OutboxDelivery {
+  readonly stats: DeliveryStats = { sent: 0, dropped: 0, failures: 0 }
+  private running: Promise<boolean> | undefined
+
+  constructor (private readonly api: Api, private readonly ledger: UpdateLedger, private readonly logger: Logger) {}
+
+  /** Sends everything queued; resolves true when the outbox is empty. Concurrent calls share one run. */
+  flush (): Promise<boolean> {
+    this.running ??= this.drain().finally(() => { this.running = undefined })
+    return this.running
+  }
+
+  private async drain (): Promise<boolean> {
+    for (;;) {
+      const rows = await this.ledger.pending()
+      if (rows.length === 0) return true
+      for (const row of rows) {
+        if (!await this.deliver(row)) return false
+      }
+    }
+  }
+
+  private async deliver (row: OutboxRow): Promise<boolean> {
+    const send = SENDERS[row.method]
+    try {
+      if (send === undefined) throw new Error(`unknown outbox method ${row.method}`)
+      await send(this.api, row.params)
+      this.stats.sent++
+    } catch (err) {
+      if (err instanceof TelegramApiError && /message is not modified/.test(err.description)) {
+        this.stats.sent++
+      } else if (isPermanent(err) || send === undefined) {
+        this.stats.dropped++
+        this.logger.warn({ updateId: row.updateId, method: row.method, err }, 'reply rejected by Telegram; dropped')
+      } else {
+        this.stats.failures++
+        this.logger.warn({ updateId: row.updateId, method: row.method, err }, 'reply not delivered yet; will retry')
+        return false
+      }
+    }
+    await this.ledger.delivered(row.id)
+    return true
+  }
+}

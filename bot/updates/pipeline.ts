@@ -1,0 +1,88 @@
+// Handles one update, once: allow-list gate, then the command inside a transaction that also
+// records the update id and the replies, then delivery of the replies.
+import type { Knex } from 'knex'
+import type { Api } from 'node-telegram-bot-api'
+import type * as T from 'node-telegram-bot-api/types'
+import { refuse, senderOf } from '../access.js'
+import type { Dispatch } from '../commands/index.js'
+import { UserInputError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import type { Metrics } from '../metrics.js'
+import { TaskRepository } from '../tasks/repository.js'
+import { escapeHtml } from '../tasks/render.js'
+import { Turn } from '../turn.js'
+import type { OutboxDelivery } from './delivery.js'
+import type { Outgoing, UpdateLedger } from './ledger.js'
+
+export const SORRY = 'Sorry, something went wrong on my side and that was not saved. Please try again in a moment.'
+
+export type PipelineDeps = {
+  api: Api
+  ledger: UpdateLedger
+  delivery: OutboxDelivery
+  dispatch: Dispatch
+  allowedUserIds: readonly number[]
+  metrics: Metrics
+  logger: Logger
+  now?: () => number
+}
+
+function chatOf (update: T.Update): number | undefined {
+  if ('message' in update) return update.message.chat.id
+  if ('edited_message' in update) return update.edited_message.chat.id
+  if ('callback_query' in update) return update.callback_query.message?.chat.id
+  return undefined
+}
+
+/** The replies for an update that could not be applied: the reason, and the button answered. */
+function failureReplies (update: T.Update, chatId: number, text: string): Outgoing[] {
+  const out: Outgoing[] = [{ method: 'sendMessage', params: { chat_id: chatId, text: escapeHtml(text), parse_mode: 'HTML' } }]
+  if ('callback_query' in update) out.unshift({ method: 'answerCallbackQuery', params: { callback_query_id: update.callback_query.id } })
+  return out
+}
+
+export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promise<void> {
+  const now = deps.now ?? Date.now
+  const allowed = new Set(deps.allowedUserIds)
+  const { ledger, logger, metrics } = deps
+
+  return async (update) => {
+    const started = performance.now()
+    const updateId = update.update_id
+    const userId = senderOf(update)
+    const chatId = chatOf(update)
+    if (userId === undefined || chatId === undefined || !allowed.has(userId)) {
+      if (!await ledger.handleOnce(updateId, async () => [])) return
+      if (userId !== undefined && !allowed.has(userId)) {
+        metrics.refused++
+        logger.info({ updateId, userId }, 'refused: user not on the allow-list')
+        await refuse(deps.api, update, userId).catch((err: unknown) => logger.warn({ updateId, err }, 'refusal not delivered'))
+      }
+      return
+    }
+    const apply = async (trx: Knex.Transaction): Promise<Outgoing[]> => {
+      const turn = new Turn(new TaskRepository(trx, now), chatId, updateId, now())
+      await deps.dispatch(turn, update)
+      if ('callback_query' in update && !turn.outgoing.some((o) => o.method === 'answerCallbackQuery')) {
+        turn.answer(update.callback_query.id)
+      }
+      return turn.outgoing
+    }
+    try {
+      const applied = await ledger.handleOnce(updateId, apply)
+      if (!applied) metrics.duplicates++
+    } catch (err) {
+      // The transaction rolled back: nothing of this update is stored. Record it as handled with
+      // an explanation, so a bad command is answered once instead of failing forever.
+      if (!(err instanceof UserInputError)) {
+        metrics.errors++
+        logger.error({ updateId, err }, 'update failed')
+      }
+      const text = err instanceof UserInputError ? err.message : SORRY
+      await ledger.handleOnce(updateId, async () => failureReplies(update, chatId, text))
+    }
+    metrics.recordUpdate(performance.now() - started)
+    logger.debug({ updateId, ms: Math.round((performance.now() - started) * 100) / 100 }, 'update handled')
+    await deps.delivery.flush()
+  }
+}

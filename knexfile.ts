@@ -1,0 +1,43 @@
+// The one Knex configuration, used by the bot, the ops scripts and the Knex CLI (npm run knex).
+// SQLite pragmas are set on every new connection so that no code path can forget them.
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Knex } from 'knex'
+import { databaseFileFrom, PROJECT_ROOT } from './bot/config.js'
+
+export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'storage', 'migrations')
+export const BUSY_TIMEOUT_MS = 5000
+
+type SqliteConnection = { pragma: (sql: string) => unknown }
+
+/** A Knex config for one SQLite file; `migrationsDir` lets a rehearsal or a test use other migrations. */
+export function knexConfig (databaseFile: string, options: { migrationsDir?: string, readonly?: boolean } = {}): Knex.Config {
+  if (options.readonly !== true) fs.mkdirSync(path.dirname(databaseFile), { recursive: true, mode: 0o700 })
+  return {
+    client: 'better-sqlite3',
+    connection: { filename: databaseFile, options: { readonly: options.readonly === true } },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate (conn: SqliteConnection, done: (err: Error | null, conn: SqliteConnection) => void) {
+        try {
+          if (options.readonly !== true) conn.pragma('journal_mode = WAL')
+          conn.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
+          conn.pragma('foreign_keys = ON')
+          conn.pragma('synchronous = NORMAL')
+          done(null, conn)
+        } catch (err) {
+          done(err as Error, conn)
+        }
+      },
+    },
+    migrations: {
+      directory: options.migrationsDir ?? MIGRATIONS_DIR,
+      loadExtensions: ['.ts'],
+      tableName: 'knex_migrations',
+    },
+  }
+}
+
+export default knexConfig(databaseFileFrom())
