@@ -1,11 +1,13 @@
 // Builds and runs the bot from a Config: database, Bot API client, commands, polling. Kept apart
 // from main.ts so tests and `npm run try` run the very same bot in-process.
 import { Bot, TelegramApiError } from 'node-telegram-bot-api'
+import { healthCommand } from './commands/health.js'
 import { commandList, createDispatch } from './commands/index.js'
-import type { CommandSpec } from './commands/types.js'
 import type { Config } from './config.js'
 import { ensureSchemaCurrent, openDatabase, type Database, type SchemaStatus } from './db.js'
 import { AppError } from './errors.js'
+import { checkHealth, gitVersion, startHealthServer, type Health } from './health.js'
+import { acquireInstanceLock } from './instance-lock.js'
 import type { Logger } from './logger.js'
 import { Metrics } from './metrics.js'
 import { OutboxDelivery } from './updates/delivery.js'
@@ -27,9 +29,11 @@ export type RunningBot = {
   metrics: Metrics
   pollState: PollState
   startedAt: number
+  health: () => Promise<Health>
+  healthPort: number
 }
 
-export type StartOptions = { logger: Logger, extraCommands?: (bot: () => RunningBot) => CommandSpec[], now?: () => number }
+export type StartOptions = { logger: Logger, now?: () => number }
 
 async function getMeOrExplain (bot: Bot): Promise<string> {
   try {
@@ -39,35 +43,41 @@ async function getMeOrExplain (bot: Bot): Promise<string> {
     if (err instanceof TelegramApiError && err.errorCode === 401) {
       throw new AppError('ETOKEN', 'Telegram rejected the bot token (401 Unauthorized): check TELEGRAM_BOT_TOKEN in .env, or ask @BotFather for a new one', { cause: err })
     }
-    throw new AppError('EGETME', `cannot reach the Bot API at ${bot.api === undefined ? '' : 'TELEGRAM_API_ROOT'}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    throw new AppError('EGETME', `cannot reach the Bot API (TELEGRAM_API_ROOT): ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
 }
 
 export async function startBot (config: Config, options: StartOptions): Promise<RunningBot> {
   const { logger } = options
   const startedAt = Date.now()
+  const lock = acquireInstanceLock(config.databaseFile)
   const db = openDatabase(config.databaseFile)
+  const bot = new Bot(config.token, { apiRoot: config.apiRoot, timeoutMs: API_TIMEOUT_MS })
+  const metrics = new Metrics()
+  const ledger = new UpdateLedger(db, options.now)
+  const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0 }
+  const version = gitVersion(config.projectRoot)
+  const health = (): Promise<Health> => checkHealth({ db, metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => ledger.backlog() })
   let schema: SchemaStatus
   let username: string
-  const bot = new Bot(config.token, { apiRoot: config.apiRoot, timeoutMs: API_TIMEOUT_MS })
+  let server: Awaited<ReturnType<typeof startHealthServer>>
   try {
     schema = await ensureSchemaCurrent(db)
     username = await getMeOrExplain(bot)
+    server = await startHealthServer(config.healthPort, health).catch((err: unknown) => {
+      throw new AppError('EHEALTHPORT', `cannot serve health on 127.0.0.1:${config.healthPort}: ${err instanceof Error ? err.message : String(err)}. Set HEALTH_PORT to a free port`, { cause: err })
+    })
   } catch (err) {
     await db.destroy()
+    lock.release()
     throw err
   }
-  const metrics = new Metrics()
-  const ledger = new UpdateLedger(db, options.now)
   const delivery = new OutboxDelivery(bot.api, ledger, logger)
-  const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0 }
   const controller = new AbortController()
   let markReady: () => void = () => {}
   const ready = new Promise<void>((resolve) => { markReady = resolve })
 
-  // eslint-disable-next-line prefer-const
-  let running: RunningBot
-  const commands = commandList(options.extraCommands?.(() => running) ?? [])
+  const commands = commandList([healthCommand(health)])
   const handle = createPipeline({ api: bot.api, ledger, delivery, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, now: options.now })
   bot.use(async (ctx) => { await handle(ctx.update) })
   // Errors that reach here could not even be recorded (the database is failing): stop loudly,
@@ -89,11 +99,13 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     state: pollState,
     onFirstPoll: markReady,
   }).finally(async () => {
+    await new Promise((resolve) => server.close(resolve))
     await db.destroy()
+    lock.release()
   })
   done.catch(() => {})
 
-  running = {
+  return {
     done,
     stop: async () => {
       controller.abort()
@@ -106,6 +118,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     metrics,
     pollState,
     startedAt,
+    health,
+    healthPort: server.port,
   }
-  return running
 }

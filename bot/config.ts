@@ -48,6 +48,13 @@ const schema = z.object({
   DEFAULT_TIMEZONE: z.string().trim().default('UTC')
     .refine(isTimeZone, 'is not an IANA time zone: use a name like Europe/Berlin or UTC'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'is not a log level: use one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  LOG_FILE: z.string().trim().optional(),
+  LOG_MAX_BYTES: z.string().trim().default('10485760')
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1024, 'is not a size in bytes: use a number of at least 1024 (default 10485760, 10 MB)')
+    .transform(Number),
+  LOG_KEEP: z.string().trim().default('5')
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 100, 'is not a count of rotated files: use 1–100 (default 5)')
+    .transform(Number),
   POLL_TIMEOUT_S: z.string().trim().default(String(DEFAULT_POLL_TIMEOUT_S))
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 0 && Number(v) <= 50, 'is not a long-poll timeout: use 0–50 seconds')
     .transform(Number),
@@ -62,6 +69,10 @@ export type Config = Readonly<{
   defaultTimezone: string
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   pollTimeoutS: number
+  /** Set under PM2: the file PM2 writes our output to, which the bot keeps rotated. */
+  logFile: string | undefined
+  logMaxBytes: number
+  logKeep: number
   projectRoot: string
 }>
 
@@ -99,6 +110,9 @@ export function checkEnvironment (env: Env = process.env): { config?: Config, pr
     defaultTimezone: v.DEFAULT_TIMEZONE,
     logLevel: v.LOG_LEVEL,
     pollTimeoutS: v.POLL_TIMEOUT_S,
+    logFile: v.LOG_FILE === undefined ? undefined : path.resolve(PROJECT_ROOT, v.LOG_FILE),
+    logMaxBytes: v.LOG_MAX_BYTES,
+    logKeep: v.LOG_KEEP,
     projectRoot: PROJECT_ROOT,
   })
   return { config, problems: [] }

@@ -3,6 +3,7 @@
 import { startBot, type RunningBot } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 import { AppError } from './errors.js'
+import { startLogRotation } from './log-rotation.js'
 import { createLogger, scrubSecrets } from './logger.js'
 
 function fail (message: string): never {
@@ -18,6 +19,7 @@ try {
   throw err
 }
 const logger = createLogger(config.logLevel)
+if (config.logFile !== undefined) startLogRotation(config.logFile, config.logMaxBytes, config.logKeep, logger)
 
 let bot: RunningBot
 try {

@@ -51,7 +51,7 @@ export class TaskRepository {
   }
 
   async doneSince (chatId: number, since: number): Promise<Task[]> {
-    const rows = await this.live(chatId).where('done_at', '>=', since).orderBy('done_at', 'desc').select(COLUMNS)
+    const rows = await this.live(chatId).where('done_at', '>=', since).orderBy('number').select(COLUMNS)
     return rows.map(toTask)
   }
 

@@ -82,8 +82,19 @@ function readButton (value: unknown): InlineKeyboardButtonLike {
   return { ...button, text: button.text }
 }
 
+type Content = FormattedText & { markup?: InlineKeyboardMarkupLike | undefined }
+
 /** Telegram's "not modified" test: same visible text, same entities, same keyboard. */
-export function sameContent (a: FormattedText & { markup?: InlineKeyboardMarkupLike }, b: FormattedText & { markup?: InlineKeyboardMarkupLike }): boolean {
-  return a.text === b.text && JSON.stringify(a.entities) === JSON.stringify(b.entities) &&
-    JSON.stringify(a.markup ?? null) === JSON.stringify(b.markup ?? null)
+export function sameContent (a: Content, b: Content): boolean {
+  return a.text === b.text && canonical(a.entities) === canonical(b.entities) &&
+    canonical(a.markup ?? null) === canonical(b.markup ?? null)
+}
+
+/** JSON with sorted keys, so {a,b} and {b,a} compare equal. */
+function canonical (value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined)
+    return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  })
 }

@@ -21,7 +21,8 @@ const BOOL_FIELDS = new Set([
   'allow_sending_without_reply',
 ])
 
-/** Resolves with the body, or rejects with a 413 TelegramError once it passes the limit. */
+/** Resolves with the body, or rejects with a 413 TelegramError when it passes the limit. The rest
+ *  is still read (and discarded), so the client sees the 413 rather than a reset socket. */
 export function readBody (req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
@@ -33,12 +34,14 @@ export function readBody (req: IncomingMessage, limit = MAX_BODY_BYTES): Promise
       if (size > limit) {
         refused = true
         chunks.length = 0
-        reject(new TelegramError(413, DESCRIPTIONS.tooLarge))
         return
       }
       chunks.push(chunk)
     })
-    req.on('end', () => { if (!refused) resolve(Buffer.concat(chunks)) })
+    req.on('end', () => {
+      if (refused) reject(new TelegramError(413, DESCRIPTIONS.tooLarge))
+      else resolve(Buffer.concat(chunks))
+    })
     req.on('error', reject)
   })
 }

@@ -31,9 +31,10 @@ export type BotMessage = {
   deleted: boolean
 }
 
-/** One request as received. `status` is the HTTP status answered: 0 while a long poll is still
- *  held, and for a request whose socket was dropped by a fault. */
-export type ApiCall = { method: string, params: Record<string, unknown>, at: number, status: number }
+/** One request as received (`at` in ms). `status` is the HTTP status answered: 0 while a long
+ *  poll is still held, and for a request whose socket was dropped by a fault. `description` is
+ *  set on error answers. */
+export type ApiCall = { method: string, params: Record<string, unknown>, at: number, status: number, description?: string }
 
 export type Fault =
   | { status: 429, retryAfter: number }

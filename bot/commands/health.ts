@@ -1,0 +1,30 @@
+// /health: the same summary as GET /healthz, for the people allowed to use the bot.
+import type { Health } from '../health.js'
+import { escapeHtml } from '../tasks/render.js'
+import type { CommandSpec } from './types.js'
+
+function ago (iso: string | null, now: number): string {
+  if (iso === null) return 'never'
+  return `${Math.max(0, Math.round((now - Date.parse(iso)) / 1000))} s ago`
+}
+
+export function formatHealth (h: Health, now = Date.now()): string {
+  const lines = [
+    `${h.status === 'ok' ? '✅' : '⚠️'} <b>${h.status === 'ok' ? 'Healthy' : 'Not healthy'}</b>`,
+    ...h.problems.map((p) => `• ${escapeHtml(p)}`),
+    `Version: <code>${escapeHtml(h.version.slice(0, 12))}</code>, up ${h.uptimeS} s`,
+    `Last poll: ${ago(h.lastPollAt, now)}`,
+    `Database: ${h.database.ok ? 'ok' : escapeHtml(h.database.check)}; schema ${escapeHtml(h.schema.current ?? 'none')}${h.schema.pending.length > 0 ? `, ${h.schema.pending.length} pending` : ''}`,
+  ]
+  if (h.tasks !== null) lines.push(`Tasks: ${h.tasks.open} open, ${h.tasks.done} done, in ${h.tasks.chats} chat${h.tasks.chats === 1 ? '' : 's'}`)
+  lines.push(`Updates: ${h.metrics.updates} handled, ${h.metrics.errors} errors, p50 ${h.metrics.p50Ms ?? '–'} ms, p99 ${h.metrics.p99Ms ?? '–'} ms`)
+  return lines.join('\n')
+}
+
+export function healthCommand (health: () => Promise<Health>): CommandSpec {
+  return {
+    name: 'health',
+    description: 'Is the bot well?',
+    handler: async (turn) => turn.reply(formatHealth(await health())),
+  }
+}

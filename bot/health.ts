@@ -1,0 +1,111 @@
+// Health: what "healthy" means (polling recent, database answering, schema current) as one JSON
+// object, served on 127.0.0.1 only. Numbers and names only: never a task's text.
+import { execFileSync } from 'node:child_process'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { quickCheck, schemaStatus, type Database } from './db.js'
+import type { Metrics } from './metrics.js'
+import { TaskRepository, type TaskCounts } from './tasks/repository.js'
+import type { PollState } from './updates/poller.js'
+
+export type Health = {
+  status: 'ok' | 'failing'
+  problems: string[]
+  version: string
+  startedAt: string
+  uptimeS: number
+  lastPollAt: string | null
+  poll: { ok: boolean, lastError: string | null, failingSinceS: number | null }
+  database: { ok: boolean, check: string }
+  schema: { current: string | null, pending: string[], unknown: string[] }
+  tasks: TaskCounts | null
+  metrics: { updates: number, duplicates: number, refused: number, errors: number, p50Ms: number | null, p99Ms: number | null, outboxBacklog: number | null }
+}
+
+export type HealthSources = {
+  db: Database
+  metrics: Metrics
+  pollState: PollState
+  pollTimeoutS: number
+  startedAt: number
+  version: string
+  outboxBacklog: () => Promise<number>
+}
+
+/** The git commit of the code in `root`, as health reports it. */
+export function gitVersion (root: string): string {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return 'unknown'
+  }
+}
+
+export async function checkHealth (s: HealthSources, now = Date.now()): Promise<Health> {
+  const problems: string[] = []
+  const silentLimitMs = Math.max(2, 2 * s.pollTimeoutS) * 1000 + 1000
+  const lastPoll = s.pollState.lastPollAt ?? s.startedAt
+  if (now - lastPoll > silentLimitMs) {
+    problems.push(`no successful getUpdates for ${Math.round((now - lastPoll) / 1000)} s${s.pollState.lastError === null ? '' : ` (last error: ${s.pollState.lastError})`}`)
+  }
+  let check = 'not checked'
+  let schema: Health['schema'] = { current: null, pending: [], unknown: [] }
+  let tasks: TaskCounts | null = null
+  let backlog: number | null = null
+  try {
+    check = await quickCheck(s.db)
+    const status = await schemaStatus(s.db)
+    schema = { current: status.head, pending: status.pending, unknown: status.unknown }
+    tasks = await new TaskRepository(s.db).counts()
+    backlog = await s.outboxBacklog()
+  } catch (err) {
+    check = err instanceof Error ? err.message : String(err)
+  }
+  if (check !== 'ok') problems.push(`database check failed: ${check}`)
+  if (schema.pending.length > 0) problems.push(`pending migrations: ${schema.pending.join(', ')}`)
+  return {
+    status: problems.length === 0 ? 'ok' : 'failing',
+    problems,
+    version: s.version,
+    startedAt: new Date(s.startedAt).toISOString(),
+    uptimeS: Math.round((now - s.startedAt) / 1000),
+    lastPollAt: s.pollState.lastPollAt === null ? null : new Date(s.pollState.lastPollAt).toISOString(),
+    poll: {
+      ok: s.pollState.failingSince === null,
+      lastError: s.pollState.lastError,
+      failingSinceS: s.pollState.failingSince === null ? null : Math.round((now - s.pollState.failingSince) / 1000),
+    },
+    database: { ok: check === 'ok', check },
+    schema,
+    tasks,
+    metrics: {
+      updates: s.metrics.updates,
+      duplicates: s.metrics.duplicates,
+      refused: s.metrics.refused,
+      errors: s.metrics.errors,
+      p50Ms: s.metrics.percentile(50),
+      p99Ms: s.metrics.percentile(99),
+      outboxBacklog: backlog,
+    },
+  }
+}
+
+/** GET /healthz on 127.0.0.1: 200 when ok, 503 when failing. */
+export async function startHealthServer (port: number, health: () => Promise<Health>): Promise<http.Server & { port: number }> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/healthz') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found: GET /healthz"}')
+      return
+    }
+    health().then((h) => {
+      res.writeHead(h.status === 'ok' ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(h))
+    }, (err: unknown) => {
+      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'failing', problems: [String(err)] }))
+    })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => resolve())
+  })
+  return Object.assign(server, { port: (server.address() as AddressInfo).port })
+}

@@ -1,0 +1,180 @@
+// The Telegram Bot API on 127.0.0.1 for tests, benchmarks and `npm run try`: one object that
+// serves the HTTP API, plays the user, shows what the bot did, and injects faults.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { METHODS, resolveMethod, type MethodContext } from './bot-methods.js'
+import { ChatState } from './chat-state.js'
+import { FaultBook, faultError } from './faults.js'
+import { normalizeParams, parseBody, readBody } from './request-body.js'
+import { TelegramError, type Envelope } from './telegram-errors.js'
+import type { ApiCall, BotMessage, CallbackAnswer, EmulatorChat, EmulatorOptions, EmulatorUser, Fault, Update } from './types.js'
+import { UpdatesQueue } from './updates-queue.js'
+import { callbackQuery, noteRawUpdate, textMessage, toWireChat, toWireUser } from './user-actions.js'
+
+export type * from './types.js'
+
+export const DEFAULT_TOKEN = '123456:TEST-token-abcdefghijklmnopqrstuvwxyz'
+export const DEFAULT_BOT_USERNAME = 'mister_todo_bot'
+export const DEFAULT_WAIT_MS = 5000
+const WAIT_POLL_MS = 5
+
+export class BotApiEmulator {
+  readonly apiRoot: string
+  private readonly state: ChatState
+  private readonly queue = new UpdatesQueue()
+  private readonly faults = new FaultBook()
+  private readonly log: ApiCall[] = []
+  private readonly webhook = { url: '' }
+  private readonly inFlight = new Set<AbortController>()
+  private stopping: Promise<void> | undefined
+
+  static async start (options: EmulatorOptions = {}): Promise<BotApiEmulator> {
+    const server = createServer()
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(options.port ?? 0, '127.0.0.1', () => resolve())
+    })
+    const { port } = server.address() as AddressInfo
+    return new BotApiEmulator(server, port, options.token ?? DEFAULT_TOKEN, options.botUsername ?? DEFAULT_BOT_USERNAME)
+  }
+
+  private constructor (private readonly server: Server, readonly port: number, readonly token: string, botUsername: string) {
+    this.apiRoot = `http://127.0.0.1:${port}`
+    const botId = Number.parseInt(token.split(':')[0] ?? '', 10)
+    this.state = new ChatState({ id: Number.isFinite(botId) ? botId : 1, is_bot: true, first_name: 'Mister Todo', username: botUsername })
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => { void this.handle(req, res) })
+  }
+
+  /** Closes the server: held long polls and hanging requests end with a dropped socket. */
+  stop (): Promise<void> {
+    this.stopping ??= new Promise<void>((resolve) => {
+      this.queue.abandon()
+      for (const controller of this.inFlight) controller.abort()
+      this.server.close(() => resolve())
+      this.server.closeAllConnections()
+    })
+    return this.stopping
+  }
+
+  // ---- user side ----
+  sendText (user: EmulatorUser | number, chat: EmulatorChat | number, text: string): Update {
+    const from = toWireUser(user)
+    return this.queue.push({ message: textMessage(this.state, from, toWireChat(chat, from), text) })
+  }
+
+  pressButton (user: EmulatorUser | number, chat: EmulatorChat | number, messageId: number, data: string): Update {
+    const from = toWireUser(user)
+    return this.queue.push({ callback_query: callbackQuery(this.state, from, toWireChat(chat, from), messageId, data) })
+  }
+
+  pushUpdate (payload: Record<string, unknown>): Update {
+    noteRawUpdate(this.state, payload)
+    return this.queue.push(structuredClone(payload))
+  }
+
+  // ---- what the bot did ----
+  messages (chatId?: number): BotMessage[] { return this.state.messages(chatId) }
+  calls (method?: string): ApiCall[] {
+    return this.log.filter((c) => method === undefined || c.method === method).map((c) => ({ ...c }))
+  }
+
+  callbackAnswers (): CallbackAnswer[] { return this.state.callbackAnswers() }
+  unansweredCallbacks (): string[] { return this.state.unansweredCallbacks() }
+
+  async waitFor<T> (probe: () => T | undefined | false, timeoutMs = DEFAULT_WAIT_MS): Promise<T> {
+    return this.waitUntil(probe, timeoutMs, () => 'waitFor: the condition')
+  }
+
+  /** The first bot message in the chat newer than every message there when this is called. */
+  waitForMessage (chatId: number, predicate?: (m: BotMessage) => boolean, timeoutMs = DEFAULT_WAIT_MS): Promise<BotMessage> {
+    const after = this.state.lastMessageId(chatId)
+    const test = (m: BotMessage): boolean => m.message_id > after && (predicate?.(m) ?? true)
+    return this.waitUntil(() => this.state.firstMessage(chatId, test), timeoutMs, () => {
+      const seen = this.state.messages(chatId).filter((m) => m.message_id > after).map((m) => `#${m.message_id} ${JSON.stringify(m.rendered)}`)
+      return `waitForMessage: a new bot message in chat ${chatId}${predicate === undefined ? '' : ' matching the predicate'} ` +
+        `(new messages: ${seen.length === 0 ? 'none' : seen.join(', ')})`
+    })
+  }
+
+  // ---- Telegram-side state ----
+  get confirmedOffset (): number { return this.queue.confirmedOffset }
+  pendingUpdates (): Update[] { return this.queue.pending() }
+  activePollers (): number { return this.queue.activePollers }
+
+  // ---- faults ----
+  failNext (method: string, fault: Fault, times = 1): void { this.faults.failNext(method, fault, times) }
+  failFor (method: string, fault: Fault, ms: number): void { this.faults.failFor(method, fault, ms) }
+  clearFaults (): void { this.faults.clear() }
+  setMethodDelay (method: string, ms: number): void { this.faults.setDelay(method, ms) }
+
+  private async waitUntil<T> (probe: () => T | undefined | false, timeoutMs: number, what: () => string): Promise<T> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const value = probe()
+      if (value !== undefined && value !== false) return value as T
+      if (Date.now() >= deadline) {
+        throw new Error(`${what()} did not happen within ${timeoutMs} ms; last API calls: ${this.recentCalls()}`)
+      }
+      await sleep(WAIT_POLL_MS)
+    }
+  }
+
+  private recentCalls (): string {
+    const recent = this.log.filter((c) => c.method !== 'getUpdates').slice(-5)
+    if (recent.length === 0) return 'none besides getUpdates'
+    return recent.map((c) => `${c.method} ${c.status}${c.description === undefined ? '' : ` (${c.description})`}`).join('; ')
+  }
+
+  // ---- HTTP ----
+  private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.apiRoot)
+    const route = /^\/bot([^/]*)\/([^/]+)\/?$/.exec(url.pathname)
+    const call: ApiCall = { method: route?.[2] ?? url.pathname, params: {}, at: Date.now(), status: 0 }
+    this.log.push(call)
+    const controller = new AbortController()
+    this.inFlight.add(controller)
+    res.on('close', () => {
+      this.inFlight.delete(controller)
+      if (!res.writableFinished) controller.abort()
+    })
+    try {
+      const body = await readBody(req)
+      call.params = normalizeParams(parseBody(req.headers['content-type'], body, url.searchParams))
+      if (route === null) throw new TelegramError(404)
+      if (decodeURIComponent(route[1] ?? '') !== this.token) throw new TelegramError(401)
+      const method = resolveMethod(route[2] ?? '')
+      const handler = method === undefined ? undefined : METHODS[method]
+      if (method === undefined || handler === undefined) throw new TelegramError(404)
+      call.method = method
+      const fault = this.faults.take(method)
+      if (fault !== undefined) {
+        const error = faultError(fault)
+        if (error !== undefined) throw error
+        if ('hangMs' in fault) await sleep(fault.hangMs, undefined, { signal: controller.signal })
+        res.destroy()
+        return
+      }
+      const delay = this.faults.delayFor(method)
+      if (delay > 0) await sleep(delay, undefined, { signal: controller.signal })
+      const context: MethodContext = { state: this.state, queue: this.queue, webhook: this.webhook, signal: controller.signal }
+      const result = await handler(call.params, context)
+      this.answer(res, call, 200, { ok: true, result })
+    } catch (err) {
+      if (controller.signal.aborted) return
+      const error = err instanceof TelegramError
+        ? err
+        : new TelegramError(500, `Internal Server Error: ${err instanceof Error ? err.message : String(err)}`)
+      this.answer(res, call, error.status, error.envelope())
+    }
+  }
+
+  private answer (res: ServerResponse, call: ApiCall, status: number, envelope: Envelope): void {
+    if (res.writableEnded || res.destroyed) return
+    call.status = status
+    if (!envelope.ok) call.description = envelope.description
+    const body = JSON.stringify(envelope)
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+    res.end(body)
+  }
+}

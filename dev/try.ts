@@ -1,0 +1,94 @@
+// `npm run try`: meet the bot without a token. Starts the Bot API emulator on 127.0.0.1, the real
+// bot against it with a throwaway database, and a chat in this terminal. Type as a Telegram user;
+// press an inline button by typing its number in brackets, e.g. `!2`. `/quit` or Ctrl-D to leave.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import readline from 'node:readline'
+import { startBot } from '../bot/app.js'
+import { loadConfig } from '../bot/config.js'
+import { createLogger } from '../bot/logger.js'
+import { BotApiEmulator, type BotMessage } from './emulator/bot-api-emulator.js'
+import { renderForTerminal } from './terminal-render.js'
+
+const USER = 1
+const out = (line: string): void => { process.stdout.write(`${line}\n`) }
+
+const emu = await BotApiEmulator.start()
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mister-todo-try-'))
+const config = loadConfig({
+  TELEGRAM_BOT_TOKEN: emu.token,
+  ALLOWED_USER_IDS: String(USER),
+  TELEGRAM_API_ROOT: emu.apiRoot,
+  DATABASE_FILE: path.join(dir, 'todo.sqlite'),
+  HEALTH_PORT: '0',
+  POLL_TIMEOUT_S: '10',
+})
+const logFile = path.join(dir, 'bot.log')
+const bot = await startBot(config, { logger: createLogger('info', fs.createWriteStream(logFile)) })
+await bot.ready
+
+out(`Mister Todo, running locally against a Bot API emulator (${emu.apiRoot}).`)
+out('You are a Telegram user in a private chat with the bot. Type a message, or /help.')
+out('Buttons show as [1] [2] ...: type !1 to press one. /quit or Ctrl-D to leave.')
+out(`(throwaway database and log in ${dir})\n`)
+
+// What has been printed, so edits show up as edits and buttons keep their numbers.
+const printed = new Map<number, string>()
+let buttons: Array<{ messageId: number, data: string }> = []
+
+function show (m: BotMessage): void {
+  const shape = JSON.stringify([m.text, m.reply_markup, m.deleted])
+  if (printed.get(m.message_id) === shape) return
+  const edited = printed.has(m.message_id)
+  printed.set(m.message_id, shape)
+  if (m.deleted) return
+  out(`${edited ? '✎ bot (edited)' : '🤖 bot'}: ${renderForTerminal(m.text).replace(/\n/g, '\n   ')}`)
+  const rows = m.reply_markup?.inline_keyboard ?? []
+  if (rows.length === 0) return
+  buttons = []
+  for (const row of rows) {
+    out(`   ${row.map((b) => {
+      buttons.push({ messageId: m.message_id, data: b.callback_data ?? '' })
+      return `[${buttons.length}] ${b.text}`
+    }).join('   ')}`)
+  }
+}
+
+const watcher = setInterval(() => { for (const m of emu.messages(USER)) show(m) }, 50)
+
+async function quit (): Promise<void> {
+  clearInterval(watcher)
+  await bot.stop()
+  await emu.stop()
+  fs.rmSync(dir, { recursive: true, force: true })
+  out('Bye.')
+  process.exit(0)
+}
+
+const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY })
+rl.setPrompt('you: ')
+rl.prompt()
+// Lines are handled one at a time, each after the bot's answers to the previous one arrived.
+let queue = Promise.resolve()
+rl.on('line', (line) => {
+  queue = queue.then(async () => {
+    const text = line.trim()
+    if (text === '/quit') return await quit()
+    const press = /^!(\d+)$/.exec(text)
+    const before = emu.calls().length
+    if (press !== null) {
+      const button = buttons[Number(press[1]) - 1]
+      if (button === undefined) out(`   (no button ${press[1]})`)
+      else emu.pressButton(USER, USER, button.messageId, button.data)
+    } else if (text !== '') {
+      emu.sendText(USER, USER, line)
+    }
+    // Wait until the bot has answered (its calls after ours have settled).
+    await emu.waitFor(() => emu.calls().length > before && emu.calls().at(-1)?.method === 'getUpdates', 3000).catch(() => {})
+    await new Promise((r) => setTimeout(r, 60))
+    for (const m of emu.messages(USER)) show(m)
+    rl.prompt()
+  })
+})
+rl.on('close', () => { void queue.then(quit) })

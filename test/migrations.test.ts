@@ -1,0 +1,53 @@
+// Migrations: each has a real down; up → down → up works on a populated database, and the bot
+// refuses a database that is newer than its code or needs migrating.
+import path from 'node:path'
+import t from 'tap'
+import { ensureSchemaCurrent, openDatabase, schemaStatus } from '../bot/db.js'
+import { TaskRepository } from '../bot/tasks/repository.js'
+import { tempDir } from './support/bot-harness.js'
+
+t.test('migrations: up → down → up on a populated database', async (t) => {
+  const db = openDatabase(path.join(tempDir(), 'todo.sqlite'))
+  t.teardown(() => db.destroy())
+  await db.migrate.latest()
+  await new TaskRepository(db).add(7, ['a', 'b'])
+  const status = await schemaStatus(db)
+  t.same(status.pending, [])
+  for (let i = 0; i < status.applied.length; i++) await db.migrate.down()
+  t.same((await schemaStatus(db)).applied, [])
+  t.notOk(await db.schema.hasTable('tasks'), 'down really removed the tables')
+  await db.migrate.latest()
+  await new TaskRepository(db).add(7, ['c'])
+  t.same((await new TaskRepository(db).open(7)).map((x) => `${x.number} ${x.text}`), ['1 c'])
+})
+
+t.test('migrations: pragmas are on for every connection', async (t) => {
+  const db = openDatabase(path.join(tempDir(), 'todo.sqlite'))
+  t.teardown(() => db.destroy())
+  t.same(await db.raw('PRAGMA journal_mode'), [{ journal_mode: 'wal' }])
+  t.same(await db.raw('PRAGMA foreign_keys'), [{ foreign_keys: 1 }])
+  t.same(await db.raw('PRAGMA busy_timeout'), [{ timeout: 5000 }])
+})
+
+t.test('schema: a fresh database is migrated at start', async (t) => {
+  const db = openDatabase(path.join(tempDir(), 'todo.sqlite'))
+  t.teardown(() => db.destroy())
+  const status = await ensureSchemaCurrent(db)
+  t.same(status.pending, [])
+  t.ok(status.head?.endsWith('_create_tasks.ts'))
+})
+
+t.test('schema: a database newer than the code is refused, naming the migrations', async (t) => {
+  const db = openDatabase(path.join(tempDir(), 'todo.sqlite'))
+  t.teardown(() => db.destroy())
+  await db.migrate.latest()
+  await db('knex_migrations').insert({ name: '20991231000000_from_the_future.ts', batch: 2, migration_time: new Date() })
+  await t.rejects(ensureSchemaCurrent(db), { code: 'ESCHEMA_NEWER', message: /migrations this code does not know: 20991231000000_from_the_future\.ts/ })
+})
+
+t.test('schema: an existing database with pending migrations is refused with the command to run', async (t) => {
+  const db = openDatabase(path.join(tempDir(), 'todo.sqlite'))
+  t.teardown(() => db.destroy())
+  await db.schema.createTable('something_else', (tb) => { tb.integer('x') })
+  await t.rejects(ensureSchemaCurrent(db), { code: 'ESCHEMA_PENDING', message: /needs 1 migration\(s\): .*_create_tasks\.ts\. Run: npx zx ops\/migrate\.mjs latest/ })
+})

@@ -1,0 +1,112 @@
+// Test harness: a temp folder, the Bot API emulator on 127.0.0.1, and the real bot (in-process or
+// as a child process) with a real SQLite file, talking to each other over HTTP.
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { Writable } from 'node:stream'
+import { startBot, type RunningBot } from '../../bot/app.js'
+import { loadConfig, PROJECT_ROOT, type Config } from '../../bot/config.js'
+import { createLogger } from '../../bot/logger.js'
+import { BotApiEmulator, type BotMessage } from '../../dev/emulator/bot-api-emulator.js'
+
+export const OWNER = 1001
+export const FRIEND = 1002
+export const STRANGER = 6666
+
+export function tempDir (prefix = 'mister-todo-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+}
+
+export function botEnv (emu: BotApiEmulator, dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    TELEGRAM_BOT_TOKEN: emu.token,
+    ALLOWED_USER_IDS: `${OWNER},${FRIEND}`,
+    TELEGRAM_API_ROOT: emu.apiRoot,
+    DATABASE_FILE: path.join(dir, 'db', 'todo.sqlite'),
+    HEALTH_PORT: '0',
+    LOG_LEVEL: 'debug',
+    POLL_TIMEOUT_S: '1',
+    ...extra,
+  }
+}
+
+/** Collects log lines in memory so tests can read what the bot logged. */
+export class LogSink extends Writable {
+  readonly lines: string[] = []
+  override _write (chunk: Buffer, _enc: string, cb: () => void): void {
+    this.lines.push(...chunk.toString().split('\n').filter((l) => l !== ''))
+    cb()
+  }
+}
+
+export type Harness = {
+  emu: BotApiEmulator
+  dir: string
+  config: Config
+  bot: RunningBot
+  logs: LogSink
+  /** Sends text as a user and resolves with the bot's next message in that chat. */
+  say: (text: string, user?: number, chat?: number) => Promise<BotMessage>
+  restart: () => Promise<RunningBot>
+  close: () => Promise<void>
+}
+
+export async function startHarness (extraEnv: Record<string, string> = {}): Promise<Harness> {
+  const emu = await BotApiEmulator.start()
+  const dir = tempDir()
+  const config = loadConfig(botEnv(emu, dir, extraEnv))
+  const logs = new LogSink()
+  const logger = createLogger('debug', logs)
+  const h: Harness = {
+    emu,
+    dir,
+    config,
+    logs,
+    bot: await startBot(config, { logger }),
+    say: async (text, user = OWNER, chat = user) => {
+      const waiting = emu.waitForMessage(chat)
+      emu.sendText(user, chat, text)
+      return await waiting
+    },
+    restart: async () => {
+      await h.bot.stop()
+      h.bot = await startBot(config, { logger })
+      await h.bot.ready
+      return h.bot
+    },
+    close: async () => {
+      await h.bot.stop()
+      await emu.stop()
+      fs.rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  await h.bot.ready
+  return h
+}
+
+/** The bot as a real child process (`node --import tsx bot/main.ts`), for kill -9 and signals. */
+export function spawnBot (env: Record<string, string>): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bot/main.ts'], {
+    cwd: PROJECT_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
+  return Object.assign(child, { output: () => out })
+}
+
+export async function waitForLog (child: { output: () => string }, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!pattern.test(child.output())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${pattern} in bot output:\n${child.output().slice(-2000)}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+export function exited (child: ChildProcess): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode })
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+}
