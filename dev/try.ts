@@ -55,7 +55,17 @@ function show (m: BotMessage): void {
   }
 }
 
-const watcher = setInterval(() => { for (const m of emu.messages(USER)) show(m) }, 50)
+let toasts = 0
+function showAll (): void {
+  for (const m of emu.messages(USER)) show(m)
+  const answers = emu.callbackAnswers()
+  for (; toasts < answers.length; toasts++) {
+    const text = answers[toasts]?.text
+    if (text !== undefined && text !== '') out(`   💬 ${text}`)
+  }
+}
+
+const watcher = setInterval(showAll, 50)
 
 async function quit (): Promise<void> {
   clearInterval(watcher)
@@ -87,7 +97,7 @@ rl.on('line', (line) => {
     // Wait until the bot has answered (its calls after ours have settled).
     await emu.waitFor(() => emu.calls().length > before && emu.calls().at(-1)?.method === 'getUpdates', 3000).catch(() => {})
     await new Promise((r) => setTimeout(r, 60))
-    for (const m of emu.messages(USER)) show(m)
+    showAll()
     rl.prompt()
   })
 })
