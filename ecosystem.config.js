@@ -22,10 +22,10 @@ export const apps = [{
   // Ready = database open and current, token works, first getUpdates answered.
   wait_ready: true,
   listen_timeout: 30_000,
-  // Crash restarts back off exponentially (200 ms doubling, capped by PM2 at 15 s); ten quick
-  // crashes in a row end in a clear "errored" state instead of spinning.
+  // Crash restarts: the crashing bot itself waits 200 ms, 400 ms ... up to 5 s before it exits
+  // (bot/crash-backoff.ts; PM2's exp_backoff_restart_delay would hide "errored" behind
+  // "waiting restart"), and ten crashes within min_uptime end in a clear "errored" state.
   autorestart: true,
-  exp_backoff_restart_delay: 200,
   max_restarts: 10,
   min_uptime: 10_000,
   out_file: log,

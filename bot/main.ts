@@ -1,36 +1,38 @@
 // The bot's process: config → logger → bot → signals. Exit 0 after a graceful stop, 1 when the
-// bot cannot start or stops on a fatal error (the message says what to fix).
+// bot cannot start or stops on a fatal error (the message says what to fix), after a back-off
+// that grows with repeated crashes (see crash-backoff.ts).
 import { startBot, type RunningBot } from './app.js'
-import { ConfigError, loadConfig } from './config.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { crashCounterFile, forgetCrashesLater, recordCrash } from './crash-backoff.js'
 import { AppError } from './errors.js'
 import { startLogRotation } from './log-rotation.js'
 import { createLogger, scrubSecrets } from './logger.js'
 
-function fail (message: string): never {
-  process.stderr.write(`mister_todo: ${scrubSecrets(message)}\n`)
-  process.exit(1)
-}
-
-let config
+let config: Config
 try {
   config = loadConfig()
 } catch (err) {
-  if (err instanceof ConfigError) fail(`${err.message}\n(see .env.example)`)
-  throw err
+  if (!(err instanceof ConfigError)) throw err
+  process.stderr.write(`mister_todo: ${err.message}\n(see .env.example)\n`)
+  process.exit(1)
 }
 const logger = createLogger(config.logLevel)
 if (config.logFile !== undefined) startLogRotation(config.logFile, config.logMaxBytes, config.logKeep, logger)
-
-let bot: RunningBot
-try {
-  bot = await startBot(config, { logger })
-} catch (err) {
-  const message = err instanceof AppError ? err.message : String(err)
-  logger.fatal({ err }, 'cannot start')
-  fail(`cannot start: ${message}`)
-}
+const crashes = crashCounterFile(config.databaseFile)
 
 let stopping = false
+async function crash (message: string, err: unknown): Promise<never> {
+  logger.fatal({ err }, message)
+  process.stderr.write(`mister_todo: ${scrubSecrets(message)}\n`)
+  const delay = recordCrash(crashes)
+  if (!stopping) await new Promise((resolve) => setTimeout(resolve, delay))
+  process.exit(1)
+}
+process.on('uncaughtException', (err) => { void crash(`crashed: ${err.message}`, err) })
+
+const running: RunningBot = await startBot(config, { logger })
+  .catch((err: unknown) => crash(`cannot start: ${err instanceof AppError ? err.message : String(err)}`, err))
+
 function onSignal (signal: string): void {
   if (stopping) {
     logger.warn({ signal }, 'second signal: exiting now')
@@ -38,22 +40,22 @@ function onSignal (signal: string): void {
   }
   stopping = true
   logger.info({ signal }, 'stopping: finishing the update in hand')
-  void bot.stop()
+  void running.stop()
 }
 process.on('SIGINT', () => onSignal('SIGINT'))
 process.on('SIGTERM', () => onSignal('SIGTERM'))
 
-void bot.ready.then(() => {
-  logger.info({ username: bot.username, schema: bot.schema.head }, 'ready')
+void running.ready.then(() => {
+  logger.info({ username: running.username, schema: running.schema.head }, 'ready')
+  forgetCrashesLater(crashes)
   process.send?.('ready')
 })
 
 try {
-  await bot.done
+  await running.done
   logger.info('stopped')
   // PM2's IPC channel would otherwise keep the process alive until it is killed.
   process.exit(0)
 } catch (err) {
-  logger.fatal({ err }, 'stopped on a fatal error')
-  fail(err instanceof AppError ? err.message : String(err))
+  await crash(`stopped on a fatal error: ${err instanceof AppError ? err.message : String(err)}`, err)
 }

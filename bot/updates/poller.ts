@@ -56,7 +56,8 @@ export async function pollUpdates (o: PollOptions): Promise<void> {
   while (!o.signal.aborted) {
     let updates: T.Update[]
     try {
-      updates = await o.api.getUpdates({ offset, timeout: o.timeoutS, limit: 100, allowed_updates: ALLOWED_UPDATES as T.GetUpdatesParams['allowed_updates'] }, o.signal)
+      // The first poll does not wait: readiness needs its answer, not a long poll's worth of silence.
+      updates = await o.api.getUpdates({ offset, timeout: first ? 0 : o.timeoutS, limit: 100, allowed_updates: ALLOWED_UPDATES as T.GetUpdatesParams['allowed_updates'] }, o.signal)
     } catch (err) {
       if (o.signal.aborted) break
       if (err instanceof TelegramApiError && err.errorCode === 401) {

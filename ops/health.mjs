@@ -1,0 +1,94 @@
+// @ts-check
+// health: is the bot well? Combines PM2's view (online, restarts) with the bot's own
+// GET http://127.0.0.1:$HEALTH_PORT/healthz (polling recent, database ok, schema current).
+// Exit 0 when healthy, 1 when not, with one line saying why.
+// When: any time; deploy and rollback run it to verify.
+// Usage: npx zx ops/health.mjs [--wait SECONDS] [--json]
+//   --wait S   keep checking (every 0.5 s) until healthy, or give up after S seconds
+//   --json     print the whole result as JSON instead of one line
+import os from 'node:os'
+import path from 'node:path'
+import { $, sleep } from 'zx'
+import { info, intFlag, isMain, ok, OpsError, parseFlags, runMain, scriptArgs } from './lib/cli.mjs'
+import { CODE_ROOT, readDotEnv, resolvePaths } from './lib/paths.mjs'
+import { APP_NAME } from './lib/pm2.mjs'
+
+const DEFAULT_HEALTH_PORT = 8787
+
+/** @typedef {{ status: string, restarts: number, unstableRestarts: number, pid: number | null } | null} Pm2View */
+/** @typedef {{ healthy: boolean, reason: string, pm2: Pm2View, healthz: Record<string, unknown> | null, httpStatus: number | null }} HealthResult */
+
+/** PM2's view of the app, or null when PM2 has no daemon or no such app. @param {NodeJS.ProcessEnv} env @returns {Promise<Pm2View>} */
+export async function pm2View (env = process.env) {
+  const home = env.PM2_HOME?.trim() || path.join(os.homedir(), '.pm2')
+  const out = await $({ quiet: true, nothrow: true, env: { ...env, PM2_HOME: home, PM2_DISCRETE_MODE: 'true' } })`${path.join(CODE_ROOT, 'node_modules', '.bin', 'pm2')} jlist`
+  const start = out.stdout.indexOf('[')
+  if (out.exitCode !== 0 || start < 0) return null
+  /** @type {Array<{ name?: string, pid?: number, pm2_env?: { status?: string, restart_time?: number, unstable_restarts?: number } }>} */
+  const apps = JSON.parse(out.stdout.slice(start))
+  const app = apps.find((a) => a.name === APP_NAME)
+  if (app === undefined) return null
+  return { status: app.pm2_env?.status ?? 'unknown', restarts: app.pm2_env?.restart_time ?? 0, unstableRestarts: app.pm2_env?.unstable_restarts ?? 0, pid: app.pid ?? null }
+}
+
+/** HEALTH_PORT as the bot reads it: environment, then .env, then 8787. @param {NodeJS.ProcessEnv} env */
+export function healthPort (env = process.env) {
+  const paths = resolvePaths({ env })
+  const raw = env.HEALTH_PORT?.trim() || readDotEnv(path.join(paths.root, '.env')).HEALTH_PORT?.trim()
+  return raw === undefined || raw === '' ? DEFAULT_HEALTH_PORT : Number(raw)
+}
+
+/** One look at PM2 and /healthz. @param {{ env?: NodeJS.ProcessEnv, port?: number }} [options] @returns {Promise<HealthResult>} */
+export async function checkHealth (options = {}) {
+  const env = options.env ?? process.env
+  const pm2 = await pm2View(env)
+  const port = options.port ?? healthPort(env)
+  /** @type {Record<string, unknown> | null} */
+  let healthz = null
+  let httpStatus = null
+  let fetchError = ''
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(3000) })
+    httpStatus = res.status
+    healthz = /** @type {Record<string, unknown>} */ (await res.json())
+  } catch (err) {
+    fetchError = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)
+  }
+  /** @param {string} reason @param {boolean} [healthy] */
+  const result = (reason, healthy = false) => ({ healthy, reason, pm2, healthz, httpStatus })
+  if (pm2 === null) return result(`${APP_NAME} is not running under pm2`)
+  if (pm2.status !== 'online') return result(`${APP_NAME} is "${pm2.status}" in pm2 (restarted ${pm2.restarts} times)`)
+  if (healthz === null) return result(`${APP_NAME} is online in pm2 but http://127.0.0.1:${port}/healthz does not answer (${fetchError})`)
+  if (healthz.status !== 'ok') {
+    const problems = Array.isArray(healthz.problems) ? healthz.problems.join('; ') : String(healthz.status)
+    return result(`${APP_NAME} answers ${httpStatus}: ${problems}`)
+  }
+  const tasks = /** @type {{ open?: number } | null} */ (healthz.tasks)
+  const version = typeof healthz.version === 'string' ? healthz.version.slice(0, 7) : '?'
+  return result(`${APP_NAME} online (pid ${pm2.pid}, ${pm2.restarts} restarts), version ${version}, ${tasks?.open ?? 0} open tasks`, true)
+}
+
+/** Checks until healthy or `waitS` has passed. @param {{ waitS?: number, env?: NodeJS.ProcessEnv, port?: number }} [options] */
+export async function waitHealthy (options = {}) {
+  const until = Date.now() + (options.waitS ?? 0) * 1000
+  for (;;) {
+    const result = await checkHealth(options)
+    if (result.healthy || Date.now() >= until) return result
+    await sleep(500)
+  }
+}
+
+if (isMain(import.meta.url)) {
+  await runMain('health', async () => {
+    const flags = parseFlags('health', scriptArgs(), { wait: { type: 'string' }, json: { type: 'boolean' } }, import.meta.url)
+    if (flags === null) return
+    const result = await waitHealthy({ waitS: intFlag('health', flags.values.wait, '--wait', 0) })
+    if (flags.values.json === true) {
+      info(JSON.stringify(result, null, 2))
+      if (!result.healthy) process.exitCode = 1
+      return
+    }
+    if (!result.healthy) throw new OpsError('health', result.reason, { hint: result.pm2 === null ? 'npm start' : 'npm run logs' })
+    ok('health', result.reason)
+  })
+}
