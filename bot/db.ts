@@ -1,6 +1,7 @@
 // Opens the SQLite database through Knex (pragmas come from knexfile.ts) and answers one
 // question before the bot may touch it: is the schema exactly what this code expects?
 import fs from 'node:fs'
+import path from 'node:path'
 import knexFactory, { type Knex } from 'knex'
 import { knexConfig, MIGRATIONS_DIR } from '../knexfile.js'
 import { AppError } from './errors.js'
@@ -16,6 +17,7 @@ export type SchemaStatus = {
 }
 
 export function openDatabase (file: string, options: { readonly?: boolean, migrationsDir?: string } = {}): Database {
+  if (options.readonly !== true) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
   return knexFactory(knexConfig(file, options))
 }
 

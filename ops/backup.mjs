@@ -1,0 +1,227 @@
+// @ts-check
+// ops/backup.mjs: step 1 of deploy, a verified online backup of the live database.
+//
+// Copies the database with SQLite's backup API while the bot keeps running and writing, opens the
+// copy read-only (integrity_check ok, foreign_key_check empty, rows per table), and only then names
+// it storage/backups/todo_<YYYY-MM-DD_HH-MM-SS>.sqlite (UTC; a second backup in the same second is
+// ..._2.sqlite; an existing file is never replaced), with a manifest beside it (<name>.json: size,
+// sha256, row counts, migration head, git commit). Files are 0600, the folder 0700. It first checks
+// for free space of twice the database. Then it keeps the newest --keep backups and deletes older
+// ones, asking first, and never one that the last 10 entries of storage/deploys.jsonl name.
+//
+// When: any time, the bot may be running; deploy runs it as its first step.
+//
+// Usage: npx zx ops/backup.mjs [flags]
+//   --list        list the backups: age, size, tasks, whether each still verifies (changes nothing)
+//   --keep <n>    how many backups to keep (default 10)
+//   --yes         delete backups beyond --keep without asking
+//   --dry-run     say what would be done, change nothing
+//   --help        this text
+//
+// Environment: DATABASE_FILE (as the bot reads it, env or .env), MISTER_TODO_ROOT (data root, used
+// by tests), MISTER_TODO_FREE_BYTES (test hook: pretend the disk has this many free bytes).
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { $ } from 'zx'
+import { backupName, ensurePrivateDir, freeBytes, listBackupFiles, manifestPathOf, publishUnder, readManifest, removeStaleTemps, stampOf, verifyBackup } from './lib/backups.mjs'
+import { confirm, info, intFlag, isMain, ok, OpsError, parseFlags, reporter, runMain, scriptArgs } from './lib/cli.mjs'
+import { formatAge, formatBytes, formatCount, formatTable } from './lib/format.mjs'
+import { referencedBackups } from './lib/journal.mjs'
+import { resolvePaths, shown } from './lib/paths.mjs'
+import { databaseBytes, fsyncPath, inspectDatabase, onlineBackup, removeDatabaseFiles, sha256File } from './lib/sqlite.mjs'
+
+export const DEFAULT_KEEP = 10
+/** Below this size a backup takes well under a second and shows no progress. */
+export const PROGRESS_MIN_BYTES = 32_000_000
+
+/** @typedef {import('./lib/backups.mjs').Manifest} Manifest */
+/** @typedef {import('./lib/backups.mjs').BackupKind} BackupKind */
+/** @typedef {import('./lib/sqlite.mjs').BackupProgress} BackupProgress */
+/**
+ * @typedef {{
+ *   root?: string, env?: NodeJS.ProcessEnv, kind?: BackupKind, keep?: number | null, yes?: boolean,
+ *   dryRun?: boolean, now?: () => Date, onProgress?: (p: BackupProgress) => void, quiet?: boolean
+ * }} BackupOptions
+ * @typedef {{ file: string | null, manifest: Manifest | null, pruned: string[], kept: string[] }} BackupResult
+ */
+
+/**
+ * Takes one verified backup and applies retention. `kind: 'pre-restore'` (used by restore) keeps a
+ * copy even when it does not verify, since it may be the only copy of a damaged database, and
+ * prunes nothing. `keep: null` prunes nothing.
+ * @param {BackupOptions} [options] @returns {Promise<BackupResult>}
+ */
+export async function backup (options = {}) {
+  const paths = resolvePaths(options)
+  const kind = options.kind ?? 'backup'
+  const keep = options.keep === undefined ? (kind === 'backup' ? DEFAULT_KEEP : null) : options.keep
+  const say = reporter(options.quiet)
+  const source = paths.databaseFile
+  if (!fs.existsSync(source)) throw new OpsError('backup', `no database at ${shown(paths, source)}`, { hint: 'check DATABASE_FILE in .env' })
+
+  // Checks before changes: space, then what retention would delete.
+  const size = databaseBytes(source)
+  const free = freeBytes(paths.backupsDir, paths.env)
+  if (free < 2 * size) {
+    throw new OpsError('backup', `not enough disk space for ${shown(paths, paths.backupsDir)}: ${formatBytes(free)} free, ${formatBytes(2 * size)} needed (twice the ${formatBytes(size)} database); nothing was written`, { hint: `df -h ${shown(paths, path.dirname(paths.backupsDir))}` })
+  }
+  const referenced = referencedBackups(paths.journalFile)
+  const older = listBackupFiles(paths.backupsDir)
+  const doomed = keep === null ? [] : older.slice(Math.max(0, keep - 1)).filter((b) => !referenced.has(b.name))
+  const kept = keep === null ? [] : older.slice(Math.max(0, keep - 1)).filter((b) => referenced.has(b.name)).map((b) => b.name)
+  const date = (options.now ?? (() => new Date()))()
+  if (options.dryRun === true) {
+    say.ok('backup', `would copy ${shown(paths, source)} (${formatBytes(size)}) to ${shown(paths, path.join(paths.backupsDir, backupName(stampOf(date), 1, kind)))} (dry run)`)
+    if (doomed.length > 0) say.ok('prune', `would delete ${doomed.map((b) => b.name).join(', ')} (dry run)`)
+    return { file: null, manifest: null, pruned: [], kept }
+  }
+  if (doomed.length > 0) {
+    say.info(`  retention (--keep ${keep}) will delete: ${doomed.map((b) => b.name).join(', ')}`)
+    await confirm('backup', `delete ${doomed.length} old backup(s) beyond the newest ${keep}`, options)
+  }
+
+  const { file, manifest } = await writeBackup(paths, kind, date, size, options.onProgress ?? (options.quiet === true ? undefined : progressPrinter(size)))
+  const tasks = manifest.counts.tasks === undefined ? '' : `, ${formatCount(manifest.counts.tasks)} tasks`
+  if (manifest.verified) say.ok('backup', `${shown(paths, file)} (${formatBytes(manifest.size)}${tasks}, integrity ok)`)
+  else say.warn('backup', `${shown(paths, file)} (${formatBytes(manifest.size)}) kept although it does not verify: ${manifest.integrity}`)
+
+  for (const b of doomed) {
+    fs.rmSync(manifestPathOf(b.file), { force: true })
+    fs.rmSync(b.file, { force: true })
+  }
+  if (doomed.length > 0) say.ok('prune', `deleted ${doomed.length} old backup(s), kept the newest ${keep}${kept.length > 0 ? ` and ${kept.length} the deploy journal names` : ''}`)
+  return { file, manifest, pruned: doomed.map((b) => b.name), kept }
+}
+
+/**
+ * Copy to a temp name, verify, flush, then publish under a name no one else holds. Any failure
+ * removes what was written.
+ * @param {import('./lib/paths.mjs').Paths} paths @param {BackupKind} kind @param {Date} date @param {number} size
+ * @param {((p: BackupProgress) => void) | undefined} onProgress
+ * @returns {Promise<{ file: string, manifest: Manifest }>}
+ */
+async function writeBackup (paths, kind, date, size, onProgress) {
+  ensurePrivateDir(paths.backupsDir)
+  removeStaleTemps(paths.backupsDir)
+  const tmp = path.join(paths.backupsDir, `.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}.sqlite`)
+  const started = performance.now()
+  /** @type {string | null} */
+  let file = null
+  try {
+    fs.closeSync(fs.openSync(tmp, 'wx', 0o600))
+    let integrity = 'ok'
+    try {
+      await onlineBackup(paths.databaseFile, tmp, onProgress === undefined ? {} : { onProgress })
+    } catch (err) {
+      // Only a pre-restore copy falls back to the raw bytes: the file may be too damaged to read.
+      if (kind !== 'pre-restore' || isDiskFull(err)) throw err
+      fs.copyFileSync(paths.databaseFile, tmp)
+      integrity = `raw copy, the backup API failed: ${err instanceof Error ? err.message : String(err)}`
+    }
+    const inspection = inspectDatabase(tmp)
+    if (!inspection.ok && kind === 'backup') {
+      throw new OpsError('backup', `the copy of ${shown(paths, paths.databaseFile)} does not verify (${inspection.problem}); nothing was kept`, { hint: `npx zx ops/backup.mjs again; if it fails again the live database is damaged: npx zx ops/restore.mjs` })
+    }
+    fs.chmodSync(tmp, 0o600)
+    fsyncPath(tmp)
+    /** @type {Manifest} */
+    const manifest = {
+      file: '',
+      kind,
+      createdAt: date.toISOString(),
+      source: shown(paths, paths.databaseFile),
+      size: fs.statSync(tmp).size,
+      sha256: await sha256File(tmp),
+      integrity: inspection.ok ? 'ok' : (integrity === 'ok' ? inspection.problem ?? 'does not verify' : integrity),
+      verified: inspection.ok && integrity === 'ok',
+      counts: inspection.counts,
+      migrationHead: inspection.head,
+      gitCommit: await gitCommit(paths.root),
+      durationMs: Math.round(performance.now() - started),
+    }
+    file = publishUnder(tmp, paths.backupsDir, date, kind)
+    manifest.file = path.basename(file)
+    writeManifest(file, manifest)
+    fsyncPath(paths.backupsDir)
+    return { file, manifest }
+  } catch (err) {
+    removeDatabaseFiles(tmp)
+    if (file !== null) {
+      fs.rmSync(manifestPathOf(file), { force: true })
+      fs.rmSync(file, { force: true })
+    }
+    if (isDiskFull(err)) throw new OpsError('backup', `the disk filled up while writing the backup; nothing was kept (${formatBytes(size)} database)`, { hint: `df -h ${shown(paths, paths.backupsDir)}`, cause: err })
+    throw err
+  }
+}
+
+/** @param {unknown} err */
+function isDiskFull (err) {
+  const code = /** @type {{ code?: string }} */ (err)?.code
+  return code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'EDQUOT'
+}
+
+/** @param {string} file @param {Manifest} manifest */
+function writeManifest (file, manifest) {
+  const tmp = path.join(path.dirname(file), `.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}.json`)
+  fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
+  fsyncPath(tmp)
+  fs.renameSync(tmp, manifestPathOf(file))
+}
+
+/** The commit the data root is at, or null outside git. @param {string} root */
+async function gitCommit (root) {
+  const out = await $({ cwd: root, quiet: true, nothrow: true, env: { ...process.env, GIT_CEILING_DIRECTORIES: path.dirname(root) } })`git rev-parse HEAD`
+  return out.exitCode === 0 ? out.stdout.trim() : null
+}
+
+/** Progress on stderr for a large database: a live percentage on a terminal, every 25 % otherwise. @param {number} size */
+function progressPrinter (size) {
+  if (size < PROGRESS_MIN_BYTES) return undefined
+  const tty = process.stderr.isTTY === true
+  let shownQuarter = 0
+  return (/** @type {BackupProgress} */ p) => {
+    const percent = Math.floor(100 * (p.totalPages - p.remainingPages) / Math.max(1, p.totalPages))
+    // On a terminal the line is redrawn in place and cleared at the end, leaving only the ✓ line.
+    if (tty) process.stderr.write(p.remainingPages === 0 ? '\r\x1b[2K' : `\r  backup  ${percent}% of ${formatBytes(size)}`)
+    else if (Math.floor(percent / 25) > shownQuarter) {
+      shownQuarter = Math.floor(percent / 25)
+      process.stderr.write(`  backup  ${shownQuarter * 25}% of ${formatBytes(size)}\n`)
+    }
+  }
+}
+
+/**
+ * Every backup, newest first, with whether it still verifies.
+ * @param {{ root?: string, env?: NodeJS.ProcessEnv, now?: () => Date }} [options]
+ */
+export async function listBackups (options = {}) {
+  const paths = resolvePaths(options)
+  const now = (options.now ?? (() => new Date()))().getTime()
+  const entries = []
+  for (const b of listBackupFiles(paths.backupsDir)) {
+    const verification = await verifyBackup(b.file)
+    const manifest = readManifest(b.file)
+    const createdAt = manifest?.createdAt ?? `${b.stamp.slice(0, 10)}T${b.stamp.slice(11).replaceAll('-', ':')}Z`
+    entries.push({ ...b, ageMs: now - Date.parse(createdAt), size: fs.statSync(b.file).size, tasks: manifest?.counts.tasks ?? null, verified: verification.ok, problem: verification.problem })
+  }
+  return { paths, entries }
+}
+
+async function main () {
+  const flags = parseFlags('backup', scriptArgs(), { list: { type: 'boolean' }, keep: { type: 'string' }, yes: { type: 'boolean' }, 'dry-run': { type: 'boolean' } }, import.meta.url)
+  if (flags === null) return
+  if (flags.positionals.length > 0) throw new OpsError('backup', `unexpected argument ${flags.positionals[0]}`, { hint: 'npx zx ops/backup.mjs --help', code: 'EUSAGE' })
+  if (flags.values.list === true) {
+    const { paths, entries } = await listBackups()
+    const rows = entries.map((e) => [e.name, formatAge(e.ageMs), formatBytes(e.size), e.tasks === null ? '-' : formatCount(e.tasks), e.verified ? 'ok' : `no: ${e.problem}`])
+    if (entries.length > 0) info(formatTable([['backup', 'age', 'size', 'tasks', 'verifies'], ...rows], [0, 4]))
+    ok('backup', `${entries.length} backup(s) in ${shown(paths, paths.backupsDir)}, ${entries.filter((e) => e.verified).length} verify`)
+    return
+  }
+  await backup({ keep: intFlag('backup', flags.values.keep, '--keep', 1) ?? DEFAULT_KEEP, yes: flags.values.yes === true, dryRun: flags.values['dry-run'] === true })
+}
+
+if (isMain(import.meta.url)) await runMain('backup', main)

@@ -1,0 +1,141 @@
+// @ts-check
+// The backups folder: names (UTC, sortable, never reused), manifests beside each backup, the list
+// newest first, verification against the manifest, and the free-space measure.
+import fs from 'node:fs'
+import path from 'node:path'
+import { inspectDatabase, sha256File } from './sqlite.mjs'
+
+/** todo_2026-11-24_10-02-11.sqlite, todo_2026-11-24_10-02-11_2.sqlite, todo_…_pre-restore.sqlite */
+export const BACKUP_NAME = /^todo_(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)(?:_(\d+))?(_pre-restore)?\.sqlite$/
+/** Test hook: replaces the measured free bytes of the backups disk. */
+export const FREE_BYTES_ENV = 'MISTER_TODO_FREE_BYTES'
+
+/** @typedef {'backup' | 'pre-restore'} BackupKind */
+/**
+ * @typedef {{
+ *   file: string, kind: BackupKind, createdAt: string, source: string, size: number, sha256: string,
+ *   integrity: string, verified: boolean, counts: Record<string, number>, migrationHead: string | null,
+ *   gitCommit: string | null, durationMs: number
+ * }} Manifest
+ * @typedef {{ name: string, file: string, stamp: string, seq: number, kind: BackupKind }} BackupFile
+ * @typedef {{ ok: boolean, problem: string | null, manifest: Manifest | null, counts: Record<string, number> }} Verification
+ */
+
+/** UTC, to the second: 2026-11-24_10-02-11. @param {Date} date */
+export function stampOf (date) {
+  return date.toISOString().slice(0, 19).replace('T', '_').replaceAll(':', '-')
+}
+
+/** @param {string} stamp @param {number} seq @param {BackupKind} kind */
+export function backupName (stamp, seq, kind) {
+  return `todo_${stamp}${seq > 1 ? `_${seq}` : ''}${kind === 'pre-restore' ? '_pre-restore' : ''}.sqlite`
+}
+
+/** @param {string} file */
+export function manifestPathOf (file) {
+  return `${file}.json`
+}
+
+/** Backups in a folder, newest first (by name stamp, then sequence). @param {string} dir @returns {BackupFile[]} */
+export function listBackupFiles (dir) {
+  /** @type {BackupFile[]} */
+  const found = []
+  for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    const match = BACKUP_NAME.exec(name)
+    if (match === null || match[1] === undefined) continue
+    found.push({ name, file: path.join(dir, name), stamp: match[1], seq: Number(match[2] ?? 1), kind: match[3] === undefined ? 'backup' : 'pre-restore' })
+  }
+  return found.sort((a, b) => a.stamp === b.stamp ? b.seq - a.seq : (a.stamp < b.stamp ? 1 : -1))
+}
+
+/** @param {string} file @returns {Manifest | null} */
+export function readManifest (file) {
+  try {
+    return JSON.parse(fs.readFileSync(manifestPathOf(file), 'utf8'))
+  } catch {
+    return null
+  }
+}
+
+/** @param {Record<string, number>} a @param {Record<string, number>} b */
+function sameCounts (a, b) {
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k])
+}
+
+/**
+ * A backup counts only if its manifest says it verified, its size and sha256 match the manifest,
+ * and it still opens with integrity ok, no foreign-key problems and the recorded row counts.
+ * @param {string} file @returns {Promise<Verification>}
+ */
+export async function verifyBackup (file) {
+  const manifest = readManifest(file)
+  /** @param {string} problem @returns {Verification} */
+  const refuse = (problem) => ({ ok: false, problem, manifest, counts: manifest?.counts ?? {} })
+  const size = fs.statSync(file, { throwIfNoEntry: false })?.size
+  if (size === undefined) return refuse('the file does not exist')
+  if (manifest === null) return refuse(`it has no readable manifest (${path.basename(manifestPathOf(file))}), so its checksum cannot be checked`)
+  if (!manifest.verified) return refuse(`its manifest records that it failed verification (${manifest.integrity})`)
+  if (size !== manifest.size) return refuse(`it is ${size} bytes but its manifest says ${manifest.size}: it was cut short or changed`)
+  if (await sha256File(file) !== manifest.sha256) return refuse('its sha256 does not match its manifest: the file was changed or damaged')
+  const inspection = inspectDatabase(file)
+  if (!inspection.ok) return refuse(inspection.problem ?? 'it does not verify')
+  if (!sameCounts(inspection.counts, manifest.counts)) return refuse('its row counts differ from its manifest')
+  return { ok: true, problem: null, manifest, counts: inspection.counts }
+}
+
+/** Free bytes where `dir` (or its nearest existing parent) lives. @param {string} dir @param {NodeJS.ProcessEnv} env */
+export function freeBytes (dir, env) {
+  const override = env[FREE_BYTES_ENV]?.trim()
+  if (override !== undefined && /^\d+$/.test(override)) return Number(override)
+  let probe = dir
+  while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe)
+  const stats = fs.statfsSync(probe)
+  return stats.bavail * stats.bsize
+}
+
+/** Creates a folder (and parents), or tightens an existing one, to owner-only. @param {string} dir */
+export function ensurePrivateDir (dir) {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  if ((fs.statSync(dir).mode & 0o777) !== 0o700) fs.chmodSync(dir, 0o700)
+}
+
+/**
+ * Gives a finished temp file its final name without ever replacing a file: link() fails on an
+ * existing name, so two backups in the same second take _2, _3, ….
+ * @param {string} tmp @param {string} dir @param {Date} date @param {BackupKind} kind @returns {string} the final path
+ */
+export function publishUnder (tmp, dir, date, kind) {
+  const stamp = stampOf(date)
+  for (let seq = 1; ; seq += 1) {
+    const file = path.join(dir, backupName(stamp, seq, kind))
+    if (fs.existsSync(manifestPathOf(file))) continue
+    try {
+      fs.linkSync(tmp, file)
+    } catch (err) {
+      if (/** @type {NodeJS.ErrnoException} */ (err).code === 'EEXIST') continue
+      throw err
+    }
+    fs.rmSync(tmp)
+    return file
+  }
+}
+
+/** Removes temp files left by a backup whose process died (they are named .tmp-<pid>-…). @param {string} dir */
+export function removeStaleTemps (dir) {
+  for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    const pid = Number(/^\.tmp-(\d+)-/.exec(name)?.[1] ?? NaN)
+    if (Number.isNaN(pid) || isAlive(pid)) continue
+    fs.rmSync(path.join(dir, name), { force: true })
+  }
+}
+
+/** @param {number} pid */
+export function isAlive (pid) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return /** @type {NodeJS.ErrnoException} */ (err).code === 'EPERM'
+  }
+}

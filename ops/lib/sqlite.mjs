@@ -1,0 +1,145 @@
+// @ts-check
+// The ops toolkit's only direct SQLite access: online backup of a live file, read-only inspection
+// (integrity, foreign keys, row counts, migration head), checksums and fsync.
+import Database from 'better-sqlite3'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+
+export const BUSY_TIMEOUT_MS = 5000
+/** Pages copied per step at first (1 MB at 4 kB pages); doubled whenever a writer forces a restart. */
+export const FIRST_STEP_PAGES = 256
+const ALL_PAGES = 0x7fffffff
+
+/** @typedef {{ totalPages: number, remainingPages: number }} BackupProgress */
+/**
+ * @typedef {{
+ *   ok: boolean, problem: string | null, integrity: string, foreignKeyProblems: number,
+ *   counts: Record<string, number>, head: string | null
+ * }} Inspection
+ */
+
+/**
+ * Copies a database that others may be writing, with SQLite's backup API: each step holds a read
+ * snapshot, so the copy is consistent. A write by another process restarts the copy; the step size
+ * doubles on every restart so a busy writer cannot starve it. The copy is switched to rollback-journal
+ * mode so it is one self-contained file.
+ * @param {string} source @param {string} dest an empty file or a new path
+ * @param {{ onProgress?: (p: BackupProgress) => void }} [options]
+ * @returns {Promise<{ restarts: number }>}
+ */
+export async function onlineBackup (source, dest, options = {}) {
+  const db = new Database(source, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS })
+  let restarts = 0
+  try {
+    let pages = FIRST_STEP_PAGES
+    let lastRemaining = Infinity
+    const done = await db.backup(dest, {
+      progress (p) {
+        if (p.remainingPages > lastRemaining) {
+          restarts += 1
+          pages = Math.min(pages * 2, ALL_PAGES)
+        }
+        lastRemaining = p.remainingPages
+        options.onProgress?.(p)
+        return pages
+      },
+    })
+    options.onProgress?.(done)
+  } finally {
+    db.close()
+  }
+  const copy = new Database(dest, { fileMustExist: true })
+  try {
+    copy.pragma('journal_mode = DELETE')
+  } finally {
+    copy.close()
+  }
+  return { restarts }
+}
+
+/** @param {unknown} err */
+function messageOf (err) {
+  return err instanceof Error ? err.message : String(err)
+}
+
+/**
+ * Opens a file read-only and answers: integrity_check, foreign_key_check, rows per table, the last
+ * applied migration. Never throws for a damaged file: `problem` says what is wrong.
+ * @param {string} file @returns {Inspection}
+ */
+export function inspectDatabase (file) {
+  /** @type {Inspection} */
+  const result = { ok: false, problem: null, integrity: 'not checked', foreignKeyProblems: 0, counts: {}, head: null }
+  let db
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true })
+  } catch (err) {
+    result.problem = `cannot open it: ${messageOf(err)}`
+    return result
+  }
+  try {
+    const integrity = /** @type {Array<{ integrity_check: string }>} */ (db.pragma('integrity_check')).map((r) => r.integrity_check)
+    result.integrity = integrity.slice(0, 3).join('; ')
+    if (result.integrity !== 'ok') {
+      result.problem = `integrity_check failed: ${result.integrity}`
+      return result
+    }
+    result.foreignKeyProblems = /** @type {unknown[]} */ (db.pragma('foreign_key_check')).length
+    const tables = /** @type {string[]} */ (db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").pluck().all())
+    for (const table of tables) {
+      result.counts[table] = Number(db.prepare(`select count(*) from "${table.replaceAll('"', '""')}"`).pluck().get())
+    }
+    if (tables.includes('knex_migrations')) {
+      result.head = /** @type {string | undefined} */ (db.prepare('select name from knex_migrations order by id desc limit 1').pluck().get()) ?? null
+    }
+    if (result.foreignKeyProblems > 0) {
+      result.problem = `foreign_key_check found ${result.foreignKeyProblems} row(s) pointing at nothing`
+      return result
+    }
+    result.ok = true
+  } catch (err) {
+    result.problem = `cannot read it: ${messageOf(err)}`
+  } finally {
+    db.close()
+  }
+  return result
+}
+
+/** @param {string} file @returns {Promise<string>} hex sha256 */
+export async function sha256File (file) {
+  const hash = crypto.createHash('sha256')
+  for await (const chunk of fs.createReadStream(file)) hash.update(/** @type {Buffer} */ (chunk))
+  return hash.digest('hex')
+}
+
+/** Flushes a file or a directory entry to disk. @param {string} target */
+export function fsyncPath (target) {
+  const fd = fs.openSync(target, 'r')
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** Removes a database file and its SQLite companions; missing ones are fine. @param {string} file */
+export function removeDatabaseFiles (file) {
+  for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true })
+}
+
+/** Size of a live database: the main file plus its write-ahead log. @param {string} file */
+export function databaseBytes (file) {
+  const sizeOf = (/** @type {string} */ f) => fs.statSync(f, { throwIfNoEntry: false })?.size ?? 0
+  return sizeOf(file) + sizeOf(file + '-wal')
+}
+
+/** The last applied migration, read-only and without a full integrity check. @param {string} file @returns {string | null} */
+export function readHead (file) {
+  const db = new Database(file, { readonly: true, fileMustExist: true })
+  try {
+    const hasTable = db.prepare("select 1 from sqlite_master where type = 'table' and name = 'knex_migrations'").get() !== undefined
+    return hasTable ? /** @type {string | undefined} */ (db.prepare('select name from knex_migrations order by id desc limit 1').pluck().get()) ?? null : null
+  } finally {
+    db.close()
+  }
+}

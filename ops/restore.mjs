@@ -1,0 +1,141 @@
+// @ts-check
+// ops/restore.mjs: puts a verified backup back as the live database; also a step of rollback.
+//
+// Refuses while the bot is running (stop it with: npm run stop); rollback stops the bot
+// first and says so with --stopped-by-rollback. Before touching anything it verifies the chosen
+// backup: size and sha256 against its manifest, integrity_check, foreign_key_check, row counts. A
+// damaged or cut-short backup is refused with the reason and the live database stays as it was.
+// Nothing is lost: the live database is first saved as a backup of its own
+// (storage/backups/todo_<UTC time>_pre-restore.sqlite); then the backup is copied beside the live
+// file, flushed, stale -wal/-shm files are removed and the copy is renamed over the live file in
+// one step. The result is checked and the row counts before and after are printed.
+//
+// When: the live database is damaged or lost data; rollback runs it after stopping the bot.
+//
+// Usage: npx zx ops/restore.mjs [flags]
+//   --backup <file>         the backup to restore: a path, or a name in storage/backups. Default:
+//                           the newest backup that verifies (never a _pre-restore copy), named
+//                           and confirmed before use
+//   --yes                   replace the live database without asking
+//   --dry-run               verify the backup and say what would be done, change nothing
+//   --stopped-by-rollback   skip the running-bot check (rollback has stopped the bot)
+//   --help                  this text
+import fs from 'node:fs'
+import path from 'node:path'
+import { backup } from './backup.mjs'
+import { freeBytes, listBackupFiles, verifyBackup } from './lib/backups.mjs'
+import { confirm, isMain, OpsError, parseFlags, reporter, runMain, scriptArgs } from './lib/cli.mjs'
+import { countsTable, formatAge, formatBytes, formatCount } from './lib/format.mjs'
+import { resolvePaths, shown } from './lib/paths.mjs'
+import { APP_NAME, appStatus } from './lib/pm2.mjs'
+import { databaseBytes, fsyncPath, inspectDatabase, removeDatabaseFiles } from './lib/sqlite.mjs'
+
+/**
+ * @typedef {{
+ *   root?: string, env?: NodeJS.ProcessEnv, backupFile?: string, yes?: boolean, dryRun?: boolean,
+ *   stoppedByRollback?: boolean, now?: () => Date, quiet?: boolean
+ * }} RestoreOptions
+ * @typedef {{
+ *   restored: string, preRestore: string | null, before: Record<string, number> | null,
+ *   after: Record<string, number> | null, dryRun: boolean
+ * }} RestoreResult
+ */
+
+/** @param {RestoreOptions} [options] @returns {Promise<RestoreResult>} */
+export async function restore (options = {}) {
+  const paths = resolvePaths(options)
+  const say = reporter(options.quiet)
+  const live = paths.databaseFile
+  if (options.stoppedByRollback !== true) {
+    const app = await appStatus({ env: paths.env })
+    if (app.running) throw new OpsError('restore', `the bot is running (${app.detail}); restoring under it would lose its writes`, { hint: `npm run stop (pm2 stop ${APP_NAME}), then run this again` })
+  }
+
+  // Choose and verify the backup before anything else.
+  const { file, counts, createdAt } = await chooseBackup(paths, options.backupFile, say)
+  const name = path.basename(file)
+  const tasks = counts.tasks === undefined ? '' : `, ${formatCount(counts.tasks)} tasks`
+  say.ok('verify', `${shown(paths, file)} (sha256 ok, integrity ok${tasks}, taken ${formatAge(Date.now() - Date.parse(createdAt))} ago)`)
+  const liveSize = databaseBytes(live)
+  const needed = 2 * liveSize + fs.statSync(file).size
+  const free = freeBytes(paths.backupsDir, paths.env)
+  if (free < needed) throw new OpsError('restore', `not enough disk space: ${formatBytes(free)} free, ${formatBytes(needed)} needed (a pre-restore copy of the live database and a copy of the backup); nothing was changed`, { hint: `df -h ${shown(paths, paths.storageDir)}` })
+
+  if (options.dryRun === true) {
+    say.ok('restore', `would save ${shown(paths, live)} as a _pre-restore backup, then replace it with ${name} (dry run)`)
+    return { restored: file, preRestore: null, before: null, after: null, dryRun: true }
+  }
+  await confirm('restore', `replace ${shown(paths, live)} with ${name}`, options)
+
+  // Nothing is lost: the live database becomes a backup of its own first.
+  let preRestore = null
+  /** @type {Record<string, number> | null} */
+  let before = null
+  if (fs.existsSync(live)) {
+    const saved = await backup({ root: paths.root, env: paths.env, kind: 'pre-restore', keep: null, quiet: options.quiet, ...(options.now === undefined ? {} : { now: options.now }) })
+    preRestore = saved.file
+    before = saved.manifest?.counts ?? null
+  }
+
+  // Copy beside the live file, flush, drop the old -wal/-shm (they belong to the old file and
+  // would be replayed into the new one), then rename over it in one step.
+  fs.mkdirSync(path.dirname(live), { recursive: true, mode: 0o700 })
+  const tmp = `${live}.restore-${process.pid}`
+  try {
+    fs.copyFileSync(file, tmp, fs.constants.COPYFILE_EXCL)
+    fs.chmodSync(tmp, 0o600)
+    fsyncPath(tmp)
+    for (const suffix of ['-wal', '-shm', '-journal']) fs.rmSync(live + suffix, { force: true })
+    fs.renameSync(tmp, live)
+    fsyncPath(path.dirname(live))
+  } catch (err) {
+    removeDatabaseFiles(tmp)
+    throw new OpsError('restore', `could not put ${name} in place: ${err instanceof Error ? err.message : String(err)}`, { hint: preRestore === null ? 'npx zx ops/backup.mjs --list' : `npx zx ops/restore.mjs --backup ${path.basename(preRestore)}`, cause: err })
+  }
+
+  const result = inspectDatabase(live)
+  const sameRows = Object.keys(counts).length === Object.keys(result.counts).length && Object.entries(counts).every(([t, n]) => result.counts[t] === n)
+  if (!result.ok || !sameRows) {
+    throw new OpsError('restore', `the restored ${shown(paths, live)} does not check out (${result.problem ?? 'row counts differ from the backup'})`, { hint: preRestore === null ? 'npx zx ops/backup.mjs --list' : `npx zx ops/restore.mjs --backup ${path.basename(preRestore)}` })
+  }
+  say.ok('restore', `${shown(paths, live)} ← ${name} (integrity ok, row counts match the backup)`)
+  say.info(countsTable(before, result.counts))
+  return { restored: file, preRestore, before, after: result.counts, dryRun: false }
+}
+
+/**
+ * The operator's pick (refused if it does not verify) or the newest regular backup that verifies.
+ * @param {import('./lib/paths.mjs').Paths} paths @param {string | undefined} pick @param {import('./lib/cli.mjs').Reporter} say
+ */
+async function chooseBackup (paths, pick, say) {
+  if (pick !== undefined) {
+    const file = [path.resolve(pick), path.join(paths.backupsDir, pick)].find((f) => fs.existsSync(f))
+    if (file === undefined) throw new OpsError('restore', `no backup ${pick}`, { hint: 'npx zx ops/backup.mjs --list' })
+    const verification = await verifyBackup(file)
+    if (!verification.ok || verification.manifest === null) {
+      throw new OpsError('restore', `refusing ${shown(paths, file)}: ${verification.problem}; the live database was not touched`, { hint: 'npx zx ops/backup.mjs --list' })
+    }
+    return { file, counts: verification.counts, createdAt: verification.manifest.createdAt }
+  }
+  for (const candidate of listBackupFiles(paths.backupsDir).filter((b) => b.kind === 'backup')) {
+    const verification = await verifyBackup(candidate.file)
+    if (verification.ok && verification.manifest !== null) return { file: candidate.file, counts: verification.counts, createdAt: verification.manifest.createdAt }
+    say.warn('verify', `skipping ${candidate.name}: ${verification.problem}`)
+  }
+  throw new OpsError('restore', `no backup in ${shown(paths, paths.backupsDir)} verifies; the live database was not touched`, { hint: 'npx zx ops/backup.mjs --list' })
+}
+
+async function main () {
+  const flags = parseFlags('restore', scriptArgs(), { backup: { type: 'string' }, yes: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, 'stopped-by-rollback': { type: 'boolean' } }, import.meta.url)
+  if (flags === null) return
+  if (flags.positionals.length > 0) throw new OpsError('restore', `unexpected argument ${flags.positionals[0]}`, { hint: 'npx zx ops/restore.mjs --help', code: 'EUSAGE' })
+  const pick = flags.values.backup
+  await restore({
+    ...(typeof pick === 'string' ? { backupFile: pick } : {}),
+    yes: flags.values.yes === true,
+    dryRun: flags.values['dry-run'] === true,
+    stoppedByRollback: flags.values['stopped-by-rollback'] === true,
+  })
+}
+
+if (isMain(import.meta.url)) await runMain('restore', main)
