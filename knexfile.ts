@@ -1,5 +1,6 @@
 // The one Knex configuration, used by the bot, the ops scripts and the Knex CLI (npm run knex).
 // SQLite pragmas are set on every new connection so that no code path can forget them.
+import fs from 'node:fs'
 import path from 'node:path'
 import type { Knex } from 'knex'
 import { databaseFileFrom, PROJECT_ROOT } from './bot/config.js'
@@ -10,7 +11,8 @@ export const BUSY_TIMEOUT_MS = 5000
 type SqliteConnection = { pragma: (sql: string) => unknown }
 
 /** A Knex config for one SQLite file; `migrationsDir` lets a rehearsal or a test use other migrations. */
-export function knexConfig (databaseFile: string, options: { migrationsDir?: string, readonly?: boolean } = {}): Knex.Config {
+export function knexConfig (databaseFile: string, options: { migrationsDir?: string, readonly?: boolean, createDir?: boolean } = {}): Knex.Config {
+  if (options.readonly !== true && options.createDir !== false) fs.mkdirSync(path.dirname(databaseFile), { recursive: true, mode: 0o700 })
   return {
     client: 'better-sqlite3',
     connection: { filename: databaseFile, options: { readonly: options.readonly === true } },
@@ -38,4 +40,5 @@ export function knexConfig (databaseFile: string, options: { migrationsDir?: str
   }
 }
 
-export default knexConfig(databaseFileFrom())
+// Importing this file must not create folders; the Knex CLI creates the database when it opens it.
+export default knexConfig(databaseFileFrom(), { createDir: false })
