@@ -17,9 +17,11 @@ export function knexConfig (databaseFile: string, options: { migrationsDir?: str
     client: 'better-sqlite3',
     connection: { filename: databaseFile, options: { readonly: options.readonly === true } },
     useNullAsDefault: true,
+    // Two connections: a read (the /health command's check) may run while an update's
+    // transaction holds the other; SQLite's WAL lets it read without waiting.
     pool: {
       min: 1,
-      max: 1,
+      max: 2,
       afterCreate (conn: SqliteConnection, done: (err: Error | null, conn: SqliteConnection) => void) {
         try {
           if (options.readonly !== true) conn.pragma('journal_mode = WAL')
