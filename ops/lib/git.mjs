@@ -63,7 +63,7 @@ export async function addWorktree (cwd, commit) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mister-todo-incoming-'))
   await git(cwd, 'worktree', 'add', '--detach', '--force', dir, commit)
   const modules = path.join(cwd, 'node_modules')
-  if (fs.existsSync(modules)) fs.symlinkSync(fs.realpathSync(modules), path.join(dir, 'node_modules'))
+  if (fs.existsSync(modules) && !fs.existsSync(path.join(dir, 'node_modules'))) fs.symlinkSync(fs.realpathSync(modules), path.join(dir, 'node_modules'))
   return {
     dir,
     remove: async () => {

@@ -1,11 +1,25 @@
 // @ts-check
 // The step runner of deploy and rollback: one `✓ <step>  <what> (1.2 s)` or `✗ <step>: <why>` line
 // per step, every step's result and duration kept for the journal, and the final tally.
+import fs from 'node:fs'
+import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { chalk } from 'zx'
+import { $, chalk, sleep } from 'zx'
+import { pm2View, waitHealthy } from '../health.mjs'
 import { OpsError } from './cli.mjs'
+import { changedFiles, git } from './git.mjs'
+import { formatLogEntry, parseLogLine } from './log-lines.mjs'
+import { undeclaredChanges } from './migrations.mjs'
+import { CODE_ROOT } from './paths.mjs'
+import { APP_NAME, appStatus } from './pm2.mjs'
+import { inspectDatabase } from './sqlite.mjs'
+
+const PM2 = path.join(CODE_ROOT, 'node_modules', '.bin', 'pm2')
 
 /** @typedef {{ name: string, ok: boolean, ms: number, detail: string }} StepRecord */
+
+/** Errors whose ✗ line a step already printed, so the script's last word does not repeat it. */
+export const reported = new WeakSet()
 
 /** @param {number} ms */
 export function formatMs (ms) {
@@ -44,7 +58,7 @@ export function createRunner (options = {}) {
         const hint = err instanceof OpsError && err.hint !== undefined ? ` — see: ${err.hint}` : ''
         steps.push({ name, ok: false, ms: Math.round(ms), detail: reason })
         out(`${chalk.red('✗')} ${name}: ${reason}${hint} ${chalk.gray(`(${formatMs(ms)})`)}`, true)
-        if (err instanceof OpsError) err.reported = true
+        if (err !== null && typeof err === 'object') reported.add(err)
         throw err
       }
     },
@@ -55,4 +69,115 @@ export function createRunner (options = {}) {
       return `${steps.length - failed} step(s) ok${failed > 0 ? `, ${failed} failed` : ''}, ${formatMs(total)}`
     },
   }
+}
+
+// The service steps deploy and rollback share (stop, switch code, deps, start, watch, verify).
+// They belong with the runner because each is only ever run through it.
+
+/**
+ * Stops the bot through the ecosystem file and waits until PM2 no longer shows it running.
+ * @param {NodeJS.ProcessEnv} env @returns {Promise<string>}
+ */
+export async function stopBot (env) {
+  const before = await appStatus({ env })
+  if (!before.running) return `already stopped (${before.detail})`
+  await $({ cwd: CODE_ROOT, env: { ...env, PM2_DISCRETE_MODE: 'true' }, quiet: true })`${PM2} stop ecosystem.config.js`
+  for (let i = 0; i < 120; i++) {
+    const now = await appStatus({ env })
+    if (!now.running) return `${APP_NAME} ${now.status ?? 'stopped'} in pm2`
+    await sleep(250)
+  }
+  throw new OpsError('stop', `${APP_NAME} is still running 30 s after pm2 stop`, { hint: 'npm run status' })
+}
+
+/** Starts through the ecosystem file; PM2 waits for the bot's ready signal (wait_ready). @param {NodeJS.ProcessEnv} env */
+export async function startBot (env) {
+  const out = await $({ cwd: CODE_ROOT, env: { ...env, PM2_DISCRETE_MODE: 'true' }, quiet: true, nothrow: true })`${PM2} start ecosystem.config.js --update-env`
+  const app = await appStatus({ env })
+  if (out.exitCode !== 0 || app.status !== 'online') throw new OpsError('start', `${app.detail} after pm2 start${out.exitCode === 0 ? '' : ` (exit ${out.exitCode})`}`, { hint: 'npm run logs' })
+  return `${APP_NAME} online`
+}
+
+/** Puts the checkout at `commit`: fast-forward on the branch, or a detached checkout. @param {string} commit @param {{ detach?: boolean, reset?: boolean }} [how] */
+export async function switchCode (commit, how = {}) {
+  if (how.detach === true) await git(CODE_ROOT, 'checkout', '-q', '--detach', commit)
+  else if (how.reset === true) await git(CODE_ROOT, 'reset', '-q', '--hard', commit)
+  else await git(CODE_ROOT, 'merge', '-q', '--ff-only', commit)
+  return `code at ${commit.slice(0, 7)}`
+}
+
+/** `npm ci` only when package-lock.json differs between the two commits. @param {string} from @param {string} to @param {boolean} dryRun */
+export async function installDeps (from, to, dryRun) {
+  if ((await changedFiles(CODE_ROOT, from, to, 'package-lock.json')).length === 0) return 'package-lock.json unchanged, nothing to install'
+  if (dryRun) return 'would run npm ci (dry run)'
+  await $({ cwd: CODE_ROOT, quiet: true })`npm ci --no-audit --no-fund`
+  return 'npm ci done (package-lock.json changed)'
+}
+
+/** The byte offset where new log lines will start. @param {string} logFile */
+export function logOffset (logFile) {
+  return fs.statSync(logFile, { throwIfNoEntry: false })?.size ?? 0
+}
+
+/**
+ * Follows storage/logs/bot.log for `seconds`: error lines are printed, fatal lines and PM2
+ * restarts fail the step.
+ * @param {{ env: NodeJS.ProcessEnv, logFile: string, fromOffset: number, seconds: number, quiet?: boolean }} o
+ */
+export async function watchBot (o) {
+  const restartsAtStart = (await pm2View(o.env))?.restarts ?? 0
+  await sleep(o.seconds * 1000)
+  const text = fs.existsSync(o.logFile) ? fs.readFileSync(o.logFile, 'utf8').slice(o.fromOffset) : ''
+  const entries = text.split('\n').filter((l) => l.trim() !== '').map(parseLogLine)
+  const errors = entries.filter((e) => e.level >= 50)
+  if (o.quiet !== true) for (const e of errors) process.stdout.write(`    ${formatLogEntry(e)}\n`)
+  const view = await pm2View(o.env)
+  const restarts = (view?.restarts ?? 0) - restartsAtStart
+  const fatal = errors.filter((e) => e.level >= 60)
+  if (view?.status !== 'online' || restarts > 0 || fatal.length > 0) {
+    throw new OpsError('watch', `${APP_NAME} ${view?.status ?? 'gone'} in pm2, ${restarts} restart(s), ${fatal.length} fatal line(s) in ${o.seconds} s`, { hint: 'npm run logs' })
+  }
+  return `${o.seconds} s: ${entries.length} log line(s), ${errors.length} error(s), no restarts`
+}
+
+/**
+ * Health ok, the running version is `commit`, integrity ok, no table lost rows (except as declared).
+ * @param {{ env: NodeJS.ProcessEnv, commit: string, databaseFile: string, before: Record<string, number> | null, declared?: import('./migrations.mjs').DataChange, waitS?: number }} o
+ */
+export async function verifyBot (o) {
+  const health = await waitHealthy({ env: o.env, waitS: o.waitS ?? 20 })
+  if (!health.healthy) throw new OpsError('verify', health.reason, { hint: 'npm run logs' })
+  const version = health.healthz?.version
+  if (version !== o.commit) throw new OpsError('verify', `the bot runs ${String(version).slice(0, 7)}, expected ${o.commit.slice(0, 7)}`, { hint: 'npm run status' })
+  const db = inspectDatabase(o.databaseFile)
+  if (!db.ok) throw new OpsError('verify', `the database does not verify: ${db.problem}`, { hint: 'npx zx ops/rollback.mjs' })
+  const problems = o.before === null ? [] : undeclaredChanges(o.before, db.counts, o.declared ?? {})
+  if (problems.length > 0) throw new OpsError('verify', problems.join('; '), { hint: 'npx zx ops/rollback.mjs' })
+  return `healthy, version ${o.commit.slice(0, 7)}, integrity ok, ${db.counts.tasks ?? 0} tasks (rows not fewer)`
+}
+
+/**
+ * The incoming commit's tests, run in its worktree; a failure names the failing tests.
+ * @param {string} dir @param {string} command
+ */
+export async function runTests (dir, command) {
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS
+  const out = await $({ cwd: dir, env, quiet: true, nothrow: true })`sh -c ${command}`
+  if (out.exitCode === 0) return `${command}: passed`
+  const failing = [...out.stdout.matchAll(/^\s*not ok \d+ - (.+)$/gm)].map((m) => m[1]?.replace(/\s*#.*$/, '') ?? '')
+  for (const name of failing.slice(0, 20)) process.stderr.write(`    not ok: ${name}\n`)
+  throw new OpsError('tests', `${command} failed (exit ${out.exitCode})${failing.length > 0 ? `: ${failing.length} failing test(s)` : ''}; nothing was stopped or changed`, { hint: `cd to a checkout of the incoming commit and run: ${command}` })
+}
+
+/** Sends a notice to each allowed user's chat with the bot's token. @param {NodeJS.ProcessEnv} env @param {string} text */
+export async function announce (env, text) {
+  const root = (env.TELEGRAM_API_ROOT?.trim() || 'https://api.telegram.org').replace(/\/+$/, '')
+  const ids = (env.ALLOWED_USER_IDS ?? '').split(',').map((s) => s.trim()).filter((s) => /^\d+$/.test(s))
+  let sent = 0
+  for (const id of ids) {
+    const res = await fetch(`${root}/bot${env.TELEGRAM_BOT_TOKEN?.trim()}/sendMessage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chat_id: Number(id), text: text === '' ? 'Mister Todo is being updated; back in a minute.' : text }), signal: AbortSignal.timeout(10_000) }).catch(() => null)
+    if (res?.ok === true) sent += 1
+  }
+  process.stdout.write(`${chalk.green('✓')} announce  notice sent to ${sent} of ${ids.length} chat(s)\n`)
 }

@@ -1,0 +1,169 @@
+// @ts-check
+// ops/deploy.mjs: the deploy checklist, one step after another; stops at the first failure and,
+// once the bot has been stopped, rolls back by itself.
+//
+// Lock → preflight (clean checkout, fetch, fast-forward only, .env valid for the incoming code,
+// token, disk) → tests of the incoming commit (in a temp worktree, before anything stops) → backup
+// and a rehearsal of the incoming migrations on a copy → plan and "Proceed? [y/N]" → stop (pm2)
+// → final backup (what a rollback restores) → switch code (ff-only) → npm ci if package-lock.json
+// changed → migrate → start (waits for ready) → watch the log → verify (health, version, integrity,
+// row counts) → journal (storage/deploys.jsonl). A failure after the stop restores the previous
+// code and data, starts it, verifies it and marks the release bad.
+//
+// When: to put what origin/main holds into production.
+//
+// Usage: npx zx ops/deploy.mjs [flags]
+//   --yes                    do not ask (also: roll back without asking if the deploy fails)
+//   --dry-run                run the checks, print the plan and the commands, change nothing
+//   --branch <remote/branch> what to deploy (default origin/main); --remote <name> sets the remote
+//   --test-command "<cmd>"   the incoming tests (default: $DEPLOY_TEST_COMMAND or "npm test")
+//   --skip-tests             skip the tests (asks; recorded in the journal)
+//   --watch <seconds>        follow the log after the start (default 20)
+//   --offline                do not ask Telegram getMe
+//   --announce <text>        send a maintenance notice to the allowed users first
+//   --force-unlock           clear a stale storage/deploy.lock first
+//   --history                print the journal of deploys and rollbacks
+//   --help                   this text
+import { performance } from 'node:perf_hooks'
+import { backup, DEFAULT_KEEP } from './backup.mjs'
+import { migrateLatest, rehearse } from './migrate.mjs'
+import { DEFAULT_BRANCH, preflight } from './preflight.mjs'
+import { confirm, info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
+import { changedFiles } from './lib/git.mjs'
+import { acquireLock } from './lib/lock.mjs'
+import { declaredDataChange } from './lib/migrations.mjs'
+import { resolvePaths, shown } from './lib/paths.mjs'
+import { appendRelease, historyTable, newId, readReleases, who } from './lib/releases.mjs'
+import { announce, createRunner, formatMs, installDeps, logOffset, reported, runTests, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
+import { rollBack } from './rollback.mjs'
+
+export const DEFAULT_WATCH_S = 20
+
+const FLAGS = /** @type {const} */ ({
+  yes: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, branch: { type: 'string' }, remote: { type: 'string' },
+  'test-command': { type: 'string' }, 'skip-tests': { type: 'boolean' }, watch: { type: 'string' }, offline: { type: 'boolean' },
+  announce: { type: 'string' }, 'force-unlock': { type: 'boolean' }, history: { type: 'boolean' },
+})
+
+async function main () {
+  const flags = parseFlags('deploy', scriptArgs(), FLAGS, import.meta.url)
+  if (flags === null) return
+  const v = flags.values
+  const paths = resolvePaths()
+  if (v.history === true) return info(historyTable(readReleases(paths.journalFile)))
+  const yes = v.yes === true
+  const dryRun = v['dry-run'] === true
+  const watchS = intFlag('deploy', v.watch, '--watch', 0) ?? DEFAULT_WATCH_S
+  const branchFlag = typeof v.branch === 'string' ? v.branch : DEFAULT_BRANCH
+  const branch = typeof v.remote === 'string' ? `${v.remote}/${branchFlag.split('/').slice(-1)[0]}` : branchFlag
+  const testCommand = typeof v['test-command'] === 'string' ? v['test-command'] : (process.env.DEPLOY_TEST_COMMAND?.trim() || 'npm test')
+  refuseWithoutTerminal('deploy', 'deploy', { yes, dryRun })
+
+  const lock = acquireLock(paths.storageDir + '/deploy.lock', `ops/deploy.mjs ${scriptArgs().join(' ')}`.trim(), { force: v['force-unlock'] === true })
+  let interrupted = false
+  const onSigint = () => { interrupted = true; warn('deploy', 'Ctrl-C: finishing the step in hand, then leaving a consistent state') }
+  process.on('SIGINT', onSigint)
+  const run = createRunner({ interrupted: () => interrupted })
+  /** @type {import('./lib/releases.mjs').Release} */
+  const record = { id: newId(), kind: 'deploy', start: new Date().toISOString(), from: null, to: null, backup: null, migrations: [], steps: run.steps, outcome: 'failed', reason: null, who: who() }
+  /** @type {Awaited<ReturnType<typeof preflight>> | null} */
+  let pf = null
+  let stoppedAt = 0
+  let downtimeMs = 0
+  let journal = !dryRun
+  /** @type {Record<string, number> | null} */
+  let before = null
+  let migrated = false
+  try {
+    // Checks: nothing is stopped until all of these pass.
+    pf = await run.step('preflight', async () => {
+      const r = await preflight({ branch, offline: v.offline === true, dryRun, keepWorktree: true, quiet: true })
+      return { ...r, detail: r.upToDate ? `already up to date at ${r.from.slice(0, 7)}` : `${r.commits.length} incoming commit(s) ${r.from.slice(0, 7)} → ${r.to.slice(0, 7)}, .env valid${v.offline === true ? ' (offline)' : ', token works'}` }
+    })
+    if (pf.upToDate || pf.worktree === null) {
+      journal = false
+      return ok('deploy', `nothing to deploy: already at ${pf.from.slice(0, 7)}`)
+    }
+    const incoming = pf.worktree.dir
+    const { from, to } = pf
+    Object.assign(record, { from, to })
+    for (const c of pf.commits) info(`    ${c}`)
+    if (v['skip-tests'] === true) {
+      await confirm('deploy', 'deploy WITHOUT running the tests of the incoming commit', { yes })
+      record.skippedTests = true
+      warn('tests', 'skipped (--skip-tests), recorded in the journal')
+    } else if (!dryRun) {
+      await run.step('tests', () => runTests(incoming, testCommand))
+    }
+    const first = await run.step('backup', async () => {
+      const r = await backup({ keep: DEFAULT_KEEP, yes, dryRun, quiet: true })
+      return { ...r, detail: r.file === null ? 'would take a verified backup (dry run)' : `${shown(paths, r.file)} (${r.manifest?.counts.tasks ?? 0} tasks, integrity ok)` }
+    })
+    const rehearsal = dryRun || first.file === null
+      ? null
+      : await run.step('rehearse', async () => {
+        const r = await rehearse({ root: incoming, env: { ...process.env, DATABASE_FILE: paths.databaseFile }, backupFile: first.file ?? '', quiet: true })
+        return { ...r, detail: r.ran.length === 0 ? 'no incoming migrations' : `${r.ran.length} migration(s) ran on a copy, rows as expected` }
+      })
+    const depsChange = (await changedFiles(process.cwd(), from, to, 'package-lock.json')).length > 0
+
+    // Plan, then ask.
+    info(`\n  plan: ${from.slice(0, 7)} → ${to.slice(0, 7)} (${pf.commits.length} commit(s))`)
+    info(`    migrations: ${rehearsal === null ? 'checked at migrate' : rehearsal.ran.length === 0 ? 'none' : rehearsal.ran.join(', ')}`)
+    info(`    dependencies: ${depsChange ? 'package-lock.json changed: npm ci' : 'unchanged'}`)
+    info(`    backup: ${first.file === null ? '(dry run)' : shown(paths, first.file)}, plus a final one after the stop`)
+    if (dryRun) {
+      info('  commands it would run:')
+      for (const c of ['pm2 stop ecosystem.config.js', 'backup (online, verified)', `git merge --ff-only ${to}`, ...(depsChange ? ['npm ci'] : []), 'knex migrate:latest', 'pm2 start ecosystem.config.js --update-env', `watch storage/logs/bot.log ${watchS} s`, 'health + version + integrity + row counts']) info(`    ${c}`)
+      return ok('deploy', 'dry run: nothing was changed')
+    }
+    await confirm('deploy', `stop the bot and deploy ${to.slice(0, 7)}`, { yes })
+    if (typeof v.announce === 'string') await announce(pf.botEnv, v.announce)
+
+    // Changes: from here on a failure rolls back.
+    await run.step('stop', () => stopBot(process.env))
+    stoppedAt = performance.now()
+    const final = await run.step('backup', async () => {
+      const r = await backup({ keep: null, quiet: true })
+      return { ...r, detail: `${shown(paths, r.file ?? '')} (the database as the bot left it)` }
+    })
+    record.backup = final.file
+    before = final.manifest?.counts ?? null
+    await run.step('switch', () => switchCode(to))
+    await run.step('deps', () => installDeps(from, to, false))
+    migrated = true
+    const m = await run.step('migrate', async () => {
+      const r = await migrateLatest({ botStopped: true, yes: true, rehearsed: true, backupFile: final.file ?? undefined, quiet: true })
+      return { ...r, detail: r.ran.length === 0 ? 'nothing pending' : `applied ${r.ran.join(', ')}` }
+    })
+    record.migrations = m.ran
+    const offset = logOffset(paths.logsDir + '/bot.log')
+    await run.step('start', () => startBot(process.env))
+    downtimeMs = performance.now() - stoppedAt
+    await run.step('watch', () => watchBot({ env: process.env, logFile: paths.logsDir + '/bot.log', fromOffset: offset, seconds: watchS }))
+    await run.step('verify', async () => verifyBot({ env: process.env, commit: to, databaseFile: paths.databaseFile, before, declared: await declaredDataChange(paths.migrationsDir, m.ran) }))
+    record.outcome = 'good'
+    ok('deploy', `${to.slice(0, 7)} is live; downtime ${formatMs(downtimeMs)}; ${run.tally()}`)
+  } catch (err) {
+    record.reason = err instanceof Error ? err.message : String(err)
+    if (err instanceof OpsError && err.code === 'ECANCELLED') record.outcome = 'cancelled'
+    if (stoppedAt > 0 && pf !== null) {
+      if (!reported.has(/** @type {object} */ (err))) warn('deploy', `failed: ${record.reason}`)
+      await confirm('rollback', `roll back to ${pf.from.slice(0, 7)}`, { yes })
+      record.outcome = 'rolled-back'
+      await rollBack(run, { from: pf.to, to: pf.from, backupFile: record.backup, migrations: record.migrations, migrated, watchS: Math.min(watchS, 5), how: 'reset' })
+        .catch((rollbackErr) => {
+          record.outcome = 'failed'
+          record.reason += `; the rollback failed too: ${rollbackErr instanceof Error ? rollbackErr.message : String(rollbackErr)}`
+        })
+    }
+    throw reported.has(/** @type {object} */ (err)) ? new OpsError('deploy', `${record.outcome === 'rolled-back' ? `rolled back to ${pf?.from.slice(0, 7)}, release marked bad` : 'nothing was deployed'}; ${run.tally()}`, { hint: 'npx zx ops/deploy.mjs --history' }) : err
+  } finally {
+    if (journal && record.from !== null) appendRelease(paths.journalFile, { ...record, end: new Date().toISOString(), ...(downtimeMs > 0 ? { downtimeMs: Math.round(downtimeMs) } : {}) })
+    await pf?.worktree?.remove()
+    lock.release()
+    process.off('SIGINT', onSigint)
+  }
+}
+
+if (isMain(import.meta.url)) await runMain('deploy', main)

@@ -1,0 +1,145 @@
+// @ts-check
+// ops/preflight.mjs: the checks deploy runs before anything is stopped; also runs alone.
+//
+// The live checkout is clean (data folders are git-ignored) and on the deploy branch (a checkout
+// left detached by a rollback is put back on the branch when the branch contains it); `git fetch`;
+// the incoming commits are listed; "already up to date" is success; a diverged branch is refused.
+// The incoming commit is checked out in a temp worktree and .env (plus the environment, which wins)
+// is validated with the INCOMING bot/config.ts; the token is asked with getMe unless --offline;
+// free disk space is checked; a .env readable by others is a warning.
+//
+// When: before a deploy, to see what it would do; deploy runs it first.
+//
+// Usage: npx zx ops/preflight.mjs [flags]
+//   --branch <remote/branch>   what to deploy (default origin/main)
+//   --offline                  do not ask Telegram getMe
+//   --help                     this text
+import fs from 'node:fs'
+import path from 'node:path'
+import { $ } from 'zx'
+import { freeBytes } from './lib/backups.mjs'
+import { isMain, ok, OpsError, parseFlags, reporter, runMain, scriptArgs, warn } from './lib/cli.mjs'
+import { formatBytes } from './lib/format.mjs'
+import { addWorktree, commitsBetween, currentBranch, dirtyFiles, git, headCommit, isAncestor, splitRemoteBranch } from './lib/git.mjs'
+import { CODE_ROOT, readDotEnv, resolvePaths } from './lib/paths.mjs'
+import { databaseBytes } from './lib/sqlite.mjs'
+
+export const DEFAULT_BRANCH = 'origin/main'
+/** Below this much free space (besides room for two copies of the DB) a deploy is refused. */
+export const MIN_FREE_BYTES = 50_000_000
+
+/**
+ * @typedef {{ cwd?: string, env?: NodeJS.ProcessEnv, branch?: string, offline?: boolean, dryRun?: boolean, keepWorktree?: boolean, quiet?: boolean }} PreflightOptions
+ * @typedef {{
+ *   from: string, to: string, upToDate: boolean, commits: string[], remote: string, branch: string,
+ *   worktree: { dir: string, remove: () => Promise<void> } | null, botEnv: NodeJS.ProcessEnv, botName: string | null
+ * }} PreflightResult
+ */
+
+/** The environment the bot will get under PM2: .env, overridden by the process environment. @param {string} root @param {NodeJS.ProcessEnv} env */
+export function botEnvironment (root, env) {
+  return { ...readDotEnv(path.join(root, '.env')), ...env }
+}
+
+/**
+ * Validates an environment with the bot/config.ts of another checkout (the incoming commit).
+ * @param {string} dir @param {NodeJS.ProcessEnv} env @returns {Promise<string[]>} problems
+ */
+export async function validateWith (dir, env) {
+  const code = "const { checkEnvironment } = await import(process.argv[1]); process.stdout.write(JSON.stringify(checkEnvironment(process.env).problems))"
+  const childEnv = { ...env }
+  delete childEnv.NODE_OPTIONS
+  const out = await $({ cwd: dir, env: childEnv, quiet: true, nothrow: true })`node --import tsx --input-type=module -e ${code} ${path.join(dir, 'bot', 'config.ts')}`
+  if (out.exitCode !== 0) return [`bot/config.ts of the incoming commit does not load: ${out.stderr.trim().split('\n').slice(-1)[0] ?? ''}`]
+  return JSON.parse(out.stdout)
+}
+
+/** getMe with the token; the token never appears in the error. @param {NodeJS.ProcessEnv} env */
+export async function checkToken (env) {
+  const root = (env.TELEGRAM_API_ROOT?.trim() || 'https://api.telegram.org').replace(/\/+$/, '')
+  let res
+  try {
+    res = await fetch(`${root}/bot${env.TELEGRAM_BOT_TOKEN?.trim()}/getMe`, { method: 'POST', signal: AbortSignal.timeout(10_000) })
+  } catch (err) {
+    throw new OpsError('env', `cannot reach ${root} for getMe: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`, { hint: 'check the network, or rerun with --offline' })
+  }
+  const body = /** @type {{ ok?: boolean, result?: { username?: string }, description?: string }} */ (await res.json().catch(() => ({})))
+  if (res.status === 401 || body.ok !== true) throw new OpsError('env', `Telegram refuses TELEGRAM_BOT_TOKEN (${res.status} ${body.description ?? ''}): the token is wrong or revoked`, { hint: 'copy the token again from @BotFather into .env' })
+  return body.result?.username ?? null
+}
+
+/** @param {PreflightOptions} [options] @returns {Promise<PreflightResult>} */
+export async function preflight (options = {}) {
+  const cwd = options.cwd ?? CODE_ROOT
+  const env = options.env ?? process.env
+  const paths = resolvePaths({ env })
+  const say = reporter(options.quiet)
+  const { remote, branch } = splitRemoteBranch(options.branch ?? DEFAULT_BRANCH)
+
+  // The live checkout: clean, on the branch.
+  const dirty = await dirtyFiles(cwd)
+  if (dirty.length > 0) throw new OpsError('preflight', `the live checkout has uncommitted changes: ${dirty.slice(0, 5).map((l) => l.slice(3)).join(', ')}${dirty.length > 5 ? ', …' : ''}`, { hint: 'git status; commit or git stash them (data folders are ignored)' })
+  const onBranch = await currentBranch(cwd)
+  if (onBranch !== branch) {
+    const head = await headCommit(cwd)
+    if (onBranch === null && await isAncestor(cwd, head, branch)) {
+      if (options.dryRun === true) say.warn('preflight', `HEAD is detached at ${head.slice(0, 7)} (after a rollback); would check out ${branch}, which contains it (dry run)`)
+      else {
+        await git(cwd, 'checkout', '-q', branch)
+        say.warn('preflight', `HEAD was detached at ${head.slice(0, 7)} (after a rollback); checked out ${branch}, which contains it`)
+      }
+    } else {
+      throw new OpsError('preflight', onBranch === null ? `HEAD is detached at ${head.slice(0, 7)} and ${branch} does not contain it` : `the live checkout is on ${onBranch}, not ${branch}`, { hint: `git checkout ${branch}` })
+    }
+  }
+
+  // What is incoming.
+  await git(cwd, 'fetch', '--quiet', remote, branch).catch((err) => {
+    throw new OpsError('preflight', `git fetch ${remote} ${branch} failed: ${err.stderr?.trim() ?? err}`, { hint: `git fetch ${remote}` })
+  })
+  const from = await git(cwd, 'rev-parse', options.dryRun === true && onBranch !== branch ? branch : 'HEAD')
+  const to = await git(cwd, 'rev-parse', `${remote}/${branch}`)
+  const upToDate = from === to || await isAncestor(cwd, to, from)
+  if (upToDate) {
+    say.ok('preflight', `already up to date at ${from.slice(0, 7)} (${remote}/${branch})`)
+    return { from, to: from, upToDate, commits: [], remote, branch, worktree: null, botEnv: env, botName: null }
+  }
+  if (!await isAncestor(cwd, from, to)) throw new OpsError('preflight', `${branch} and ${remote}/${branch} have diverged: a fast-forward is not possible`, { hint: `git log --oneline --graph ${branch} ${remote}/${branch}` })
+  const commits = await commitsBetween(cwd, from, to)
+  say.info(`  incoming ${commits.length} commit(s) ${from.slice(0, 7)} → ${to.slice(0, 7)}:`)
+  for (const c of commits) say.info(`    ${c}`)
+
+  // .env, checked by the incoming code.
+  const dotEnv = path.join(paths.root, '.env')
+  if (fs.existsSync(dotEnv) && (fs.statSync(dotEnv).mode & 0o077) !== 0) say.warn('preflight', `.env is readable by others: chmod 600 ${dotEnv}`)
+  const botEnv = botEnvironment(paths.root, env)
+  const worktree = await addWorktree(cwd, to)
+  let botName = null
+  try {
+    const problems = await validateWith(worktree.dir, botEnv)
+    if (problems.length > 0) throw new OpsError('env', `the incoming version rejects the configuration: ${problems.join('; ')}`, { hint: 'fix .env, then run: npx zx ops/preflight.mjs' })
+    if (options.offline !== true) botName = await checkToken(botEnv)
+    say.ok('env', `.env valid for ${to.slice(0, 7)}${botName === null ? ' (token not checked: --offline)' : `, token works (@${botName})`}`)
+
+    // Disk: two copies of the database (backup + rehearsal) and some room.
+    const needed = 2 * databaseBytes(paths.databaseFile) + MIN_FREE_BYTES
+    const free = freeBytes(paths.backupsDir, env)
+    if (free < needed) throw new OpsError('disk', `${formatBytes(free)} free, ${formatBytes(needed)} needed for the backups`, { hint: `df -h ${paths.storageDir}` })
+    say.ok('disk', `${formatBytes(free)} free`)
+  } catch (err) {
+    await worktree.remove()
+    throw err
+  }
+  if (options.keepWorktree !== true) await worktree.remove()
+  return { from, to, upToDate, commits, remote, branch, worktree: options.keepWorktree === true ? worktree : null, botEnv, botName }
+}
+
+async function main () {
+  const flags = parseFlags('preflight', scriptArgs(), { branch: { type: 'string' }, offline: { type: 'boolean' } }, import.meta.url)
+  if (flags === null) return
+  const result = await preflight({ branch: typeof flags.values.branch === 'string' ? flags.values.branch : DEFAULT_BRANCH, offline: flags.values.offline === true })
+  if (!result.upToDate) ok('preflight', `ready to deploy ${result.commits.length} commit(s): npx zx ops/deploy.mjs`)
+  else warn('preflight', 'nothing to deploy')
+}
+
+if (isMain(import.meta.url)) await runMain('preflight', main)

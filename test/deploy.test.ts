@@ -1,0 +1,115 @@
+// Deploy and rollback for real: a bare origin, a live clone under a real PM2 daemon, the Bot API
+// emulator, real SQLite. Each test builds on the state the previous one left.
+import fs from 'node:fs'
+import path from 'node:path'
+import t from 'tap'
+import { createDeploySandbox } from './support/deploy-sandbox.js'
+
+const s = await createDeploySandbox()
+t.teardown(() => s.close())
+
+const FAST = ['--yes', '--offline', '--watch', '1', '--test-command', 'true']
+const PING = (dir: string): void => {
+  const file = path.join(dir, 'bot', 'commands', 'help.ts')
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace("  { name: 'help',", "  { name: 'ping', description: 'Answers pong', handler: async (turn) => turn.reply('pong') },\n  { name: 'help',"))
+  fs.writeFileSync(path.join(dir, 'storage', 'migrations', '20261125000000_add_task_note.ts'), [
+    "import type { Knex } from 'knex'",
+    "export async function up (knex: Knex): Promise<void> { await knex.schema.alterTable('tasks', (t) => { t.text('note') }) }",
+    "export async function down (knex: Knex): Promise<void> { await knex.schema.alterTable('tasks', (t) => { t.dropColumn('note') }) }",
+    '',
+  ].join('\n'))
+}
+
+const original = s.head()
+await s.ask('buy milk')
+await s.ask('call mum')
+const tasksBefore = s.rows('select number, text from tasks order by id')
+
+t.test('deploy: no TTY and no --yes refuses without hanging', async (t) => {
+  const run = await s.run('deploy', ['--offline'])
+  t.equal(run.code, 1)
+  t.match(run.stderr, /✗ deploy: refusing to deploy without confirmation: no terminal to ask on — see: rerun with --yes/)
+})
+
+t.test('deploy: already up to date exits 0 and records nothing', async (t) => {
+  const run = await s.run('deploy', FAST)
+  t.equal(run.code, 0, run.stderr)
+  t.match(run.stdout, /nothing to deploy: already at [0-9a-f]{7}/)
+  t.same(s.journal(), [])
+})
+
+let pingCommit = ''
+t.test('deploy: incoming tests fail → nothing stopped, HEAD and DB unchanged', async (t) => {
+  pingCommit = s.push('add /ping and a note column', PING)
+  const run = await s.run('deploy', ['--yes', '--offline', '--watch', '1', '--test-command', 'echo "not ok 1 - ping: answers pong"; false'])
+  t.equal(run.code, 1)
+  t.match(run.stderr, /not ok: ping: answers pong/)
+  t.match(run.stderr, /✗ tests: echo .* failed \(exit 1\): 1 failing test\(s\); nothing was stopped or changed/)
+  t.equal(s.head(), original)
+  t.equal((await s.pm2.app())?.status, 'online')
+  t.same(s.rows('select number, text from tasks order by id'), tasksBefore)
+  t.equal(s.journal().at(-1)?.outcome, 'failed')
+})
+
+t.test('deploy: lock held → refused; --dry-run changes nothing', async (t) => {
+  const lock = path.join(s.live, 'storage', 'deploy.lock')
+  fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), command: 'ops/deploy.mjs', startedAt: new Date().toISOString() }))
+  const locked = await s.run('deploy', FAST)
+  t.equal(locked.code, 1)
+  t.match(locked.stderr, /✗ lock: another deploy or rollback holds deploy\.lock: "ops\/deploy\.mjs" \(pid \d+/)
+  fs.rmSync(lock)
+  const journal = s.journal().length
+  const dry = await s.run('deploy', [...FAST, '--dry-run'])
+  t.equal(dry.code, 0, dry.stderr)
+  t.match(dry.stdout, /git merge --ff-only [0-9a-f]{40}/)
+  t.match(dry.stdout, /✓ deploy {2}dry run: nothing was changed/)
+  t.equal(s.head(), original)
+  t.equal(s.journal().length, journal)
+  t.equal((await s.pm2.app())?.status, 'online')
+})
+
+t.test('deploy: happy path → new command answers, migration applied, journal good', async (t) => {
+  const run = await s.run('deploy', FAST)
+  t.comment(run.stdout)
+  t.equal(run.code, 0, run.stderr)
+  t.equal(s.head(), pingCommit)
+  t.equal(await s.ask('/ping'), 'pong')
+  t.ok((s.rows('pragma table_info(tasks)') as Array<{ name: string }>).some((c) => c.name === 'note'))
+  const entry = s.journal().at(-1)
+  t.equal(entry?.outcome, 'good')
+  t.same(entry?.migrations, ['20261125000000_add_task_note.ts'])
+  t.ok(fs.existsSync(String(entry?.backup)))
+  t.match(run.stdout, /downtime [\d.]+ (ms|s)/)
+})
+
+t.test('rollback: after a good deploy → previous commit running and verified', async (t) => {
+  const list = await s.run('rollback', ['--list'])
+  t.match(list.stdout, /deploy .* good/)
+  const run = await s.run('rollback', ['--yes', '--watch', '1'])
+  t.comment(run.stdout)
+  t.equal(run.code, 0, run.stderr)
+  t.equal(s.head(), original)
+  t.not(await s.ask('/ping'), 'pong')
+  t.same(s.rows('select number, text from tasks order by id'), tasksBefore)
+  t.equal(s.journal().at(-1)?.kind, 'rollback')
+  t.equal(s.journal().at(-1)?.outcome, 'good')
+})
+
+t.test('deploy: a version that cannot start → automatic rollback, old version answering, rows identical', { todo: 'rollback of a crash-looping bot outlasts the 30 s runner timeout (pm2 stop waits kill_timeout)' }, async (t) => {
+  // The checkout is detached after the rollback; deploy puts it back on main (which contains it)
+  // and deploys the next commit, whose bot exits at start.
+  s.push('broken start', (dir) => {
+    const main = path.join(dir, 'bot', 'main.ts')
+    fs.writeFileSync(main, "throw new Error('boom at start')\n" + fs.readFileSync(main, 'utf8'))
+  })
+  const rowsBefore = s.rows('select number, text from tasks order by id')
+  const run = await s.run('deploy', FAST)
+  t.comment(run.stdout + run.stderr)
+  t.equal(run.code, 1)
+  t.match(run.stdout, /HEAD was detached|✓ rollback verify/)
+  t.match(run.stderr, /✗ deploy: rolled back to [0-9a-f]{7}, release marked bad/)
+  t.equal(s.head(), pingCommit)
+  t.equal(await s.ask('/ping'), 'pong')
+  t.same(s.rows('select number, text from tasks order by id'), rowsBefore)
+  t.equal(s.journal().at(-1)?.outcome, 'rolled-back')
+})
