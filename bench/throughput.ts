@@ -1,0 +1,78 @@
+// Throughput: a burst of to-do updates from many chats through the emulator, against an echo bot on
+// the same library and emulator in the same run. Goal: ≥ 70 % of the echo rate, p99 ≤ 5 ms.
+import { Bot } from 'node-telegram-bot-api'
+import { performance } from 'node:perf_hooks'
+import { BotApiEmulator } from '../dev/emulator/bot-api-emulator.js'
+import { startSession, until } from './lib/bot-session.js'
+import type { Benchmark, BenchOptions, Row } from './lib/report.js'
+import { percentile, summarize } from './lib/stats.js'
+import { todoTraffic, userIds, type Message } from './lib/traffic.js'
+
+const FULL = { updates: 10_000, chats: 200, repeats: 3 }
+const QUICK = { updates: 1_000, chats: 50, repeats: 2 }
+const WAIT_MS = 120_000
+
+type Round = { rate: number, p50: number, p99: number }
+
+function push (emu: BotApiEmulator, messages: readonly Message[]): void {
+  for (const m of messages) emu.sendText(m.user, m.chat, m.text)
+}
+
+/** The baseline: the least a bot on node-telegram-bot-api can do per update, one sendMessage. */
+async function echoRound (messages: readonly Message[]): Promise<number> {
+  const emu = await BotApiEmulator.start()
+  const bot = new Bot(emu.token, { apiRoot: emu.apiRoot })
+  let replied = 0
+  bot.on('message', async (ctx) => {
+    await ctx.reply(ctx.message?.text ?? '')
+    replied += 1
+  })
+  const polling = bot.startPolling(undefined, { timeout: 1, limit: 100 })
+  try {
+    const started = performance.now()
+    push(emu, messages)
+    await until(() => replied >= messages.length, WAIT_MS, `the echo bot to answer ${messages.length} updates`)
+    return messages.length / ((performance.now() - started) / 1000)
+  } finally {
+    bot.stop()
+    await polling.catch(() => {})
+    await emu.stop()
+  }
+}
+
+async function botRound (messages: readonly Message[], users: readonly number[]): Promise<Round> {
+  const s = await startSession(users)
+  try {
+    const started = performance.now()
+    push(s.emu, messages)
+    await until(() => s.durations.length >= messages.length, WAIT_MS, `the bot to handle ${messages.length} updates`)
+    const rate = messages.length / ((performance.now() - started) / 1000)
+    return { rate, p50: percentile(s.durations, 50), p99: percentile(s.durations, 99) }
+  } finally {
+    await s.close()
+  }
+}
+
+async function run ({ quick }: BenchOptions): Promise<Row[]> {
+  const size = quick ? QUICK : FULL
+  const users = userIds(size.chats)
+  const messages = todoTraffic(size.updates, users)
+  const echo: number[] = []
+  const rounds: Round[] = []
+  // Alternate so that drift on the machine hits both sides alike.
+  for (let r = 0; r < size.repeats; r += 1) {
+    echo.push(await echoRound(messages))
+    rounds.push(await botRound(messages, users))
+  }
+  const name = 'throughput'
+  const note = `${size.updates} updates, ${size.chats} chats`
+  return [
+    { benchmark: name, metric: 'bot rate', unit: 'upd/s', summary: summarize(rounds.map((r) => r.rate)), note },
+    { benchmark: name, metric: 'echo bot rate (baseline)', unit: 'upd/s', summary: summarize(echo) },
+    { benchmark: name, metric: 'bot / echo', unit: '×', summary: summarize(rounds.map((r, i) => r.rate / (echo[i] ?? Number.NaN))), goal: { op: '>=', limit: 0.7 } },
+    { benchmark: name, metric: 'per-update p50', unit: 'ms', summary: summarize(rounds.map((r) => r.p50)) },
+    { benchmark: name, metric: 'per-update p99', unit: 'ms', summary: summarize(rounds.map((r) => r.p99)), goal: { op: '<=', limit: 5 } },
+  ]
+}
+
+export const throughput: Benchmark = { name: 'throughput', describe: 'to-do updates/s vs an echo bot', run }
