@@ -95,7 +95,7 @@ t.test('rollback: after a good deploy → previous commit running and verified',
   t.equal(s.journal().at(-1)?.outcome, 'good')
 })
 
-t.test('deploy: a version that cannot start → automatic rollback, old version answering, rows identical', { todo: 'rollback of a crash-looping bot outlasts the 30 s runner timeout (pm2 stop waits kill_timeout)' }, async (t) => {
+t.test('deploy: a version that cannot start → automatic rollback, old version answering, rows identical', { todo: 'the rollback steps all pass (stop removes the crash-looping app, restore, switch, start, verify), but the old version does not answer /ping afterwards in this test; not yet understood' }, async (t) => {
   // The checkout is detached after the rollback; deploy puts it back on main (which contains it)
   // and deploys the next commit, whose bot exits at start.
   s.push('broken start', (dir) => {

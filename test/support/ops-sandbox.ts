@@ -11,7 +11,7 @@ import knexFactory from 'knex'
 
 export const CODE_ROOT = path.resolve(import.meta.dirname, '..', '..')
 const ZX_CLI = path.join(CODE_ROOT, 'node_modules', 'zx', 'build', 'cli.js')
-const RUN_TIMEOUT_MS = 30_000
+const RUN_TIMEOUT_MS = 90_000
 
 export type Run = { code: number | null, stdout: string, stderr: string }
 export type Teardown = { teardown: (fn: () => unknown) => void }
