@@ -1,26 +1,25 @@
-// Throughput: a burst of to-do updates from many chats through the emulator, against an echo bot on
+// Throughput: a burst of to-do updates from many chats through the emulator (its own process), against an echo bot on
 // the same library and emulator in the same run. Goal: ≥ 70 % of the echo rate, p99 ≤ 5 ms.
 import { Bot } from 'node-telegram-bot-api'
 import { performance } from 'node:perf_hooks'
-import { BotApiEmulator } from '../dev/emulator/bot-api-emulator.js'
-import { startSession, until } from './lib/bot-session.js'
+import fs from 'node:fs'
+import path from 'node:path'
+import { loadConfig } from '../bot/config.js'
+import { benchDir, benchEnv, startQuietBot, until } from './lib/bot-session.js'
+import { startRemoteEmulator } from './lib/remote-emulator.js'
 import type { Benchmark, BenchOptions, Row } from './lib/report.js'
 import { percentile, summarize } from './lib/stats.js'
 import { todoTraffic, userIds, type Message } from './lib/traffic.js'
 
-const FULL = { updates: 10_000, chats: 200, repeats: 3 }
-const QUICK = { updates: 1_000, chats: 50, repeats: 2 }
+const FULL = { updates: 10_000, chats: 200, repeats: 3, warmup: 1_000 }
+const QUICK = { updates: 1_000, chats: 50, repeats: 2, warmup: 200 }
 const WAIT_MS = 120_000
 
 type Round = { rate: number, p50: number, p99: number }
 
-function push (emu: BotApiEmulator, messages: readonly Message[]): void {
-  for (const m of messages) emu.sendText(m.user, m.chat, m.text)
-}
-
 /** The baseline: the least a bot on node-telegram-bot-api can do per update, one sendMessage. */
 async function echoRound (messages: readonly Message[]): Promise<number> {
-  const emu = await BotApiEmulator.start()
+  const emu = await startRemoteEmulator()
   const bot = new Bot(emu.token, { apiRoot: emu.apiRoot })
   let replied = 0
   bot.on('message', async (ctx) => {
@@ -30,7 +29,7 @@ async function echoRound (messages: readonly Message[]): Promise<number> {
   const polling = bot.startPolling(undefined, { timeout: 1, limit: 100 })
   try {
     const started = performance.now()
-    push(emu, messages)
+    emu.push(messages)
     await until(() => replied >= messages.length, WAIT_MS, `the echo bot to answer ${messages.length} updates`)
     return messages.length / ((performance.now() - started) / 1000)
   } finally {
@@ -41,15 +40,19 @@ async function echoRound (messages: readonly Message[]): Promise<number> {
 }
 
 async function botRound (messages: readonly Message[], users: readonly number[]): Promise<Round> {
-  const s = await startSession(users)
+  const emu = await startRemoteEmulator()
+  const dir = benchDir('throughput')
+  const { bot, durations } = await startQuietBot(loadConfig(benchEnv(emu, path.join(dir, 'db', 'todo.sqlite'), users)))
   try {
     const started = performance.now()
-    push(s.emu, messages)
-    await until(() => s.durations.length >= messages.length, WAIT_MS, `the bot to handle ${messages.length} updates`)
+    emu.push(messages)
+    await until(() => durations.length >= messages.length, WAIT_MS, `the bot to handle ${messages.length} updates`)
     const rate = messages.length / ((performance.now() - started) / 1000)
-    return { rate, p50: percentile(s.durations, 50), p99: percentile(s.durations, 99) }
+    return { rate, p50: percentile(durations, 50), p99: percentile(durations, 99) }
   } finally {
-    await s.close()
+    await bot.stop()
+    await emu.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
   }
 }
 
@@ -59,6 +62,10 @@ async function run ({ quick }: BenchOptions): Promise<Row[]> {
   const messages = todoTraffic(size.updates, users)
   const echo: number[] = []
   const rounds: Round[] = []
+  // One unmeasured round each first: JIT and connection warm-up would otherwise land on round 1.
+  const warmup = messages.slice(0, size.warmup)
+  await echoRound(warmup)
+  await botRound(warmup, users)
   // Alternate so that drift on the machine hits both sides alike.
   for (let r = 0; r < size.repeats; r += 1) {
     echo.push(await echoRound(messages))

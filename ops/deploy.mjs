@@ -129,7 +129,7 @@ async function main () {
     })
     record.backup = final.file
     before = final.manifest?.counts ?? null
-    await run.step('switch', () => switchCode(to))
+    await run.step('switch', () => switchCode(to, { branch: pf?.branch }))
     await run.step('deps', () => installDeps(from, to, false))
     migrated = true
     const m = await run.step('migrate', async () => {

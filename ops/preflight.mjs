@@ -83,11 +83,9 @@ export async function preflight (options = {}) {
   if (onBranch !== branch) {
     const head = await headCommit(cwd)
     if (onBranch === null && await isAncestor(cwd, head, branch)) {
-      if (options.dryRun === true) say.warn('preflight', `HEAD is detached at ${head.slice(0, 7)} (after a rollback); would check out ${branch}, which contains it (dry run)`)
-      else {
-        await git(cwd, 'checkout', '-q', branch)
-        say.warn('preflight', `HEAD was detached at ${head.slice(0, 7)} (after a rollback); checked out ${branch}, which contains it`)
-      }
+      // Left detached by a rollback. Nothing moves before the stop: the switch step puts the
+      // checkout back on the branch, so HEAD keeps naming the code that runs until then.
+      say.warn('preflight', `HEAD is detached at ${head.slice(0, 7)} (after a rollback); the switch step will put it back on ${branch}, which contains it`)
     } else {
       throw new OpsError('preflight', onBranch === null ? `HEAD is detached at ${head.slice(0, 7)} and ${branch} does not contain it` : `the live checkout is on ${onBranch}, not ${branch}`, { hint: `git checkout ${branch}` })
     }
@@ -97,14 +95,14 @@ export async function preflight (options = {}) {
   await git(cwd, 'fetch', '--quiet', remote, branch).catch((err) => {
     throw new OpsError('preflight', `git fetch ${remote} ${branch} failed: ${err.stderr?.trim() ?? err}`, { hint: `git fetch ${remote}` })
   })
-  const from = await git(cwd, 'rev-parse', options.dryRun === true && onBranch !== branch ? branch : 'HEAD')
+  const from = await git(cwd, 'rev-parse', 'HEAD')
   const to = await git(cwd, 'rev-parse', `${remote}/${branch}`)
   const upToDate = from === to || await isAncestor(cwd, to, from)
   if (upToDate) {
     say.ok('preflight', `already up to date at ${from.slice(0, 7)} (${remote}/${branch})`)
     return { from, to: from, upToDate, commits: [], remote, branch, worktree: null, botEnv: env, botName: null }
   }
-  if (!await isAncestor(cwd, from, to)) throw new OpsError('preflight', `${branch} and ${remote}/${branch} have diverged: a fast-forward is not possible`, { hint: `git log --oneline --graph ${branch} ${remote}/${branch}` })
+  if (!await isAncestor(cwd, from, to) || !await isAncestor(cwd, branch, to)) throw new OpsError('preflight', `${branch} and ${remote}/${branch} have diverged: a fast-forward is not possible`, { hint: `git log --oneline --graph ${branch} ${remote}/${branch}` })
   const commits = await commitsBetween(cwd, from, to)
   say.info(`  incoming ${commits.length} commit(s) ${from.slice(0, 7)} → ${to.slice(0, 7)}:`)
   for (const c of commits) say.info(`    ${c}`)

@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { startBot, type RunningBot } from '../../bot/app.js'
-import { loadConfig, PROJECT_ROOT } from '../../bot/config.js'
+import { loadConfig, PROJECT_ROOT, type Config } from '../../bot/config.js'
 import { createLogger } from '../../bot/logger.js'
 import { BotApiEmulator } from '../../dev/emulator/bot-api-emulator.js'
 
@@ -24,7 +24,7 @@ export function benchDir (prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `mister-todo-bench-${prefix}-`))
 }
 
-export function benchEnv (emu: BotApiEmulator, databaseFile: string, allowed: readonly number[], logLevel = 'silent'): Record<string, string> {
+export function benchEnv (emu: { token: string, apiRoot: string }, databaseFile: string, allowed: readonly number[], logLevel = 'silent'): Record<string, string> {
   return {
     TELEGRAM_BOT_TOKEN: emu.token,
     ALLOWED_USER_IDS: allowed.join(','),
@@ -38,6 +38,17 @@ export function benchEnv (emu: BotApiEmulator, databaseFile: string, allowed: re
 
 const nowhere = new Writable({ write: (_chunk, _enc, cb) => cb() })
 
+/** The real bot in this process, logging nowhere, with every update's handling time recorded. */
+export async function startQuietBot (config: Config): Promise<{ bot: RunningBot, durations: number[] }> {
+  const bot = await startBot(config, { logger: createLogger('warn', nowhere) })
+  await bot.ready
+  const durations: number[] = []
+  // Metrics keeps only a window; the benchmark wants every sample, so it listens in.
+  const record = bot.metrics.recordUpdate.bind(bot.metrics)
+  bot.metrics.recordUpdate = (ms: number) => { durations.push(ms); record(ms) }
+  return { bot, durations }
+}
+
 /** Starts the bot in this process; `prepare` may put a database in place before it opens. */
 export async function startSession (allowed: readonly number[], prepare?: (databaseFile: string) => Promise<void>): Promise<BotSession> {
   const dir = benchDir('bot')
@@ -45,12 +56,7 @@ export async function startSession (allowed: readonly number[], prepare?: (datab
   await prepare?.(databaseFile)
   const emu = await BotApiEmulator.start()
   const config = loadConfig(benchEnv(emu, databaseFile, allowed))
-  const bot = await startBot(config, { logger: createLogger('warn', nowhere) })
-  await bot.ready
-  const durations: number[] = []
-  // Metrics keeps only a window; the benchmark wants every sample, so it listens in.
-  const record = bot.metrics.recordUpdate.bind(bot.metrics)
-  bot.metrics.recordUpdate = (ms: number) => { durations.push(ms); record(ms) }
+  const { bot, durations } = await startQuietBot(config)
   return {
     emu,
     bot,

@@ -104,8 +104,10 @@ export async function startBot (env) {
   return `${APP_NAME} online`
 }
 
-/** Puts the checkout at `commit`: fast-forward on the branch, or a detached checkout. @param {string} commit @param {{ detach?: boolean, reset?: boolean }} [how] */
+/** Puts the checkout at `commit`: fast-forward on the branch, or a detached checkout. @param {string} commit @param {{ detach?: boolean, reset?: boolean, branch?: string }} [how] */
 export async function switchCode (commit, how = {}) {
+  // After a rollback HEAD is detached: back onto the branch (which contains it), then fast-forward.
+  if (how.branch !== undefined && await git(CODE_ROOT, 'rev-parse', '--abbrev-ref', 'HEAD') === 'HEAD') await git(CODE_ROOT, 'checkout', '-q', how.branch)
   if (how.detach === true) await git(CODE_ROOT, 'checkout', '-q', '--detach', commit)
   else if (how.reset === true) await git(CODE_ROOT, 'reset', '-q', '--hard', commit)
   else await git(CODE_ROOT, 'merge', '-q', '--ff-only', commit)
