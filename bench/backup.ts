@@ -62,26 +62,30 @@ async function run ({ quick }: BenchOptions): Promise<Row[]> {
     const base: Timing[] = []
     for (let r = 0; r < size.repeats; r += 1) {
       const mine = path.join(out, `ours-${r}.sqlite`)
-      ours.push(await during(s, async () => {
-        const { stdout } = await run$(process.execPath, [CHILD, s.databaseFile, mine])
-        const result = JSON.parse(stdout) as { ms: number, restarts: number }
-        restarts += result.restarts
-        return result.ms
-      }))
-      fs.rmSync(mine)
-      if (cli.ok) {
-        const theirs = path.join(out, `sqlite3-${r}.sqlite`)
+      const theirs = path.join(out, `sqlite3-${r}.sqlite`)
+      const runOurs = async (): Promise<void> => {
+        ours.push(await during(s, async () => {
+          const { stdout } = await run$(process.execPath, [CHILD, s.databaseFile, mine])
+          const result = JSON.parse(stdout) as { ms: number, restarts: number }
+          restarts += result.restarts
+          return result.ms
+        }))
+        fs.rmSync(mine)
+      }
+      const runBase = async (): Promise<void> => {
+        if (!cli.ok) return
         base.push(await during(s, async () => {
           // Under steady writes the CLI's copy can restart forever: stop it at the cap and count
           // the cap, which makes our ratio an upper bound.
-          const r = await run$('sqlite3', [s.databaseFile, `.backup '${theirs}'`], { timeout: size.capMs }).then(() => null, (err: unknown) => {
+          return await run$('sqlite3', [s.databaseFile, `.backup '${theirs}'`], { timeout: size.capMs }).then(() => null, (err: unknown) => {
             if ((err as { killed?: boolean }).killed === true) { capped += 1; return size.capMs }
             throw err
           })
-          return r
         }))
         fs.rmSync(theirs, { force: true })
       }
+      // Alternate who goes first, so that cache and writeback effects fall on both sides.
+      if (r % 2 === 0) { await runOurs(); await runBase() } else { await runBase(); await runOurs() }
     }
     return { ours, base }
   }

@@ -69,9 +69,30 @@ t.test('deploy: lock held → refused; --dry-run changes nothing', async (t) => 
 })
 
 t.test('deploy: happy path → new command answers, migration applied, journal good', async (t) => {
+  // A user sends a task every 100 ms throughout the deploy: every one is answered and stored once.
+  const USER = 1002
+  const sent: Array<{ text: string, at: number }> = []
+  let sending = true
+  const traffic = (async () => {
+    for (let i = 0; sending; i++) {
+      sent.push({ text: `during deploy ${i}`, at: Date.now() })
+      s.emu.sendText(USER, USER, `during deploy ${i}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  })()
   const run = await s.run('deploy', FAST)
+  sending = false
+  await traffic
   t.comment(run.stdout)
   t.equal(run.code, 0, run.stderr)
+  await s.emu.waitFor(() => sent.every(({ text }) => s.emu.messages(USER).some((m) => m.rendered.endsWith(` ${text}`))), 20_000)
+  const answeredAt = sent.map(({ text }) => s.emu.messages(USER).find((m) => m.rendered.endsWith(` ${text}`))?.date ?? 0)
+  const replies = s.emu.calls('sendMessage').filter((c) => c.params.chat_id === USER && c.status === 200).map((c) => c.at)
+  let gap = 0
+  for (let i = 1; i < replies.length; i++) gap = Math.max(gap, (replies[i] ?? 0) - (replies[i - 1] ?? 0))
+  t.comment(`${sent.length} messages during the deploy; longest gap between answers ${gap} ms`)
+  t.equal(answeredAt.length, sent.length, 'every message answered')
+  t.same(s.rows(`select text from tasks where chat_id = ${USER} order by number`).map((r) => (r as { text: string }).text), sent.map((x) => x.text), 'each applied once, in order')
   t.equal(s.head(), pingCommit)
   t.equal(await s.ask('/ping'), 'pong')
   t.ok((s.rows('pragma table_info(tasks)') as Array<{ name: string }>).some((c) => c.name === 'note'))
@@ -90,7 +111,7 @@ t.test('rollback: after a good deploy → previous commit running and verified',
   t.equal(run.code, 0, run.stderr)
   t.equal(s.head(), original)
   t.not(await s.ask('/ping'), 'pong')
-  t.same(s.rows('select number, text from tasks order by id'), tasksBefore)
+  t.same(s.rows('select number, text from tasks where chat_id != 1002 order by id'), tasksBefore, 'the owner\'s rows are as before the deploy (traffic during it is in the kept pre-restore file)')
   t.equal(s.journal().at(-1)?.kind, 'rollback')
   t.equal(s.journal().at(-1)?.outcome, 'good')
 })

@@ -85,6 +85,7 @@ export async function stopBot (env) {
     // A version that never became ready (crash loop, hung start) has no update in hand to finish:
     // take it out of PM2 at once instead of waiting out kill_timeout on every restart.
     await $({ cwd: CODE_ROOT, env: { ...env, PM2_DISCRETE_MODE: 'true' }, quiet: true, nothrow: true })`${PM2} delete ecosystem.config.js`
+    for (let i = 0; i < 40 && (await appStatus({ env })).status !== null; i++) await sleep(250)
     return `${APP_NAME} was "${before.status}"; removed from pm2`
   }
   await $({ cwd: CODE_ROOT, env: { ...env, PM2_DISCRETE_MODE: 'true' }, quiet: true })`${PM2} stop ecosystem.config.js`
