@@ -44,19 +44,24 @@ t.test('faults: 409 while another poller is alive is retried, not fatal', async 
 
 t.test('faults: getUpdates failing for a while — health says so, then recovers; nothing lost', async (t) => {
   h.emu.failFor('getUpdates', { status: 502 }, 6000)
-  say('during outage 1')
-  say('during outage 2')
   let failing = await h.bot.health()
   for (let i = 0; i < 100 && failing.status !== 'failing'; i++) {
     await new Promise((resolve) => setTimeout(resolve, 100))
     failing = await h.bot.health()
   }
   t.equal(failing.status, 'failing', 'health reports the outage')
+  say('during outage 1')
+  say('during outage 2')
   t.match(failing.problems.join(';'), /no successful getUpdates for \d+ s \(last error: .*502/)
   const res = await fetch(`http://127.0.0.1:${h.bot.healthPort}/healthz`)
   t.equal(res.status, 503, '/healthz answers 503 during the outage')
   await allAnsweredOnce()
-  const healed = await h.bot.health()
+  // Recovery: once getUpdates answers again, health turns ok by itself.
+  let healed = await h.bot.health()
+  for (let i = 0; i < 150 && healed.status !== 'ok'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    healed = await h.bot.health()
+  }
   t.equal(healed.status, 'ok')
   t.equal((await fetch(`http://127.0.0.1:${h.bot.healthPort}/healthz`)).status, 200)
   t.equal(h.bot.metrics.errors, 0, 'no handler failed')
