@@ -13,7 +13,7 @@ import { Metrics } from './metrics.js'
 import { OutboxDelivery } from './updates/delivery.js'
 import { UpdateLedger } from './updates/ledger.js'
 import { createPipeline } from './updates/pipeline.js'
-import { pollUpdates, type PollState } from './updates/poller.js'
+import { pollUpdates, tokenRejected, type PollState } from './updates/poller.js'
 
 export const API_TIMEOUT_MS = 15_000
 
@@ -41,7 +41,7 @@ async function getMeOrExplain (bot: Bot): Promise<string> {
     return me.username ?? 'mister_todo_bot'
   } catch (err) {
     if (err instanceof TelegramApiError && err.errorCode === 401) {
-      throw new AppError('ETOKEN', 'Telegram rejected the bot token (401 Unauthorized): check TELEGRAM_BOT_TOKEN in .env, or ask @BotFather for a new one', { cause: err })
+      throw tokenRejected(err)
     }
     throw new AppError('EGETME', `cannot reach the Bot API (TELEGRAM_API_ROOT): ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }

@@ -6,29 +6,22 @@
 // Usage: npx zx ops/health.mjs [--wait SECONDS] [--json]
 //   --wait S   keep checking (every 0.5 s) until healthy, or give up after S seconds
 //   --json     print the whole result as JSON instead of one line
-import os from 'node:os'
 import path from 'node:path'
-import { $, sleep } from 'zx'
+import { sleep } from 'zx'
 import { info, intFlag, isMain, ok, OpsError, parseFlags, runMain, scriptArgs } from './lib/cli.mjs'
-import { CODE_ROOT, readDotEnv, resolvePaths } from './lib/paths.mjs'
-import { APP_NAME } from './lib/pm2.mjs'
+import { readDotEnv, resolvePaths } from './lib/paths.mjs'
+import { APP_NAME, appStatus } from './lib/pm2.mjs'
 
 const DEFAULT_HEALTH_PORT = 8787
 
-/** @typedef {{ status: string, restarts: number, unstableRestarts: number, pid: number | null } | null} Pm2View */
+/** @typedef {{ status: string, restarts: number, pid: number | null } | null} Pm2View */
 /** @typedef {{ healthy: boolean, reason: string, pm2: Pm2View, healthz: Record<string, unknown> | null, httpStatus: number | null }} HealthResult */
 
-/** PM2's view of the app, or null when PM2 has no daemon or no such app. @param {NodeJS.ProcessEnv} env @returns {Promise<Pm2View>} */
+/** PM2's view of the app, or null when PM2 has no daemon or no such app (never starts a daemon). @param {NodeJS.ProcessEnv} env @returns {Promise<Pm2View>} */
 export async function pm2View (env = process.env) {
-  const home = env.PM2_HOME?.trim() || path.join(os.homedir(), '.pm2')
-  const out = await $({ quiet: true, nothrow: true, env: { ...env, PM2_HOME: home, PM2_DISCRETE_MODE: 'true' } })`${path.join(CODE_ROOT, 'node_modules', '.bin', 'pm2')} jlist`
-  const start = out.stdout.indexOf('[')
-  if (out.exitCode !== 0 || start < 0) return null
-  /** @type {Array<{ name?: string, pid?: number, pm2_env?: { status?: string, restart_time?: number, unstable_restarts?: number } }>} */
-  const apps = JSON.parse(out.stdout.slice(start))
-  const app = apps.find((a) => a.name === APP_NAME)
-  if (app === undefined) return null
-  return { status: app.pm2_env?.status ?? 'unknown', restarts: app.pm2_env?.restart_time ?? 0, unstableRestarts: app.pm2_env?.unstable_restarts ?? 0, pid: app.pid ?? null }
+  const app = await appStatus({ env })
+  if (app.status === null) return null
+  return { status: app.status, restarts: app.restarts ?? 0, pid: app.pid ?? null }
 }
 
 /** HEALTH_PORT as the bot reads it: environment, then .env, then 8787. @param {NodeJS.ProcessEnv} env */

@@ -2,25 +2,16 @@
 // an update in hand, reload and restart under traffic, one instance per database, no token in logs.
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { openDatabase } from '../bot/db.js'
 import { BotApiEmulator } from '../dev/emulator/bot-api-emulator.js'
-import { botEnv, exited, OWNER, spawnBot, tempDir } from './support/bot-harness.js'
+import { botEnv, exited, freePort, OWNER, spawnBot, tempDir } from './support/bot-harness.js'
 import { createCodeSandbox } from './support/code-sandbox.js'
 import { Pm2Sandbox } from './support/pm2-sandbox.js'
 
 const run = promisify(execFile)
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 const emu = await BotApiEmulator.start()
 const code = createCodeSandbox()

@@ -1,14 +1,15 @@
 // The emulator on 127.0.0.1 and the real bot, in-process or as a child, for benchmarks: like the
 // test harness, but quiet (logs go nowhere) and recording every update's handling time.
-import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { startBot, type RunningBot } from '../../bot/app.js'
-import { loadConfig, PROJECT_ROOT, type Config } from '../../bot/config.js'
+import { loadConfig, type Config } from '../../bot/config.js'
 import { createLogger } from '../../bot/logger.js'
 import { BotApiEmulator } from '../../dev/emulator/bot-api-emulator.js'
+// The bot as `node --import tsx bot/main.ts`, so its memory is its own: the tests' spawner.
+export { spawnBot } from '../../test/support/bot-harness.js'
 
 export type BotSession = {
   emu: BotApiEmulator
@@ -69,19 +70,6 @@ export async function startSession (allowed: readonly number[], prepare?: (datab
       fs.rmSync(dir, { recursive: true, force: true })
     },
   }
-}
-
-/** The bot as `node --import tsx bot/main.ts`, so its memory is its own. */
-export function spawnBot (env: Record<string, string>): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bot/main.ts'], {
-    cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
-  return Object.assign(child, { output: () => out })
 }
 
 /** Resident and peak memory of a process, from /proc (Linux), in MB. */

@@ -16,6 +16,8 @@ const SENDERS: Record<string, Sender> = {
   deleteMessage: (api, p) => api.deleteMessage(p as unknown as T.DeleteMessageParams),
 }
 
+const PAGE = 100
+
 export type DeliveryStats = { sent: number, dropped: number, failures: number }
 
 function isPermanent (err: unknown): err is TelegramApiError {
@@ -28,19 +30,22 @@ export class OutboxDelivery {
 
   constructor (private readonly api: Api, private readonly ledger: UpdateLedger, private readonly logger: Logger) {}
 
-  /** Sends everything queued; resolves true when the outbox is empty. Concurrent calls share one run. */
+  /** Sends everything queued; resolves true when the outbox is empty. A call during a run waits
+   * for it and drains again, so rows queued meanwhile are never left for a later poll. */
   flush (): Promise<boolean> {
-    this.running ??= this.drain().finally(() => { this.running = undefined })
+    if (this.running !== undefined) return this.running.then(() => this.flush())
+    this.running = this.drain().finally(() => { this.running = undefined })
     return this.running
   }
 
   private async drain (): Promise<boolean> {
     for (;;) {
-      const rows = await this.ledger.pending()
-      if (rows.length === 0) return true
+      const rows = await this.ledger.pending(PAGE)
       for (const row of rows) {
         if (!await this.deliver(row)) return false
       }
+      // A short page was the whole outbox: no need to ask again.
+      if (rows.length < PAGE) return true
     }
   }
 

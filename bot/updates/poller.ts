@@ -43,6 +43,11 @@ function sleep (ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
+/** The fatal error for a token Telegram rejects, named with its fix. */
+export function tokenRejected (cause: unknown): AppError {
+  return new AppError('ETOKEN', 'Telegram rejected the bot token (401 Unauthorized): check TELEGRAM_BOT_TOKEN in .env, or ask @BotFather for a new one', { cause })
+}
+
 function describe (err: unknown): string {
   if (err instanceof TelegramApiError) return `${err.errorCode} ${err.description}`
   return err instanceof Error ? err.message : String(err)
@@ -61,7 +66,7 @@ export async function pollUpdates (o: PollOptions): Promise<void> {
     } catch (err) {
       if (o.signal.aborted) break
       if (err instanceof TelegramApiError && err.errorCode === 401) {
-        throw new AppError('ETOKEN', 'Telegram rejected the bot token (401 Unauthorized): check TELEGRAM_BOT_TOKEN in .env, or ask @BotFather for a new one', { cause: err })
+        throw tokenRejected(err)
       }
       failures++
       o.state.lastError = describe(err)

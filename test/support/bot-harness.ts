@@ -2,6 +2,7 @@
 // as a child process) with a real SQLite file, talking to each other over HTTP.
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
@@ -16,6 +17,15 @@ export const STRANGER = 6666
 
 export function tempDir (prefix = 'mister-todo-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (for a server another process will open). */
+export async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as net.AddressInfo).port
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }
 
 export function botEnv (emu: BotApiEmulator, dir: string, extra: Record<string, string> = {}): Record<string, string> {

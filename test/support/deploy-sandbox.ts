@@ -3,11 +3,10 @@
 // commits, and a runner for the real ops scripts from the live checkout, without a TTY.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { BotApiEmulator } from '../../dev/emulator/bot-api-emulator.js'
-import { botEnv, OWNER, tempDir } from './bot-harness.js'
+import { botEnv, freePort, OWNER, tempDir } from './bot-harness.js'
 import { createCodeSandbox, git } from './code-sandbox.js'
 import { collect, type Run } from './ops-sandbox.js'
 import { Pm2Sandbox } from './pm2-sandbox.js'
@@ -27,14 +26,6 @@ export type DeploySandbox = {
   rows: (sql: string) => unknown[]
   journal: () => Array<Record<string, unknown>>
   close: () => Promise<void>
-}
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 export async function createDeploySandbox (): Promise<DeploySandbox> {
