@@ -10,6 +10,8 @@ import { checkHealth, gitVersion, startHealthServer, type Health } from './healt
 import { acquireInstanceLock } from './instance-lock.js'
 import type { Logger } from './logger.js'
 import { Metrics } from './metrics.js'
+import { TaskRepository } from './tasks/repository.js'
+import { Turn, type TurnFactory } from './turn.js'
 import { OutboxDelivery } from './updates/delivery.js'
 import { UpdateLedger } from './updates/ledger.js'
 import { createPipeline } from './updates/pipeline.js'
@@ -77,8 +79,10 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   let markReady: () => void = () => {}
   const ready = new Promise<void>((resolve) => { markReady = resolve })
 
+  const now = options.now ?? Date.now
+  const newTurn: TurnFactory = async (trx, chatId, updateId) => new Turn(new TaskRepository(trx, now), chatId, updateId, now())
   const commands = commandList([healthCommand(health)])
-  const handle = createPipeline({ api: bot.api, ledger, delivery, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, now: options.now })
+  const handle = createPipeline({ api: bot.api, ledger, delivery, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn })
   bot.use(async (ctx) => { await handle(ctx.update) })
   // Errors that reach here could not even be recorded (the database is failing): stop loudly,
   // so the supervisor restarts us and Telegram redelivers the update.

@@ -1,10 +1,13 @@
 // One update being handled: the task repository bound to its transaction, the chat it came from,
 // and the replies it will send. Replies are collected, not sent, so they can be stored in the same
 // transaction as the change (see updates/ledger.ts).
+import type { Knex } from 'knex'
 import type * as T from 'node-telegram-bot-api/types'
 import type { Outgoing } from './updates/ledger.js'
 import type { TaskRepository } from './tasks/repository.js'
 import { chunkLines } from './tasks/render.js'
+
+export type TurnFactory = (trx: Knex.Transaction, chatId: number, updateId: number) => Promise<Turn>
 
 export class Turn {
   readonly outgoing: Outgoing[] = []

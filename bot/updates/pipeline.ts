@@ -8,9 +8,8 @@ import type { Dispatch } from '../commands/index.js'
 import { UserInputError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
-import { TaskRepository } from '../tasks/repository.js'
 import { escapeHtml } from '../tasks/render.js'
-import { Turn } from '../turn.js'
+import type { TurnFactory } from '../turn.js'
 import type { OutboxDelivery } from './delivery.js'
 import type { Outgoing, UpdateLedger } from './ledger.js'
 
@@ -24,7 +23,8 @@ export type PipelineDeps = {
   allowedUserIds: readonly number[]
   metrics: Metrics
   logger: Logger
-  now?: () => number
+  /** Builds the turn (repositories bound to the update's transaction, the chat's settings). */
+  newTurn: TurnFactory
 }
 
 function chatOf (update: T.Update): number | undefined {
@@ -42,7 +42,6 @@ function failureReplies (update: T.Update, chatId: number, text: string): Outgoi
 }
 
 export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promise<void> {
-  const now = deps.now ?? Date.now
   const allowed = new Set(deps.allowedUserIds)
   const { ledger, logger, metrics } = deps
 
@@ -61,7 +60,7 @@ export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promi
       return
     }
     const apply = async (trx: Knex.Transaction): Promise<Outgoing[]> => {
-      const turn = new Turn(new TaskRepository(trx, now), chatId, updateId, now())
+      const turn = await deps.newTurn(trx, chatId, updateId)
       await deps.dispatch(turn, update)
       if ('callback_query' in update && !turn.outgoing.some((o) => o.method === 'answerCallbackQuery')) {
         turn.answer(update.callback_query.id)
