@@ -7,8 +7,9 @@
 // and a rehearsal of the incoming migrations on a copy → plan and "Proceed? [y/N]" → stop (pm2)
 // → final backup (what a rollback restores) → switch code (ff-only) → npm ci if package-lock.json
 // changed → migrate → start (waits for ready) → watch the log → verify (health, version, integrity,
-// row counts) → journal (storage/deploys.jsonl). A failure after the stop restores the previous
-// code and data, starts it, verifies it and marks the release bad.
+// row counts) → journal (storage/deploys.jsonl) → a notice to the owner's chat. A failure after
+// the stop, or Ctrl-C, restores the previous code and data, starts it, verifies it and marks the
+// release bad.
 //
 // When: to put what origin/main holds into production.
 //
@@ -19,9 +20,10 @@
 //   --test-command "<cmd>"   the incoming tests (default: $DEPLOY_TEST_COMMAND or "npm test")
 //   --skip-tests             skip the tests (asks; recorded in the journal)
 //   --watch <seconds>        follow the log after the start (default 20)
+//   --ready-timeout <s>      how long the new version may take to signal ready (default 30)
 //   --offline                do not ask Telegram getMe
-//   --announce <text>        send a maintenance notice to the allowed users first
-//   --force-unlock           clear a stale storage/deploy.lock first
+//   --announce [text]        send a maintenance notice to the allowed users' chats before the stop
+//   --force-unlock           clear a stale storage/deploy.lock first (never a live one)
 //   --history                print the journal of deploys and rollbacks
 //   --help                   this text
 import { performance } from 'node:perf_hooks'
@@ -34,7 +36,7 @@ import { acquireLock } from './lib/lock.mjs'
 import { declaredDataChange } from './lib/migrations.mjs'
 import { resolvePaths, shown } from './lib/paths.mjs'
 import { appendRelease, historyTable, newId, readReleases, who } from './lib/releases.mjs'
-import { announce, createRunner, formatMs, installDeps, logOffset, reported, runTests, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
+import { announce, createRunner, DEFAULT_READY_S, formatMs, installDeps, logOffset, notifyOwner, reported, runTests, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
 import { rollBack } from './rollback.mjs'
 
 export const DEFAULT_WATCH_S = 20
@@ -42,11 +44,16 @@ export const DEFAULT_WATCH_S = 20
 const FLAGS = /** @type {const} */ ({
   yes: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, branch: { type: 'string' }, remote: { type: 'string' },
   'test-command': { type: 'string' }, 'skip-tests': { type: 'boolean' }, watch: { type: 'string' }, offline: { type: 'boolean' },
-  announce: { type: 'string' }, 'force-unlock': { type: 'boolean' }, history: { type: 'boolean' },
+  announce: { type: 'string' }, 'force-unlock': { type: 'boolean' }, history: { type: 'boolean' }, 'ready-timeout': { type: 'string' },
 })
 
+/** `--announce` may come without its text: give it an empty one (the default notice). @param {string[]} args */
+function withAnnounceText (args) {
+  return args.flatMap((a, i) => a === '--announce' && (args[i + 1] === undefined || args[i + 1]?.startsWith('--')) ? [a, ''] : [a])
+}
+
 async function main () {
-  const flags = parseFlags('deploy', scriptArgs(), FLAGS, import.meta.url)
+  const flags = parseFlags('deploy', withAnnounceText(scriptArgs()), FLAGS, import.meta.url)
   if (flags === null) return
   const v = flags.values
   const paths = resolvePaths()
@@ -54,21 +61,31 @@ async function main () {
   const yes = v.yes === true
   const dryRun = v['dry-run'] === true
   const watchS = intFlag('deploy', v.watch, '--watch', 0) ?? DEFAULT_WATCH_S
+  const readyS = intFlag('deploy', v['ready-timeout'], '--ready-timeout', 1) ?? DEFAULT_READY_S
   const branchFlag = typeof v.branch === 'string' ? v.branch : DEFAULT_BRANCH
   const branch = typeof v.remote === 'string' ? `${v.remote}/${branchFlag.split('/').slice(-1)[0]}` : branchFlag
   const testCommand = typeof v['test-command'] === 'string' ? v['test-command'] : (process.env.DEPLOY_TEST_COMMAND?.trim() || 'npm test')
   refuseWithoutTerminal('deploy', 'deploy', { yes, dryRun })
 
-  const lock = acquireLock(paths.storageDir + '/deploy.lock', `ops/deploy.mjs ${scriptArgs().join(' ')}`.trim(), { force: v['force-unlock'] === true })
+  const lock = acquireLock(paths.storageDir + '/deploy.lock', `ops/deploy.mjs ${scriptArgs().join(' ')}`.trim(), { force: v['force-unlock'] === true, rerun: 'npx zx ops/deploy.mjs' })
+  if (lock.cleared !== null) warn('lock', `cleared a stale lock of pid ${lock.cleared?.pid ?? '?'} (--force-unlock)`)
+  // Ctrl-C: the step in hand finishes, no further deploy step starts, and the rollback (which a
+  // second Ctrl-C does not interrupt) brings the old version back if the bot was stopped.
   let interrupted = false
-  const onSigint = () => { interrupted = true; warn('deploy', 'Ctrl-C: finishing the step in hand, then leaving a consistent state') }
+  let rollingBack = false
+  const onSigint = () => {
+    if (!interrupted) warn('deploy', 'Ctrl-C: finishing the step in hand, then leaving a consistent state')
+    interrupted = true
+  }
   process.on('SIGINT', onSigint)
-  const run = createRunner({ interrupted: () => interrupted })
+  const run = createRunner({ interrupted: () => interrupted && !rollingBack })
   /** @type {import('./lib/releases.mjs').Release} */
   const record = { id: newId(), kind: 'deploy', start: new Date().toISOString(), from: null, to: null, backup: null, migrations: [], steps: run.steps, outcome: 'failed', reason: null, who: who() }
   /** @type {Awaited<ReturnType<typeof preflight>> | null} */
   let pf = null
   let stoppedAt = 0
+  // From the moment the stop starts (an interrupted stop may still have stopped the bot).
+  let stopping = false
   let downtimeMs = 0
   let journal = !dryRun
   /** @type {Record<string, number> | null} */
@@ -118,9 +135,10 @@ async function main () {
       return ok('deploy', 'dry run: nothing was changed')
     }
     await confirm('deploy', `stop the bot and deploy ${to.slice(0, 7)}`, { yes })
-    if (typeof v.announce === 'string') await announce(pf.botEnv, v.announce)
+    if (typeof v.announce === 'string') await run.step('announce', () => announce(pf?.botEnv ?? process.env, String(v.announce)))
 
     // Changes: from here on a failure rolls back.
+    stopping = true
     await run.step('stop', () => stopBot(process.env))
     stoppedAt = performance.now()
     const final = await run.step('backup', async () => {
@@ -138,26 +156,38 @@ async function main () {
     })
     record.migrations = m.ran
     const offset = logOffset(paths.logsDir + '/bot.log')
-    await run.step('start', () => startBot(process.env))
+    await run.step('start', () => startBot(process.env, { readyS }))
     downtimeMs = performance.now() - stoppedAt
     await run.step('watch', () => watchBot({ env: process.env, logFile: paths.logsDir + '/bot.log', fromOffset: offset, seconds: watchS }))
     await run.step('verify', async () => verifyBot({ env: process.env, commit: to, databaseFile: paths.databaseFile, before, declared: await declaredDataChange(paths.migrationsDir, m.ran) }))
     record.outcome = 'good'
     ok('deploy', `${to.slice(0, 7)} is live; downtime ${formatMs(downtimeMs)}; ${run.tally()}`)
+    await notifyOwner(pf.botEnv, `Mister Todo ${to.slice(0, 7)} is deployed and verified (downtime ${formatMs(downtimeMs)}).`)
   } catch (err) {
     record.reason = err instanceof Error ? err.message : String(err)
     if (err instanceof OpsError && err.code === 'ECANCELLED') record.outcome = 'cancelled'
-    if (stoppedAt > 0 && pf !== null) {
+    if (interrupted) {
+      record.outcome = 'interrupted'
+      record.reason = `interrupted (Ctrl-C)${stopping ? ' after the bot was stopped' : ''}: ${record.reason}`
+    }
+    if (stopping && pf !== null) {
       if (!reported.has(/** @type {object} */ (err))) warn('deploy', `failed: ${record.reason}`)
-      await confirm('rollback', `roll back to ${pf.from.slice(0, 7)}`, { yes })
-      record.outcome = 'rolled-back'
-      await rollBack(run, { from: pf.to, to: pf.from, backupFile: record.backup, migrations: record.migrations, migrated, watchS: Math.min(watchS, 5), how: 'reset' })
-        .catch((rollbackErr) => {
+      // Ctrl-C already said "stop": asking again would leave the bot down, so roll back.
+      if (!interrupted) await confirm('rollback', `roll back to ${pf.from.slice(0, 7)}`, { yes })
+      rollingBack = true
+      await rollBack(run, { from: pf.to, to: pf.from, db: migrated ? (record.migrations.length > 0 ? 'undo' : 'restore') : 'none', backupFile: record.backup, watchS: Math.min(watchS, 5), how: 'reset' })
+        .then(() => {
+          record.reason += `; rolled back to ${pf?.from.slice(0, 7)}`
+          if (record.outcome !== 'interrupted') record.outcome = 'rolled-back'
+        }, (rollbackErr) => {
           record.outcome = 'failed'
           record.reason += `; the rollback failed too: ${rollbackErr instanceof Error ? rollbackErr.message : String(rollbackErr)}`
         })
+      await notifyOwner(pf.botEnv, `Mister Todo: the deploy of ${pf.to.slice(0, 7)} failed${record.outcome === 'failed' ? ' and so did the rollback' : ` and was rolled back to ${pf.from.slice(0, 7)}`}. Reason: ${record.reason}`)
     }
-    throw reported.has(/** @type {object} */ (err)) ? new OpsError('deploy', `${record.outcome === 'rolled-back' ? `rolled back to ${pf?.from.slice(0, 7)}, release marked bad` : 'nothing was deployed'}; ${run.tally()}`, { hint: 'npx zx ops/deploy.mjs --history' }) : err
+    const summary = record.outcome === 'failed' && stopping ? 'the rollback failed too: the bot may be down' : stopping ? `rolled back to ${pf?.from.slice(0, 7)}, release marked bad` : 'nothing was deployed'
+    if (interrupted) throw new OpsError('deploy', `interrupted (Ctrl-C); ${summary}; ${run.tally()}`, { hint: 'npx zx ops/deploy.mjs --history', code: 'EINTERRUPTED' })
+    throw reported.has(/** @type {object} */ (err)) ? new OpsError('deploy', `${summary}; ${run.tally()}`, { hint: 'npx zx ops/deploy.mjs --history' }) : err
   } finally {
     if (journal && record.from !== null) appendRelease(paths.journalFile, { ...record, end: new Date().toISOString(), ...(downtimeMs > 0 ? { downtimeMs: Math.round(downtimeMs) } : {}) })
     await pf?.worktree?.remove()

@@ -2,19 +2,21 @@
 // ops/rollback.mjs: puts the previous release back: code, dependencies and data.
 //
 // By default it undoes the newest deploy in storage/deploys.jsonl that is not marked bad: the
-// commit before it, with the backup that deploy took after stopping the bot. It shows the plan
-// (commits, backup, how many tasks were added or changed since that backup) and asks. Then: stop →
-// database (restore the backup, keeping the current database as a _pre-restore backup; or, with
-// --keep-data, undo only that deploy's migrations) → check out the commit (detached) → npm ci if
-// package-lock.json differs → start → watch → verify → journal (the deploy is marked bad, so a
-// second rollback goes one release further back).
+// commit before it, with the backup that deploy took after stopping the bot. The chosen backup is
+// verified before anything stops. It shows the plan (commits, backup, how many tasks were added or
+// changed since that backup) and asks. Then: stop → database (restore the backup, keeping the
+// current database as a _pre-restore backup; or, with --keep-data, a fresh backup and then undo
+// only the migrations the target commit does not have) → check out the commit (detached) → npm ci
+// if package-lock.json differs → start → watch → verify → journal (the deploys it undoes are marked
+// bad, so a second rollback goes one release further back) → a notice to the owner's chat.
 //
 // When: a deploy went wrong after it finished, or deploy's own rollback could not run.
 //
 // Usage: npx zx ops/rollback.mjs [flags]
 //   --list              releases: commit, date, backup, good/bad
-//   --to <commit>       go to this commit instead
-//   --backup <file>     restore this backup instead of the deploy's
+//   --to <commit>       go to this commit instead (with the backup of the deploy that left it,
+//                       when the journal has one)
+//   --backup <file>     restore this backup instead (a path, or a name in storage/backups)
 //   --keep-data         undo the deploy's migrations instead of restoring the backup
 //   --yes               do not ask;  --dry-run  print the plan and commands, change nothing
 //   --watch <seconds>   follow the log after the start (default 10)
@@ -24,42 +26,61 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { migrateRollback } from './migrate.mjs'
+import { backup } from './backup.mjs'
+import { botEnvironment } from './preflight.mjs'
 import { restore } from './restore.mjs'
-import { readManifest } from './lib/backups.mjs'
-import { confirm, info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs } from './lib/cli.mjs'
-import { git, headCommit } from './lib/git.mjs'
+import { readManifest, verifyBackup } from './lib/backups.mjs'
+import { confirm, info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
+import { git, headCommit, migrationsAt } from './lib/git.mjs'
 import { acquireLock } from './lib/lock.mjs'
+import { undoMigrationsNotIn } from './lib/migrations.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
-import { appendRelease, deployToUndo, historyTable, newId, readReleases, who } from './lib/releases.mjs'
-import { createRunner, installDeps, logOffset, reported, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
+import { appStatus } from './lib/pm2.mjs'
+import { appendRelease, badCommits, deploysBetween, deployToUndo, historyTable, newId, readReleases, who } from './lib/releases.mjs'
+import { createRunner, installDeps, logOffset, notifyOwner, reported, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
+
+export const DEFAULT_ROLLBACK_WATCH_S = 10
 
 /**
  * The rollback steps, shared with deploy's automatic rollback. `from` is the code now on disk.
+ * db: 'restore' puts `backupFile` back (the replaced database is kept); 'undo' takes a fresh backup
+ * and undoes the migrations `to` does not have, falling back to restoring `backupFile` if that
+ * fails; 'none' leaves the database alone.
  * @param {ReturnType<typeof createRunner>} run
- * @param {{ from: string, to: string, backupFile: string | null, migrations: string[], migrated: boolean, keepData?: boolean, watchS: number, how: 'reset' | 'detach' }} o
+ * @param {{ from: string, to: string, db: 'restore' | 'undo' | 'none', backupFile: string | null, watchS: number, how: 'reset' | 'detach', readyS?: number }} o
+ * @returns {Promise<{ undone: string[] }>}
  */
 export async function rollBack (run, o) {
   const paths = resolvePaths()
+  /** @type {string[]} */
+  let undone = []
+  const restoreStep = (/** @type {string} */ backupFile) => run.step('rollback db', async () => {
+    const r = await restore({ backupFile, stoppedByRollback: true, yes: true, quiet: true })
+    return `restored ${path.basename(r.restored)}; the replaced database is kept as ${r.preRestore === null ? '(none)' : path.basename(r.preRestore)}`
+  })
   await run.step('rollback stop', () => stopBot(process.env))
-  if (o.keepData === true || (o.migrated && o.migrations.length > 0)) {
-    await run.step('rollback db', async () => {
-      const r = await migrateRollback({ botStopped: true, yes: true, quiet: true, ...(o.backupFile === null ? {} : { backupFile: o.backupFile }) })
-      return r.undone.length === 0 ? 'no migrations to undo' : `undid ${r.undone.join(', ')} (data kept)`
-    })
-  } else if (o.migrated && o.backupFile !== null) {
-    const backupFile = o.backupFile
-    await run.step('rollback db', async () => {
-      const r = await restore({ backupFile, stoppedByRollback: true, yes: true, quiet: true })
-      return `restored ${path.basename(r.restored)}; the replaced database is kept as ${r.preRestore === null ? '(none)' : path.basename(r.preRestore)}`
-    })
+  if (o.db === 'undo') {
+    const keep = await migrationsAt(CODE_ROOT, o.to)
+    try {
+      await run.step('rollback db', async () => {
+        const saved = await backup({ keep: null, quiet: true })
+        undone = await undoMigrationsNotIn(paths.databaseFile, paths.migrationsDir, keep)
+        return `${undone.length === 0 ? 'no migrations to undo' : `undid ${undone.join(', ')}`}, data kept (backup first: ${path.basename(saved.file ?? '')})`
+      })
+    } catch (err) {
+      if (o.backupFile === null) throw err
+      await restoreStep(o.backupFile)
+    }
+  } else if (o.db === 'restore' && o.backupFile !== null) {
+    await restoreStep(o.backupFile)
   }
   await run.step('rollback switch', () => switchCode(o.to, o.how === 'detach' ? { detach: true } : { reset: true }))
   await run.step('rollback deps', () => installDeps(o.from, o.to, false))
   const offset = logOffset(path.join(paths.logsDir, 'bot.log'))
-  await run.step('rollback start', () => startBot(process.env))
+  await run.step('rollback start', () => startBot(process.env, o.readyS === undefined ? {} : { readyS: o.readyS }))
   if (o.watchS > 0) await run.step('rollback watch', () => watchBot({ env: process.env, logFile: path.join(paths.logsDir, 'bot.log'), fromOffset: offset, seconds: o.watchS }))
   await run.step('rollback verify', () => verifyBot({ env: process.env, commit: o.to, databaseFile: paths.databaseFile, before: null }))
+  return { undone }
 }
 
 /** Tasks added or changed since a backup was taken (by their updated_at). @param {string} dbFile @param {string | null} backupFile */
@@ -76,6 +97,11 @@ function changedSince (dbFile, backupFile) {
   }
 }
 
+/** A --backup argument: a path, or a name in storage/backups. @param {import('./lib/paths.mjs').Paths} paths @param {string} arg */
+function findBackup (paths, arg) {
+  return [path.resolve(arg), path.join(paths.backupsDir, arg)].find((f) => fs.existsSync(f)) ?? path.resolve(arg)
+}
+
 async function main () {
   const flags = parseFlags('rollback', scriptArgs(), {
     list: { type: 'boolean' }, to: { type: 'string' }, backup: { type: 'string' }, 'keep-data': { type: 'boolean' }, yes: { type: 'boolean' },
@@ -85,50 +111,77 @@ async function main () {
   const v = flags.values
   const paths = resolvePaths()
   const releases = readReleases(paths.journalFile)
-  if (v.list === true) return info(historyTable(releases.filter((r) => r.kind === 'deploy')))
+  if (v.list === true) return info(historyTable(releases, 'deploy'))
   const yes = v.yes === true
   const dryRun = v['dry-run'] === true
   const keepData = v['keep-data'] === true
+  const watchS = intFlag('rollback', v.watch, '--watch', 0) ?? DEFAULT_ROLLBACK_WATCH_S
   refuseWithoutTerminal('rollback', 'roll back', { yes, dryRun })
-
-  // What to go back to.
-  const current = await headCommit(CODE_ROOT)
-  const undo = deployToUndo(releases)
-  const target = typeof v.to === 'string' ? await git(CODE_ROOT, 'rev-parse', '--verify', `${v.to}^{commit}`).catch(() => { throw new OpsError('rollback', `unknown commit ${v.to}`, { hint: 'npx zx ops/rollback.mjs --list' }) }) : undo?.from ?? null
-  if (target === null || target === undefined) throw new OpsError('rollback', 'no good deploy in storage/deploys.jsonl to undo', { hint: 'npx zx ops/rollback.mjs --list, then --to <commit>' })
-  const backupArg = typeof v.backup === 'string' ? v.backup : null
-  const backupFile = backupArg === null ? (typeof v.to === 'string' ? null : undo?.backup ?? null) : [path.resolve(backupArg), path.join(paths.backupsDir, backupArg)].find((f) => fs.existsSync(f)) ?? backupArg
-  if (!keepData && backupFile === null) throw new OpsError('rollback', 'no backup to restore: give one with --backup <file>, or keep the data with --keep-data', { hint: 'npx zx ops/backup.mjs --list' })
-  if (target === current) throw new OpsError('rollback', `already at ${target.slice(0, 7)}`, { hint: 'npx zx ops/rollback.mjs --list' })
-
-  info(`  plan: ${current.slice(0, 7)} → ${target.slice(0, 7)}${undo !== null && typeof v.to !== 'string' ? ` (undoing the deploy of ${undo.start.slice(0, 19).replace('T', ' ')} UTC)` : ''}`)
-  if (keepData) info(`    database: undo the last migration batch${undo !== null && undo.migrations.length > 0 ? ` (${undo.migrations.join(', ')})` : ''}, data kept`)
-  else {
-    const since = changedSince(paths.databaseFile, backupFile)
-    info(`    database: restore ${shown(paths, backupFile ?? '')}; the current one is kept as a _pre-restore backup`)
-    info(`    tasks added or changed since that backup (lost from the live DB, kept in the _pre-restore copy): ${since === null ? 'unknown' : since}`)
-  }
-  if (dryRun) {
-    info('  commands it would run: pm2 stop ecosystem.config.js; ' + (keepData ? 'knex migrate:rollback' : 'restore') + `; git checkout --detach ${target}; npm ci if package-lock.json differs; pm2 start ecosystem.config.js --update-env; verify`)
-    return ok('rollback', 'dry run: nothing was changed')
-  }
-  await confirm('rollback', `stop the bot and roll back to ${target.slice(0, 7)}`, { yes })
-
-  const lock = acquireLock(path.join(paths.storageDir, 'deploy.lock'), `ops/rollback.mjs ${scriptArgs().join(' ')}`.trim(), { force: v['force-unlock'] === true })
+  const lock = dryRun ? null : acquireLock(path.join(paths.storageDir, 'deploy.lock'), `ops/rollback.mjs ${scriptArgs().join(' ')}`.trim(), { force: v['force-unlock'] === true, rerun: 'npx zx ops/rollback.mjs' })
   const run = createRunner()
+  const current = await headCommit(CODE_ROOT)
   /** @type {import('./lib/releases.mjs').Release} */
-  const record = { id: newId(), kind: 'rollback', start: new Date().toISOString(), from: current, to: target, backup: keepData ? null : backupFile, migrations: [], steps: run.steps, outcome: 'failed', reason: null, who: who(), undoes: typeof v.to === 'string' ? null : undo?.id ?? null }
+  const record = { id: newId(), kind: 'rollback', start: new Date().toISOString(), from: current, to: null, backup: null, migrations: [], steps: run.steps, outcome: 'failed', reason: null, who: who(), undoes: [] }
+  let stopped = false
   try {
-    await rollBack(run, { from: current, to: target, backupFile, migrations: keepData ? undo?.migrations ?? [] : [], migrated: true, keepData, watchS: intFlag('rollback', v.watch, '--watch', 0) ?? 10, how: 'detach' })
+    // What to go back to, and with which data: all checked before anything stops.
+    const undo = typeof v.to === 'string' ? null : deployToUndo(releases)
+    const target = typeof v.to === 'string'
+      ? await git(CODE_ROOT, 'rev-parse', '--verify', '--quiet', `${v.to}^{commit}`).catch(() => { throw new OpsError('rollback', `unknown commit ${v.to}; nothing was changed`, { hint: 'npx zx ops/rollback.mjs --list' }) })
+      : undo?.from ?? null
+    if (target === null) throw new OpsError('rollback', 'no good deploy in storage/deploys.jsonl to undo; nothing was changed', { hint: 'npx zx ops/rollback.mjs --list, then --to <commit>' })
+    record.to = target
+    if (target === current) throw new OpsError('rollback', `already at ${target.slice(0, 7)}; nothing was changed`, { hint: 'npx zx ops/rollback.mjs --list' })
+    const chain = undo === null ? deploysBetween(releases, current, target) : [undo]
+    record.undoes = chain.map((r) => r.id)
+    const backupFile = typeof v.backup === 'string' ? findBackup(paths, v.backup) : (keepData ? null : chain.at(-1)?.backup ?? null)
+    if (!keepData && backupFile === null) throw new OpsError('rollback', `no backup to restore for ${target.slice(0, 7)}: give one with --backup <file>, or keep the data with --keep-data; nothing was changed`, { hint: 'npx zx ops/backup.mjs --list' })
+    record.backup = keepData ? null : backupFile
+    if (!keepData && backupFile !== null) {
+      const check = await verifyBackup(backupFile)
+      if (!check.ok) throw new OpsError('rollback', `backup ${path.basename(backupFile)} cannot be restored: ${check.problem}; nothing was changed`, { hint: 'npx zx ops/backup.mjs --list, then --backup <file> (or --keep-data)' })
+    }
+
+    info(`  plan: ${current.slice(0, 7)} → ${target.slice(0, 7)}${chain.length > 0 ? ` (undoing ${chain.length} deploy(s), the newest of ${chain[0]?.start.slice(0, 19).replace('T', ' ')} UTC)` : ''}`)
+    if (badCommits(releases).has(target)) warn('rollback', `${target.slice(0, 7)} was the target of a deploy marked bad`)
+    if (keepData) info(`    database: a fresh backup, then undo the migrations ${target.slice(0, 7)} does not have; tasks are kept`)
+    else {
+      const since = changedSince(paths.databaseFile, backupFile)
+      info(`    database: restore ${shown(paths, backupFile ?? '')} (verified); the current one is kept as a _pre-restore backup`)
+      info(`    tasks added or changed since that backup (lost from the live DB, kept in the _pre-restore copy): ${since === null ? 'unknown' : since}`)
+    }
+    if (dryRun) {
+      info('  commands it would run: pm2 stop ecosystem.config.js; ' + (keepData ? 'backup; knex migrate:down for each migration the target lacks' : 'restore') + `; git checkout --detach ${target}; npm ci if package-lock.json differs; pm2 start ecosystem.config.js --update-env; verify`)
+      return ok('rollback', 'dry run: nothing was changed')
+    }
+    await confirm('rollback', `stop the bot and roll back to ${target.slice(0, 7)}`, { yes })
+
+    stopped = true
+    const r = await rollBack(run, { from: current, to: target, db: keepData ? 'undo' : 'restore', backupFile, watchS, how: 'detach' })
+    record.migrations = r.undone
     record.outcome = 'good'
     ok('rollback', `${target.slice(0, 7)} is running and verified; ${run.tally()}`)
+    await notifyOwner(botEnvironment(paths.root, process.env), `Mister Todo was rolled back to ${target.slice(0, 7)} and is running.`)
   } catch (err) {
     record.reason = err instanceof Error ? err.message : String(err)
-    throw reported.has(/** @type {object} */ (err)) ? new OpsError('rollback', `failed; ${run.tally()}`, { hint: 'npm run status; npx zx ops/rollback.mjs --list' }) : err
+    if (err instanceof OpsError && err.code === 'ECANCELLED') record.outcome = 'cancelled'
+    if (stopped && !(await appStatus({ env: process.env })).running && await headCommit(CODE_ROOT) === current) {
+      // Failed before the code moved: bring the version that was running back up.
+      await run.step('restart', async () => { await startBot(process.env); return `${current.slice(0, 7)} started again` }).catch(() => {})
+    }
+    if (stopped) await notifyOwner(botEnvironment(paths.root, process.env), `Mister Todo: the rollback to ${target7(record.to)} failed: ${record.reason}`)
+    throw reported.has(/** @type {object} */ (err)) ? new OpsError('rollback', `failed: ${record.reason}; ${run.tally()}`, { hint: 'npm run status; npx zx ops/rollback.mjs --list' }) : err
   } finally {
-    appendRelease(paths.journalFile, { ...record, end: new Date().toISOString() })
-    lock.release()
+    if (lock !== null) {
+      if (!dryRun) appendRelease(paths.journalFile, { ...record, end: new Date().toISOString() })
+      lock.release()
+    }
   }
+}
+
+/** @param {string | null} commit */
+function target7 (commit) {
+  return commit?.slice(0, 7) ?? '?'
 }
 
 if (isMain(import.meta.url)) await runMain('rollback', main)

@@ -55,6 +55,12 @@ export async function changedFiles (cwd, from, to, pathspec) {
   return out === '' ? [] : out.split('\n')
 }
 
+/** Names of the migration files a commit has (storage/migrations/*.ts|js). @param {string} cwd @param {string} commit */
+export async function migrationsAt (cwd, commit) {
+  const out = await git(cwd, 'ls-tree', '--name-only', `${commit}:storage/migrations`)
+  return out === '' ? [] : out.split('\n').filter((n) => /\.(ts|js|mjs)$/.test(n))
+}
+
 /**
  * A detached worktree of `commit` in a temp folder with node_modules linked from the checkout.
  * @param {string} cwd @param {string} commit @returns {Promise<{ dir: string, remove: () => Promise<void> }>}

@@ -49,6 +49,33 @@ export async function lastBatch (knex) {
 }
 
 /**
+ * Undoes, newest first, the applied migrations that `keep` (the target commit's migration files)
+ * does not have, using their `down` from `migrationsDir` (the code still on disk). Stops at the
+ * first applied migration the target has. Used by rollback --keep-data: only the reverted
+ * deploy's schema changes are undone, every row stays.
+ * @param {string} databaseFile @param {string} migrationsDir @param {string[]} keep
+ * @returns {Promise<string[]>} the names undone, in the order they were undone
+ */
+export async function undoMigrationsNotIn (databaseFile, migrationsDir, keep) {
+  const wanted = new Set(keep)
+  const knex = await openKnex(databaseFile, migrationsDir)
+  try {
+    /** @type {string[]} */
+    const undone = []
+    if (!await knex.schema.hasTable('knex_migrations')) return undone
+    for (;;) {
+      const newest = await knex('knex_migrations').orderBy('id', 'desc').first('name')
+      if (newest === undefined || wanted.has(newest.name)) return undone
+      if (!fs.existsSync(path.join(migrationsDir, newest.name))) throw new Error(`${newest.name} is applied but its file is not on disk, so it cannot be undone`)
+      await knex.migrate.down({ name: newest.name })
+      undone.push(newest.name)
+    }
+  } finally {
+    await knex.destroy()
+  }
+}
+
+/**
  * The data changes the given migrations declare with `export const dataChange = { tasks: -5 }` or
  * `{ tasks: 'may-decrease' }`; numbers for one table add up, 'may-decrease' wins.
  * @param {string} migrationsDir @param {string[]} names @returns {Promise<DataChange>}

@@ -13,8 +13,8 @@ import { formatTable } from './format.mjs'
  * @typedef {{
  *   id: string, kind: 'deploy' | 'rollback', start: string, end?: string, from: string | null, to: string | null,
  *   backup: string | null, migrations: string[], batch?: number | null, steps: import('./steps.mjs').StepRecord[],
- *   outcome: 'good' | 'bad' | 'rolled-back' | 'failed' | 'cancelled', reason: string | null, who: string,
- *   skippedTests?: boolean, undoes?: string | null, dryRun?: boolean, downtimeMs?: number
+ *   outcome: 'good' | 'bad' | 'rolled-back' | 'failed' | 'cancelled' | 'interrupted', reason: string | null, who: string,
+ *   skippedTests?: boolean, undoes?: string | string[] | null, dryRun?: boolean, downtimeMs?: number
  * }} Release
  */
 
@@ -46,7 +46,10 @@ export function readReleases (file) {
 /** Ids of deploys that failed or that a rollback undid. @param {Release[]} releases */
 export function badDeployIds (releases) {
   const bad = new Set(releases.filter((r) => r.kind === 'deploy' && r.outcome !== 'good').map((r) => r.id))
-  for (const r of releases) if (r.kind === 'rollback' && r.outcome === 'good' && typeof r.undoes === 'string') bad.add(r.undoes)
+  for (const r of releases) {
+    if (r.kind !== 'rollback' || r.outcome !== 'good') continue
+    for (const id of typeof r.undoes === 'string' ? [r.undoes] : r.undoes ?? []) bad.add(id)
+  }
   return bad
 }
 
@@ -56,16 +59,36 @@ export function deployToUndo (releases) {
   return [...releases].reverse().find((r) => r.kind === 'deploy' && !r.dryRun && !bad.has(r.id)) ?? null
 }
 
+/**
+ * The good deploys a rollback from `current` to `target` undoes: the chain of deploys that brought
+ * the checkout from `target` to `current`, newest first. Empty when `target` is not on that chain
+ * (an older commit no deploy started from, or a newer one).
+ * @param {Release[]} releases @param {string} current @param {string} target @returns {Release[]}
+ */
+export function deploysBetween (releases, current, target) {
+  const bad = badDeployIds(releases)
+  const good = releases.filter((r) => r.kind === 'deploy' && !r.dryRun && !bad.has(r.id)).reverse()
+  const chain = []
+  let at = current
+  for (const r of good) {
+    if (at === target) break
+    if (r.to !== at || r.from === null) continue
+    chain.push(r)
+    at = r.from
+  }
+  return at === target ? chain : []
+}
+
 /** Commits that were the target of a bad deploy. @param {Release[]} releases */
 export function badCommits (releases) {
   const bad = badDeployIds(releases)
   return new Set(releases.filter((r) => r.kind === 'deploy' && bad.has(r.id) && r.to !== null).map((r) => /** @type {string} */ (r.to)))
 }
 
-/** The --history / --list table. @param {Release[]} releases */
-export function historyTable (releases) {
+/** The --history / --list table; `kind` shows only those rows (bad-ness still counts every record). @param {Release[]} releases @param {Release['kind']} [kind] */
+export function historyTable (releases, kind) {
   const bad = badDeployIds(releases)
-  const rows = releases.map((r) => [
+  const rows = releases.filter((r) => kind === undefined || r.kind === kind).map((r) => [
     r.start.slice(0, 19).replace('T', ' '),
     r.kind,
     `${r.from?.slice(0, 7) ?? '-'} → ${r.to?.slice(0, 7) ?? '-'}`,

@@ -97,11 +97,29 @@ export async function stopBot (env) {
   throw new OpsError('stop', `${APP_NAME} is still running 30 s after pm2 stop`, { hint: 'npm run status' })
 }
 
-/** Starts through the ecosystem file; PM2 waits for the bot's ready signal (wait_ready). @param {NodeJS.ProcessEnv} env */
-export async function startBot (env) {
-  const out = await $({ cwd: CODE_ROOT, env: { ...env, PM2_DISCRETE_MODE: 'true' }, quiet: true, nothrow: true })`${PM2} start ecosystem.config.js --update-env`
+/** How long start waits for the bot's ready signal (the ecosystem's listen_timeout is 30 s). */
+export const DEFAULT_READY_S = 30
+
+/**
+ * Starts through the ecosystem file; PM2 waits for the bot's ready signal (wait_ready). A bot that
+ * is still not ready after `readyS` fails the step (PM2 would call it online after listen_timeout).
+ * @param {NodeJS.ProcessEnv} env @param {{ readyS?: number }} [options]
+ */
+export async function startBot (env, options = {}) {
+  const readyS = options.readyS ?? DEFAULT_READY_S
+  const starting = $({ cwd: CODE_ROOT, env: { ...env, PM2_DISCRETE_MODE: 'true' }, quiet: true, nothrow: true })`${PM2} start ecosystem.config.js --update-env`
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer
+  const out = await Promise.race([starting, new Promise((resolve) => { timer = setTimeout(() => resolve(null), readyS * 1000) })])
+  clearTimeout(timer)
   const app = await appStatus({ env })
-  if (out.exitCode !== 0 || app.status !== 'online') throw new OpsError('start', `${app.detail} after pm2 start${out.exitCode === 0 ? '' : ` (exit ${out.exitCode})`}`, { hint: 'npm run logs' })
+  if (out === null) {
+    // Only the pm2 client is stopped; the app stays in the daemon for the next step to remove.
+    await starting.kill().catch(() => {})
+    throw new OpsError('start', `${APP_NAME} did not become ready within ${readyS} s (${app.detail})`, { hint: 'npm run logs' })
+  }
+  const exitCode = /** @type {import('zx').ProcessOutput} */ (out).exitCode
+  if (exitCode !== 0 || app.status !== 'online') throw new OpsError('start', `${app.detail} after pm2 start${exitCode === 0 ? '' : ` (exit ${exitCode})`}`, { hint: 'npm run logs' })
   return `${APP_NAME} online`
 }
 
@@ -179,14 +197,42 @@ export async function runTests (dir, command) {
   throw new OpsError('tests', `${command} failed (exit ${out.exitCode})${failing.length > 0 ? `: ${failing.length} failing test(s)` : ''}; nothing was stopped or changed`, { hint: `cd to a checkout of the incoming commit and run: ${command}` })
 }
 
-/** Sends a notice to each allowed user's chat with the bot's token. @param {NodeJS.ProcessEnv} env @param {string} text */
-export async function announce (env, text) {
+/** The allowed users' ids; the first is the owner. @param {NodeJS.ProcessEnv} env */
+export function allowedIds (env) {
+  return (env.ALLOWED_USER_IDS ?? '').split(',').map((s) => s.trim()).filter((s) => /^\d+$/.test(s)).map(Number)
+}
+
+/**
+ * Sends `text` to each chat with the bot's token; returns how many got it. Never throws and never
+ * prints the request URL (it holds the token).
+ * @param {NodeJS.ProcessEnv} env @param {number[]} chats @param {string} text
+ */
+export async function sendNotice (env, chats, text) {
   const root = (env.TELEGRAM_API_ROOT?.trim() || 'https://api.telegram.org').replace(/\/+$/, '')
-  const ids = (env.ALLOWED_USER_IDS ?? '').split(',').map((s) => s.trim()).filter((s) => /^\d+$/.test(s))
   let sent = 0
-  for (const id of ids) {
-    const res = await fetch(`${root}/bot${env.TELEGRAM_BOT_TOKEN?.trim()}/sendMessage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chat_id: Number(id), text: text === '' ? 'Mister Todo is being updated; back in a minute.' : text }), signal: AbortSignal.timeout(10_000) }).catch(() => null)
+  for (const chat of chats) {
+    const res = await fetch(`${root}/bot${env.TELEGRAM_BOT_TOKEN?.trim()}/sendMessage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chat_id: chat, text }), signal: AbortSignal.timeout(5_000) }).catch(() => null)
     if (res?.ok === true) sent += 1
   }
-  process.stdout.write(`${chalk.green('✓')} announce  notice sent to ${sent} of ${ids.length} chat(s)\n`)
+  return sent
+}
+
+export const DEFAULT_ANNOUNCEMENT = 'Mister Todo is being updated; back in a minute.'
+
+/** Sends the maintenance notice to each allowed user's chat. @param {NodeJS.ProcessEnv} env @param {string} text */
+export async function announce (env, text) {
+  const ids = allowedIds(env)
+  const sent = await sendNotice(env, ids, text.trim() === '' ? DEFAULT_ANNOUNCEMENT : text)
+  return `notice sent to ${sent} of ${ids.length} chat(s)`
+}
+
+/**
+ * Tells the owner (the first of ALLOWED_USER_IDS) how a deploy or rollback ended; best effort, a
+ * failed notice is a warning line, not a failed deploy.
+ * @param {NodeJS.ProcessEnv} env @param {string} text
+ */
+export async function notifyOwner (env, text) {
+  const owner = allowedIds(env)[0]
+  const sent = owner === undefined ? 0 : await sendNotice(env, [owner], text)
+  process.stdout.write(sent === 1 ? `${chalk.green('✓')} notice  sent to the owner's chat\n` : `${chalk.yellow('!')} notice  could not reach the owner's chat\n`)
 }

@@ -1,12 +1,12 @@
 // A production-like setup for deploy and rollback tests: a bare "origin", a live clone of it run by
 // a real PM2 daemon (own PM2_HOME) against the Bot API emulator, a developer clone that pushes new
 // commits, and a runner for the real ops scripts from the live checkout, without a TTY.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { BotApiEmulator } from '../../dev/emulator/bot-api-emulator.js'
-import { botEnv, freePort, OWNER, tempDir } from './bot-harness.js'
+import { botEnv, FRIEND, freePort, OWNER, tempDir } from './bot-harness.js'
 import { createCodeSandbox, git } from './code-sandbox.js'
 import { collect, type Run } from './ops-sandbox.js'
 import { Pm2Sandbox } from './pm2-sandbox.js'
@@ -17,16 +17,54 @@ export type DeploySandbox = {
   dev: string
   dbFile: string
   pm2: Pm2Sandbox
-  run: (script: 'deploy' | 'rollback' | 'preflight', args: string[]) => Promise<Run>
+  run: (script: 'deploy' | 'rollback' | 'preflight', args: string[], options?: RunOptions) => Promise<Run>
+  /** Starts a script in its own process group (as a terminal would), for signals; `done` is its run. */
+  start: (script: 'deploy' | 'rollback', args: string[], options?: RunOptions) => { child: ChildProcess, done: Promise<Run>, output: () => string }
   /** Commits in the developer clone and pushes to origin; returns the new commit. */
   push: (message: string, change: (dir: string) => void) => string
   head: () => string
   /** Sends a text as the owner and resolves with the bot's answer. */
   ask: (text: string, timeoutMs?: number) => Promise<string>
   rows: (sql: string) => unknown[]
+  /** The tasks as a user sees them (columns every version has), in id order. */
+  tasks: () => unknown[]
+  /** PRAGMA integrity_check of the live database. */
+  integrity: () => string
+  /** A user who sends "<label> <i>" every 100 ms until stopped. */
+  traffic: (label: string, user?: number) => Traffic
   journal: () => Array<Record<string, unknown>>
   close: () => Promise<void>
 }
+
+export type RunOptions = {
+  /** A shell line run before the script (e.g. `ulimit -f 64`), the script exec'd after it. */
+  shellPrefix?: string
+  env?: Record<string, string>
+}
+
+export type Traffic = {
+  /** Stops sending; waits until every message has an answer; returns the report. */
+  finish: () => Promise<{ sent: string[], unanswered: string[], stored: string[], longestGapMs: number }>
+}
+
+/** Adds /ping (answers "pong") and a migration adding tasks.note: the first incoming commit of the deploy tests. */
+export function addPing (dir: string): void {
+  const file = path.join(dir, 'bot', 'commands', 'help.ts')
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace("  { name: 'help',", "  { name: 'ping', description: 'Answers pong', handler: async (turn) => turn.reply('pong') },\n  { name: 'help',"))
+  addColumnMigration(dir, '20261125000000_add_task_note.ts', 'note')
+}
+
+/** A migration adding a text column to tasks, with a real down. */
+export function addColumnMigration (dir: string, name: string, column: string): void {
+  fs.writeFileSync(path.join(dir, 'storage', 'migrations', name), [
+    "import type { Knex } from 'knex'",
+    `export async function up (knex: Knex): Promise<void> { await knex.schema.alterTable('tasks', (t) => { t.text('${column}') }) }`,
+    `export async function down (knex: Knex): Promise<void> { await knex.schema.alterTable('tasks', (t) => { t.dropColumn('${column}') }) }`,
+    '',
+  ].join('\n'))
+}
+
+const ZX = 'node_modules/zx/build/cli.js'
 
 export async function createDeploySandbox (): Promise<DeploySandbox> {
   const emu = await BotApiEmulator.start()
@@ -47,17 +85,38 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
   const pm2 = new Pm2Sandbox(live, env)
   await pm2.pm2('start', 'ecosystem.config.js')
   const dbFile = env.DATABASE_FILE ?? ''
+  const spawnScript = (script: string, args: string[], options: RunOptions, detached: boolean): ChildProcess => {
+    const command = [process.execPath, ZX, `ops/${script}.mjs`, ...args]
+    const [file, argv] = options.shellPrefix === undefined ? [command[0] ?? '', command.slice(1)] : ['bash', ['-c', `${options.shellPrefix}; exec "$@"`, 'bash', ...command]]
+    return spawn(file, argv, {
+      cwd: live,
+      env: { ...pm2.fullEnv, FORCE_COLOR: '0', NO_COLOR: '1', npm_config_loglevel: 'error', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached,
+    })
+  }
+  const rows = (sql: string): unknown[] => {
+    const db = new Database(dbFile, { readonly: true, fileMustExist: true })
+    try {
+      return db.prepare(sql).all()
+    } finally {
+      db.close()
+    }
+  }
   return {
     emu,
     live,
     dev,
     dbFile,
     pm2,
-    run: (script, args) => collect(spawn(process.execPath, ['node_modules/zx/build/cli.js', `ops/${script}.mjs`, ...args], {
-      cwd: live,
-      env: { ...pm2.fullEnv, FORCE_COLOR: '0', NO_COLOR: '1', npm_config_loglevel: 'error', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })),
+    run: (script, args, options = {}) => collect(spawnScript(script, args, options, false)),
+    start: (script, args, options = {}) => {
+      const child = spawnScript(script, args, options, true)
+      let out = ''
+      child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+      child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
+      return { child, done: collect(child), output: () => out }
+    },
     push: (message, change) => {
       change(dev)
       git(dev, 'add', '-A')
@@ -71,12 +130,32 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
       emu.sendText(OWNER, OWNER, text)
       return (await answer).rendered
     },
-    rows: (sql) => {
-      const db = new Database(dbFile, { readonly: true, fileMustExist: true })
-      try {
-        return db.prepare(sql).all()
-      } finally {
-        db.close()
+    rows,
+    tasks: () => rows('select id, chat_id, number, text, done_at, deleted_at from tasks order by id'),
+    integrity: () => String((rows('pragma integrity_check')[0] as { integrity_check: string }).integrity_check),
+    traffic: (label, user = FRIEND) => {
+      const sent: string[] = []
+      const startedAt = Date.now()
+      let sending = true
+      const loop = (async () => {
+        for (let i = 0; sending; i++) {
+          sent.push(`${label} ${i}`)
+          emu.sendText(user, user, `${label} ${i}`)
+          await new Promise((resolve) => setTimeout(resolve, 100))
+        }
+      })()
+      const answered = (text: string): boolean => emu.messages(user).some((m) => m.rendered.endsWith(` ${text}`))
+      return {
+        finish: async () => {
+          sending = false
+          await loop
+          await emu.waitFor(() => sent.every(answered), 20_000).catch(() => undefined)
+          const replies = emu.calls('sendMessage').filter((c) => c.params.chat_id === user && c.status === 200 && c.at >= startedAt).map((c) => c.at)
+          let longestGapMs = 0
+          for (let i = 1; i < replies.length; i++) longestGapMs = Math.max(longestGapMs, (replies[i] ?? 0) - (replies[i - 1] ?? 0))
+          const stored = (rows(`select text from tasks where chat_id = ${user} and text like '${label} %' order by number`) as Array<{ text: string }>).map((r) => r.text)
+          return { sent, unanswered: sent.filter((x) => !answered(x)), stored, longestGapMs }
+        },
       }
     },
     journal: () => {

@@ -1,0 +1,137 @@
+// Rollback for real: a bare origin, a live clone under a real PM2 daemon, the Bot API emulator,
+// real SQLite. The tests run in order and each builds on the releases the previous one left:
+// A → B (deploy) → C (deploy) → back to B (restore) → back to A (--keep-data) → A → C → --to A.
+import fs from 'node:fs'
+import path from 'node:path'
+import t from 'tap'
+import { addColumnMigration, addPing, createDeploySandbox } from './support/deploy-sandbox.js'
+import { git } from './support/code-sandbox.js'
+
+const s = await createDeploySandbox()
+t.teardown(() => s.close())
+
+const DEPLOY = ['--yes', '--offline', '--watch', '0', '--test-command', 'true']
+const ROLLBACK = ['--yes', '--watch', '0']
+type Entry = { id: string, kind: string, outcome: string, reason: string | null, backup: string | null, undoes?: string[], migrations: string[] }
+const journal = (): Entry[] => s.journal() as unknown as Entry[]
+const columns = (): string[] => (s.rows('pragma table_info(tasks)') as Array<{ name: string }>).map((c) => c.name)
+const applied = (): string[] => (s.rows('select name from knex_migrations order by id') as Array<{ name: string }>).map((r) => r.name)
+const texts = (): string[] => (s.rows('select text from tasks where deleted_at is null order by id') as Array<{ text: string }>).map((r) => r.text)
+const deploy = async (): Promise<Entry> => {
+  const run = await s.run('deploy', DEPLOY)
+  if (run.code !== 0) throw new Error(`deploy failed:\n${run.stdout}\n${run.stderr}`)
+  return journal().at(-1) as Entry
+}
+
+const A = s.head()
+const migrationsAtA = applied()
+await s.ask('buy milk')
+await s.ask('call mum')
+const B = s.push('add /ping and a note column', addPing)
+const deployB = await deploy()
+await s.ask('walk the dog')
+
+t.test('rollback: --list shows the deploy as good', async (t) => {
+  const list = await s.run('rollback', ['--list'])
+  t.equal(list.code, 0, list.stderr)
+  t.match(list.stdout, new RegExp(`deploy +${A.slice(0, 7)} → ${B.slice(0, 7)} +good +${path.basename(deployB.backup ?? '')}`))
+})
+
+t.test('rollback: a corrupt chosen backup → refused before the stop, nothing changed', async (t) => {
+  const dir = fs.mkdtempSync(path.join(s.live, '..', 'corrupt-'))
+  const copy = path.join(dir, path.basename(deployB.backup ?? ''))
+  fs.copyFileSync(deployB.backup ?? '', copy)
+  fs.copyFileSync(`${deployB.backup}.json`, `${copy}.json`)
+  const bytes = fs.readFileSync(copy)
+  bytes.fill(0x5a, 4096, 4196)
+  fs.writeFileSync(copy, bytes)
+  const pid = (await s.pm2.app())?.pid
+  const before = s.tasks()
+  const run = await s.run('rollback', [...ROLLBACK, '--backup', copy])
+  t.equal(run.code, 1)
+  t.match(run.stderr, /^✗ rollback: backup todo_[\d_-]+\.sqlite cannot be restored: its sha256 does not match its manifest: the file was changed or damaged; nothing was changed — see: .*\n$/)
+  t.notMatch(run.stdout, /rollback stop/, 'the bot was never stopped')
+  t.same(await s.pm2.app().then((a) => [a?.status, a?.pid]), ['online', pid], 'the same bot process is still running')
+  t.equal(s.head(), B)
+  t.same(s.tasks(), before, 'rows identical')
+  t.equal(s.integrity(), 'ok')
+  t.match(journal().at(-1), { kind: 'rollback', outcome: 'failed', reason: /sha256 does not match/ })
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+let C = ''
+t.test('rollback: restores the backup of the deploy it undoes; the replaced database is kept as a file', async (t) => {
+  C = s.push('ping answers pong 2, tag column', (dir) => {
+    const file = path.join(dir, 'bot', 'commands', 'help.ts')
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace("turn.reply('pong')", "turn.reply('pong 2')"))
+    addColumnMigration(dir, '20261126000000_add_task_tag.ts', 'tag')
+  })
+  const atStop = s.tasks()
+  const deployC = await deploy()
+  t.equal(await s.ask('/ping'), 'pong 2')
+  await s.ask('water plants')
+  const run = await s.run('rollback', ROLLBACK)
+  t.comment(run.stdout)
+  t.equal(run.code, 0, run.stderr)
+  t.match(run.stdout, /tasks added or changed since that backup \(lost from the live DB, kept in the _pre-restore copy\): 1\n/)
+  t.equal(s.head(), B)
+  t.equal(await s.ask('/ping'), 'pong')
+  t.same(s.tasks(), atStop, 'the database is the one the bot left when deploy C stopped it')
+  t.notOk(columns().includes('tag'))
+  const kept = /the replaced database is kept as (todo_\S+_pre-restore\.sqlite)/.exec(run.stdout)?.[1] ?? ''
+  const keptFile = path.join(path.dirname(deployC.backup ?? ''), kept)
+  t.ok(fs.existsSync(keptFile), `${kept} exists`)
+  t.match(git(s.live, 'show', '--no-patch', '--format=%H'), B)
+  const Database = (await import('better-sqlite3')).default
+  const db = new Database(keptFile, { readonly: true })
+  t.same(db.prepare("select count(*) as n from tasks where text = 'water plants'").get(), { n: 1 }, 'the task added after the deploy is in the kept file')
+  db.close()
+  t.match(journal().at(-1), { kind: 'rollback', outcome: 'good', backup: deployC.backup, undoes: [deployC.id] })
+  t.match((await s.run('rollback', ['--list'])).stdout, new RegExp(`${B.slice(0, 7)} → ${C.slice(0, 7)} +bad`))
+})
+
+t.test('rollback: a second one undoes the deploy before (not the bad one); --keep-data undoes only its migrations; traffic answered once', async (t) => {
+  t.ok(columns().includes('note'))
+  const before = texts()
+  const traffic = s.traffic('during rollback')
+  const run = await s.run('rollback', [...ROLLBACK, '--keep-data'])
+  const report = await traffic.finish()
+  t.comment(run.stdout)
+  t.equal(run.code, 0, run.stderr)
+  t.equal(s.head(), A, `back at A (${A.slice(0, 7)}), not at the bad C`)
+  t.match(run.stdout, /✓ rollback db {2}undid 20261125000000_add_task_note\.ts, data kept/)
+  t.same(applied(), migrationsAtA, 'only that deploy\'s migration was undone')
+  t.notOk(columns().includes('note'))
+  t.same(texts(), [...before, ...report.sent], 'every task is still there, the traffic added once each')
+  t.comment(`${report.sent.length} messages during the rollback; longest gap between answers ${report.longestGapMs} ms`)
+  t.same(report.unanswered, [], 'every message answered')
+  t.same(report.stored, report.sent, 'each applied once, in order')
+  t.not(await s.ask('/ping'), 'pong')
+  t.match(journal().at(-1), { kind: 'rollback', outcome: 'good', backup: null, undoes: [deployB.id], migrations: ['20261125000000_add_task_note.ts'] })
+})
+
+t.test('rollback: nothing left to undo, or an unknown commit → refused, nothing changed', async (t) => {
+  const pid = (await s.pm2.app())?.pid
+  const none = await s.run('rollback', ROLLBACK)
+  t.equal(none.code, 1)
+  t.match(none.stderr, /^✗ rollback: no good deploy in storage\/deploys\.jsonl to undo; nothing was changed — see: .*\n$/)
+  const unknown = await s.run('rollback', [...ROLLBACK, '--to', 'no-such-commit'])
+  t.equal(unknown.code, 1)
+  t.match(unknown.stderr, /^✗ rollback: unknown commit no-such-commit; nothing was changed/)
+  t.equal(s.head(), A)
+  t.same(await s.pm2.app().then((a) => [a?.status, a?.pid]), ['online', pid])
+})
+
+t.test('rollback: --to <commit> --backup <file> goes exactly there', async (t) => {
+  const deployC2 = await deploy()
+  t.equal(s.head(), C)
+  const atStop = s.tasks()
+  await s.ask('feed the cat')
+  const run = await s.run('rollback', [...ROLLBACK, '--to', A.slice(0, 10), '--backup', path.basename(deployC2.backup ?? '')])
+  t.equal(run.code, 0, run.stderr)
+  t.equal(s.head(), A)
+  t.same(s.tasks(), atStop)
+  t.same(applied(), migrationsAtA)
+  t.match(await s.ask('/help'), /Mister Todo/)
+  t.match(journal().at(-1), { kind: 'rollback', outcome: 'good', backup: deployC2.backup, undoes: [deployC2.id] })
+})
