@@ -1,11 +1,18 @@
-// Bot API faults through the emulator: 429 with retry_after, 5xx, dropped connections, 409, and
-// getUpdates failing for a while. The bot never crashes, every command is answered once, and
-// health reports the outage while it lasts and recovers after.
+// Bot API faults through the emulator: 429 with retry_after, 5xx, dropped connections, 409,
+// responses that hang past the client timeout, and getUpdates failing for a while (6 s here, a
+// minute under `npm run soak`). The bot never crashes, every command is answered once, and health
+// reports the outage while it lasts and recovers after.
 import t from 'tap'
-import { OWNER, startHarness } from './support/bot-harness.js'
+import { API_TIMEOUT_MS } from '../bot/app.js'
+import type { Health } from '../bot/health.js'
+import { OWNER, startHarness, type Harness } from './support/bot-harness.js'
+
+const OUTAGE_MS = process.env.SOAK === 'full' ? 60_000 : 6000
 
 const h = await startHarness()
 t.teardown(() => h.close())
+let crashed: unknown
+h.bot.done.catch((err: unknown) => { crashed = err })
 
 const sent: string[] = []
 function say (text: string): void {
@@ -42,27 +49,72 @@ t.test('faults: 409 while another poller is alive is retried, not fatal', async 
   await allAnsweredOnce()
 })
 
-t.test('faults: getUpdates failing for a while — health says so, then recovers; nothing lost', async (t) => {
-  h.emu.failFor('getUpdates', { status: 502 }, 6000)
-  let failing = await h.bot.health()
-  for (let i = 0; i < 100 && failing.status !== 'failing'; i++) {
+async function healthWhen (bot: Harness['bot'], wanted: Health['status'], timeoutMs: number): Promise<Health> {
+  const deadline = Date.now() + timeoutMs
+  let health = await bot.health()
+  while (health.status !== wanted && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100))
-    failing = await h.bot.health()
+    health = await bot.health()
   }
+  return health
+}
+
+t.test(`faults: getUpdates failing for ${OUTAGE_MS / 1000} s — health says so while it lasts, then recovers; nothing lost`, async (t) => {
+  const outageStart = Date.now()
+  h.emu.failFor('getUpdates', { status: 502 }, OUTAGE_MS)
+  const failing = await healthWhen(h.bot, 'failing', 10_000)
   t.equal(failing.status, 'failing', 'health reports the outage')
   say('during outage 1')
-  say('during outage 2')
   t.match(failing.problems.join(';'), /no successful getUpdates for \d+ s \(last error: .*502/)
   const res = await fetch(`http://127.0.0.1:${h.bot.healthPort}/healthz`)
   t.equal(res.status, 503, '/healthz answers 503 during the outage')
-  await allAnsweredOnce()
-  // Recovery: once getUpdates answers again, health turns ok by itself.
-  let healed = await h.bot.health()
-  for (let i = 0; i < 150 && healed.status !== 'ok'; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    healed = await h.bot.health()
+  // Health keeps saying so for as long as the outage lasts, with a growing "failing since".
+  const samples: Health[] = []
+  while (Date.now() < outageStart + OUTAGE_MS - 1500) {
+    samples.push(await h.bot.health())
+    await new Promise((resolve) => setTimeout(resolve, Math.min(5000, OUTAGE_MS / 6)))
   }
+  say('during outage 2')
+  t.ok(samples.length > 0 && samples.every((s) => s.status === 'failing' && s.poll.failingSinceS !== null), `failing in all ${samples.length} samples during the outage`)
+  t.ok((samples.at(-1)?.poll.failingSinceS ?? 0) >= (samples[0]?.poll.failingSinceS ?? 0), 'failing since grows')
+  await allAnsweredOnce()
+  // Recovery: once getUpdates answers again, health turns ok by itself (after at most one back-off).
+  const healed = await healthWhen(h.bot, 'ok', 40_000)
   t.equal(healed.status, 'ok')
+  t.comment(`outage ${OUTAGE_MS} ms; health ok again ${Date.now() - outageStart - OUTAGE_MS} ms after it ended`)
   t.equal((await fetch(`http://127.0.0.1:${h.bot.healthPort}/healthz`)).status, 200)
   t.equal(h.bot.metrics.errors, 0, 'no handler failed')
+})
+
+t.test(`faults: responses that hang past the client timeout (${API_TIMEOUT_MS / 1000} s) are abandoned and retried`, async (t) => {
+  // Two bots at once, so the two waits overlap: one whose sendMessage hangs, one whose getUpdates does.
+  const other = await startHarness()
+  t.teardown(() => other.close())
+  const hung = (hh: Harness, method: string): number => hh.emu.calls(method).filter((c) => c.status === 0).length
+  const droppedBefore = hung(h, 'sendMessage')
+  h.emu.failNext('sendMessage', { hangMs: 120_000 })
+  say('reply hangs')
+  other.emu.failNext('getUpdates', { hangMs: 120_000 })
+  // Let the held long poll (1 s) end, so the hanging one has begun before the user writes.
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  const reply = other.emu.waitForMessage(OWNER, undefined, 30_000)
+  other.emu.sendText(OWNER, OWNER, 'poll hangs')
+  const outage = await healthWhen(other.bot, 'failing', 20_000)
+  t.equal(outage.status, 'failing', 'health reports the hanging poll')
+  t.match((await reply).rendered, /poll hangs$/, 'the command sent during the hang is answered')
+  await allAnsweredOnce()
+  t.equal(h.emu.messages(OWNER).filter((m) => m.rendered.endsWith(' reply hangs')).length, 1, 'the reply arrives once')
+  t.equal(hung(h, 'sendMessage'), droppedBefore + 1, 'the hanging sendMessage was abandoned')
+  t.same(await other.bot.db('tasks').pluck('text'), ['poll hangs'], 'applied once')
+  t.ok(hung(other, 'getUpdates') >= 1, 'the hanging getUpdates was abandoned')
+  t.equal((await healthWhen(other.bot, 'ok', 10_000)).status, 'ok', 'health recovers')
+  t.equal(h.bot.metrics.errors + other.bot.metrics.errors, 0, 'no handler failed')
+})
+
+t.test('faults: the bot never crashed and is still polling', async (t) => {
+  t.equal(crashed, undefined)
+  const polls = h.bot.pollState.polls
+  say('still here')
+  await allAnsweredOnce()
+  t.ok(h.bot.pollState.polls > polls)
 })

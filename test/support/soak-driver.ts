@@ -24,6 +24,7 @@ export type SoakRun = {
   counts: Record<string, number>
 }
 
+const MAX_BACKLOG = 40
 const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'kilo', 'lima', 'oscar', 'papa', 'romeo', 'sierra', 'victor', 'zulu']
 
 function buttons (m: BotMessage, pattern: RegExp): Array<{ text: string, data: string }> {
@@ -46,6 +47,9 @@ export async function streamCommands (o: SoakOptions): Promise<SoakRun> {
 
   for (let i = 0; i < o.commands; i++) {
     if (at.has(i)) await o.disrupt(k++, random)
+    // Users keep writing while the bot is down, but not endlessly ahead of it: a bounded backlog
+    // keeps list messages (and so their buttons) coming during the whole stream.
+    while (o.emu.pendingUpdates().length >= MAX_BACKLOG) await sleep(5)
     const chat = pick(o.chats)
     const user = pick(chat.users)
     const model = models.get(chat.id) as ChatModel
