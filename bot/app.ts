@@ -3,15 +3,19 @@
 import { Bot, TelegramApiError } from 'node-telegram-bot-api'
 import { healthCommand } from './commands/health.js'
 import { commandList, createDispatch } from './commands/index.js'
+import { systemClock, type Clock } from './clock.js'
 import type { Config } from './config.js'
 import { ensureSchemaCurrent, openDatabase, type Database, type SchemaStatus } from './db.js'
 import { AppError } from './errors.js'
 import { checkHealth, gitVersion, startHealthServer, type Health } from './health.js'
 import { acquireInstanceLock } from './instance-lock.js'
 import type { Logger } from './logger.js'
+import { ChatSettingsRepository } from './chats/settings.js'
 import { Metrics } from './metrics.js'
+import { ReminderLoop } from './reminders/loop.js'
 import { TaskRepository } from './tasks/repository.js'
 import { Turn, type TurnFactory } from './turn.js'
+import { WriteGate } from './write-gate.js'
 import { OutboxDelivery } from './updates/delivery.js'
 import { UpdateLedger } from './updates/ledger.js'
 import { createPipeline } from './updates/pipeline.js'
@@ -35,7 +39,8 @@ export type RunningBot = {
   healthPort: number
 }
 
-export type StartOptions = { logger: Logger, now?: () => number }
+/** `clock`: where the bot reads the time (tests and `npm run try` set or speed it up). */
+export type StartOptions = { logger: Logger, clock?: Clock }
 
 async function getMeOrExplain (bot: Bot): Promise<string> {
   try {
@@ -56,10 +61,14 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   const db = openDatabase(config.databaseFile)
   const bot = new Bot(config.token, { apiRoot: config.apiRoot, timeoutMs: API_TIMEOUT_MS })
   const metrics = new Metrics()
-  const ledger = new UpdateLedger(db, options.now)
+  const clock = options.clock ?? systemClock
+  const now = (): number => clock.now()
+  const ledger = new UpdateLedger(db, now)
+  const gate = new WriteGate()
+  const reminders = new ReminderLoop({ db, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate })
   const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0 }
   const version = gitVersion(config.projectRoot)
-  const health = (): Promise<Health> => checkHealth({ db, metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => ledger.backlog() })
+  const health = (): Promise<Health> => checkHealth({ db, metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => ledger.backlog(), reminders: () => reminders.state() })
   let schema: SchemaStatus
   let username: string
   let server: Awaited<ReturnType<typeof startHealthServer>>
@@ -79,30 +88,39 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   let markReady: () => void = () => {}
   const ready = new Promise<void>((resolve) => { markReady = resolve })
 
-  const now = options.now ?? Date.now
-  const newTurn: TurnFactory = async (trx, chatId, updateId) => new Turn(new TaskRepository(trx, now), chatId, updateId, now())
+  const newTurn: TurnFactory = async (trx, chatId, updateId) => {
+    const chats = new ChatSettingsRepository(trx, now)
+    return new Turn({ tasks: new TaskRepository(trx, now), chats, settings: await chats.get(chatId), chatId, updateId, now: now(), defaultZone: config.defaultTimezone })
+  }
   const commands = commandList([healthCommand(health)])
   const handle = createPipeline({ api: bot.api, ledger, delivery, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn })
-  bot.use(async (ctx) => { await handle(ctx.update) })
+  bot.use(async (ctx) => {
+    await gate.run(() => handle(ctx.update))
+    reminders.wake()
+  })
   // Errors that reach here could not even be recorded (the database is failing): stop loudly,
   // so the supervisor restarts us and Telegram redelivers the update.
   bot.catch((err) => { throw err })
 
   await bot.api.setMyCommands({ commands: commands.filter((c) => c.menu !== false).map((c) => ({ command: c.name, description: c.description })) })
     .catch((err: unknown) => logger.warn({ err }, 'setMyCommands failed; the command menu may be out of date'))
-  await delivery.flush()
+  await gate.run(() => delivery.flush())
 
   const done = pollUpdates({
     api: bot.api,
     ledger,
     handle: (update) => bot.handleUpdate(update),
-    afterPoll: () => delivery.flush(),
+    afterPoll: () => gate.run(() => delivery.flush()),
     timeoutS: config.pollTimeoutS,
     signal: controller.signal,
     logger,
     state: pollState,
-    onFirstPoll: markReady,
+    onFirstPoll: () => {
+      markReady()
+      reminders.start().catch((err: unknown) => logger.error({ err }, 'reminder loop did not start'))
+    },
   }).finally(async () => {
+    await reminders.stop()
     await new Promise((resolve) => server.close(resolve))
     await db.destroy()
     lock.release()

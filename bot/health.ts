@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { quickCheck, schemaStatus, type Database } from './db.js'
 import type { Metrics } from './metrics.js'
 import { TaskRepository, type TaskCounts } from './tasks/repository.js'
+import type { ReminderState } from './reminders/loop.js'
 import type { PollState } from './updates/poller.js'
 
 export type Health = {
@@ -19,6 +20,7 @@ export type Health = {
   database: { ok: boolean, check: string }
   schema: { current: string | null, pending: string[], unknown: string[] }
   tasks: TaskCounts | null
+  reminders: ReminderState | null
   metrics: { updates: number, duplicates: number, refused: number, errors: number, p50Ms: number | null, p99Ms: number | null, outboxBacklog: number | null }
 }
 
@@ -30,6 +32,7 @@ export type HealthSources = {
   startedAt: number
   version: string
   outboxBacklog: () => Promise<number>
+  reminders?: () => Promise<ReminderState>
 }
 
 /** The git commit of the code in `root`, as health reports it. */
@@ -52,16 +55,19 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
   let schema: Health['schema'] = { current: null, pending: [], unknown: [] }
   let tasks: TaskCounts | null = null
   let backlog: number | null = null
+  let reminders: ReminderState | null = null
   try {
     check = await quickCheck(s.db)
     const status = await schemaStatus(s.db)
     schema = { current: status.head, pending: status.pending, unknown: status.unknown }
     tasks = await new TaskRepository(s.db).counts()
     backlog = await s.outboxBacklog()
+    reminders = s.reminders === undefined ? null : await s.reminders()
   } catch (err) {
     check = err instanceof Error ? err.message : String(err)
   }
   if (check !== 'ok') problems.push(`database check failed: ${check}`)
+  if (reminders?.lastError != null) problems.push(`reminder loop failing: ${reminders.lastError}`)
   if (schema.pending.length > 0) problems.push(`pending migrations: ${schema.pending.join(', ')}`)
   return {
     status: problems.length === 0 ? 'ok' : 'failing',
@@ -78,6 +84,7 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
     database: { ok: check === 'ok', check },
     schema,
     tasks,
+    reminders,
     metrics: {
       updates: s.metrics.updates,
       duplicates: s.metrics.duplicates,

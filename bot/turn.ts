@@ -3,21 +3,39 @@
 // transaction as the change (see updates/ledger.ts).
 import type { Knex } from 'knex'
 import type * as T from 'node-telegram-bot-api/types'
+import type { ChatSettings, ChatSettingsRepository } from './chats/settings.js'
 import type { Outgoing } from './updates/ledger.js'
 import type { TaskRepository } from './tasks/repository.js'
 import { chunkLines } from './tasks/render.js'
+import type { TimeView } from './time/format.js'
 
 export type TurnFactory = (trx: Knex.Transaction, chatId: number, updateId: number) => Promise<Turn>
 
 export class Turn {
   readonly outgoing: Outgoing[] = []
 
-  constructor (
-    readonly tasks: TaskRepository,
-    readonly chatId: number,
-    readonly updateId: number,
-    readonly now: number,
-  ) {}
+  readonly tasks: TaskRepository
+  readonly chats: ChatSettingsRepository
+  readonly settings: ChatSettings
+  readonly chatId: number
+  readonly updateId: number
+  readonly now: number
+  /** The chat's time zone (its own, or DEFAULT_TIMEZONE). */
+  readonly zone: string
+
+  constructor (parts: { tasks: TaskRepository, chats: ChatSettingsRepository, settings: ChatSettings, chatId: number, updateId: number, now: number, defaultZone: string }) {
+    this.tasks = parts.tasks
+    this.chats = parts.chats
+    this.settings = parts.settings
+    this.chatId = parts.chatId
+    this.updateId = parts.updateId
+    this.now = parts.now
+    this.zone = parts.settings.timezone ?? parts.defaultZone
+  }
+
+  get view (): TimeView {
+    return { zone: this.zone, now: this.now }
+  }
 
   reply (html: string, keyboard?: T.InlineKeyboardMarkup): void {
     this.outgoing.push({

@@ -136,9 +136,10 @@ t.test('chats: each chat has its own list and numbers', async (t) => {
 t.test('help: /start and /help explain the commands; the menu is set', async (t) => {
   t.match((await h.say('/start')).rendered, /Send any message to add it as a task/)
   t.match((await h.say('/help')).rendered, /\/done 3 – complete #3/)
+  t.match((await h.say('/help')).rendered, /\/due 3 friday 9am/)
   const call = h.emu.calls('setMyCommands')[0]
   const names = (call?.params.commands as Array<{ command: string }>).map((c) => c.command)
-  t.same(names, ['help', 'add', 'list', 'all', 'done', 'undo', 'edit', 'del', 'clear', 'health'])
+  t.same(names, ['help', 'add', 'list', 'all', 'done', 'undo', 'edit', 'del', 'clear', 'today', 'due', 'tz', 'digest', 'remind', 'health'])
 })
 
 t.test('commands to another bot are ignored', async (t) => {

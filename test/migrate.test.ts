@@ -7,6 +7,8 @@ import { undeclaredChanges } from '../ops/lib/migrations.mjs'
 import { createSandbox, type Sandbox } from './support/ops-sandbox.js'
 
 const CREATE = '20261124000000_create_tasks.ts'
+const DUE = '20261124120000_due_dates_and_reminders.ts'
+const BASE = [CREATE, DUE]
 const CASCADE = '20261201000000_drop_chat_timezone.ts'
 const PURGE = '20261201000000_purge_deleted_tasks.ts'
 
@@ -25,19 +27,21 @@ t.test('migrate: the rehearsal stops a migration that silently deletes rows, and
     '  table      before  after',
     '  bot_state       0      0',
     '  chats           1      1',
+    '  digests         0      0',
     '  outbox          0      0',
+    '  reminders       0      0',
     '  tasks         300      0',
     '$',
   ].join('\n')))
   t.equal(run.stderr, '✗ rehearse: tasks lost 300 rows (300 → 0) and no migration declares it (knex #6213: with foreign keys on, rebuilding a referenced table cascades deletes); the live database was not touched — see: fix the migration, or declare the change in it: export const dataChange = { tasks: \'may-decrease\' }\n')
   t.equal(box.sha(box.dbFile), before, 'live database unchanged (checksum)')
-  t.same(applied(box), [CREATE])
+  t.same(applied(box), BASE)
   t.same(fs.readdirSync(path.join(box.root, 'storage')).sort(), ['backups', 'db', 'migrations'], 'the scratch copy is gone')
 
   const latest = await box.run('migrate', ['latest', '--yes'])
   t.equal(latest.code, 1, 'latest rehearses first and stops')
   t.match(latest.stderr, /^✗ rehearse: tasks lost 300 rows/)
-  t.same(applied(box), [CREATE], 'nothing was applied')
+  t.same(applied(box), BASE, 'nothing was applied')
   t.equal(count(box, 'tasks'), 300)
 })
 
@@ -52,13 +56,15 @@ t.test('migrate: the rehearsal accepts a migration that declares its data change
     '  table         before  after',
     '  bot_state          0      0',
     '  chats              1      1',
+    '  digests            0      0',
     '  outbox             0      0',
     '  purged_tasks       -     30',
+    '  reminders          0      0',
     '  tasks            300    270',
     `✓ rehearse  1 migration\\(s\\) ran on a copy of ${name}, rows as expected`,
     '$',
   ].join('\n')))
-  t.same(applied(box), [CREATE], 'the rehearsal changes nothing live')
+  t.same(applied(box), BASE, 'the rehearsal changes nothing live')
 
   const again = await box.run('migrate', ['rehearse'])
   t.match(again.stdout, new RegExp(`^  rehearsing 1 migration\\(s\\) on a copy of ${name}:`), 'the newest verified backup at the live head is reused')
@@ -66,17 +72,17 @@ t.test('migrate: the rehearsal accepts a migration that declares its data change
   const latest = await box.run('migrate', ['latest', '--yes'])
   t.equal(latest.code, 0, latest.stderr)
   t.match(latest.stdout, new RegExp(`\n✓ migrate  applied 1 migration\\(s\\) as batch 2: ${PURGE}\n$`))
-  t.same(applied(box), [CREATE, PURGE])
+  t.same(applied(box), [...BASE, PURGE])
   t.equal(count(box, 'tasks'), 270)
   t.equal(count(box, 'purged_tasks'), 30)
 
   const status = await box.run('migrate', ['status'])
-  t.equal(status.stdout, `  applied  ${CREATE}\n  applied  ${PURGE}\n✓ migrate  storage/db/todo.sqlite: 2 applied, 0 pending, 0 unknown to this code\n`)
+  t.equal(status.stdout, `  applied  ${CREATE}\n  applied  ${DUE}\n  applied  ${PURGE}\n✓ migrate  storage/db/todo.sqlite: 3 applied, 0 pending, 0 unknown to this code\n`)
 
   const rollback = await box.run('migrate', ['rollback', '--yes'])
   t.equal(rollback.code, 0, rollback.stderr)
   t.match(rollback.stdout, new RegExp(`^✓ backup  storage/backups/todo_\\S+\\.sqlite \\([\\d.]+ kB, 270 tasks, integrity ok\\)\n✓ migrate  rolled back 1 migration\\(s\\): ${PURGE}\n$`))
-  t.same(applied(box), [CREATE])
+  t.same(applied(box), BASE)
   t.equal(count(box, 'tasks'), 300, 'down puts the purged tasks back')
 })
 
@@ -87,9 +93,10 @@ t.test('migrate: status lists applied, pending and unknown-to-this-code migratio
   t.equal(run.code, 0, run.stderr)
   t.equal(run.stdout, [
     `  applied  ${CREATE}`,
+    `  applied  ${DUE}`,
     '  applied  20261130000000_from_the_future.ts  (unknown to this code)',
     `  pending  ${PURGE}`,
-    '✓ migrate  storage/db/todo.sqlite: 2 applied, 1 pending, 1 unknown to this code',
+    '✓ migrate  storage/db/todo.sqlite: 3 applied, 1 pending, 1 unknown to this code',
     '! migrate  the database was migrated by newer code: deploy that version, or roll back with npx zx ops/rollback.mjs',
     '',
   ].join('\n'))

@@ -34,7 +34,7 @@ t.test('schema: a fresh database is migrated at start', async (t) => {
   t.teardown(() => db.destroy())
   const status = await ensureSchemaCurrent(db)
   t.same(status.pending, [])
-  t.ok(status.head?.endsWith('_create_tasks.ts'))
+  t.ok(status.head?.endsWith('_due_dates_and_reminders.ts'))
 })
 
 t.test('schema: a database newer than the code is refused, naming the migrations', async (t) => {
@@ -49,5 +49,5 @@ t.test('schema: an existing database with pending migrations is refused with the
   const db = openDatabase(path.join(tempDir(), 'todo.sqlite'))
   t.teardown(() => db.destroy())
   await db.schema.createTable('something_else', (tb) => { tb.integer('x') })
-  await t.rejects(ensureSchemaCurrent(db), { code: 'ESCHEMA_PENDING', message: /needs 1 migration\(s\): .*_create_tasks\.ts\. Run: npx zx ops\/migrate\.mjs latest/ })
+  await t.rejects(ensureSchemaCurrent(db), { code: 'ESCHEMA_PENDING', message: /needs 2 migration\(s\): .*_create_tasks\.ts, .*_due_dates_and_reminders\.ts\. Run: npx zx ops\/migrate\.mjs latest/ })
 })

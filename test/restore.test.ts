@@ -62,7 +62,9 @@ t.test('restore: keeps the pre-restore copy, and restoring that copy brings back
     ' {2}table {6}before {2}after',
     ' {2}bot_state {7}0 {6}0',
     ' {2}chats {11}1 {6}1',
+    ' {2}digests {9}0 {6}0',
     ' {2}outbox {10}0 {6}0',
+    ' {2}reminders {7}0 {6}0',
     ' {2}tasks {9}105 {4}100',
     '$',
   ].join('\n')))

@@ -2,7 +2,11 @@
 // place. A button that does not decode, or names a task that is not in this chat, changes nothing.
 import { decodeButton, type ListView } from '../tasks/callback-data.js'
 import { escapeHtml, listPage, shorten, undoKeyboard } from '../tasks/render.js'
+import { reminderKeyboard } from '../reminders/render.js'
+import { snoozeUntil } from '../reminders/schedule.js'
+import { formatDue } from '../time/format.js'
 import type { Turn } from '../turn.js'
+import { completeTasks } from './schedule.js'
 import { RECENTLY_DONE_MS } from './tasks.js'
 
 export type ButtonPress = { id: string, data: string | undefined, messageId: number | undefined }
@@ -10,7 +14,7 @@ export type ButtonPress = { id: string, data: string | undefined, messageId: num
 async function refreshList (turn: Turn, messageId: number, view: ListView, page: number): Promise<void> {
   const open = await turn.tasks.open(turn.chatId)
   const done = view === 'all' ? await turn.tasks.doneSince(turn.chatId, turn.now - RECENTLY_DONE_MS) : []
-  const reply = listPage(open, done, view, page)
+  const reply = listPage(open, done, view, page, turn.view)
   turn.edit(messageId, reply.text, reply.keyboard)
 }
 
@@ -31,8 +35,9 @@ export async function handleButton (turn: Turn, press: ButtonPress): Promise<voi
       if (task === undefined) {
         turn.answer(press.id, 'That task is not in this list any more.')
       } else if (action.kind === 'done') {
-        await turn.tasks.complete(turn.chatId, [task.id])
+        const next = await completeTasks(turn, [task])
         turn.answer(press.id, task.doneAt === null ? `✅ Done: #${task.number}` : `#${task.number} was already done`)
+        if (next.length > 0) turn.replyLines(next)
       } else if (action.kind === 'reopen') {
         await turn.tasks.reopen(turn.chatId, [task.id])
         turn.answer(press.id, `↩ Reopened #${task.number}`)
@@ -52,6 +57,28 @@ export async function handleButton (turn: Turn, press: ButtonPress): Promise<voi
       }
       turn.answer(press.id, `↩ Restored ${restored.length} task${restored.length === 1 ? '' : 's'}`)
       turn.edit(messageId, restored.map((t) => `↩ Restored: <b>#${t.number}</b> ${escapeHtml(shorten(t.text))}`).join('\n').slice(0, 4000))
+      return
+    }
+    case 'remindDone': case 'snooze': {
+      const task = await turn.tasks.byId(turn.chatId, action.taskId)
+      const title = task === undefined ? '' : `<b>#${task.number}</b> ${escapeHtml(shorten(task.text))}`
+      if (task === undefined) {
+        turn.answer(press.id, 'That task is not in your list any more.')
+        turn.edit(messageId, '⏰ (this task was deleted)')
+      } else if (task.doneAt !== null) {
+        turn.answer(press.id, `#${task.number} is already done`)
+        turn.edit(messageId, `✅ Done: ${title}`)
+      } else if (action.kind === 'remindDone') {
+        const next = await completeTasks(turn, [task])
+        turn.answer(press.id, `✅ Done: #${task.number}`)
+        turn.edit(messageId, [`✅ Done: ${title}`, ...next].join('\n'))
+      } else {
+        const until = snoozeUntil(action.snooze, turn.zone, turn.now)
+        await turn.tasks.setRemindAt(turn.chatId, task.id, until)
+        const shown = formatDue({ at: until, hasTime: true }, turn.view)
+        turn.answer(press.id, `💤 Until ${shown}`)
+        turn.edit(messageId, `💤 ${title}\nI'll remind you again ${shown}.`, reminderKeyboard(task.id))
+      }
       return
     }
     case 'clear': {

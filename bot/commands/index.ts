@@ -5,6 +5,7 @@ import { escapeHtml } from '../tasks/render.js'
 import { parseCommand } from '../tasks/parse.js'
 import type { Turn } from '../turn.js'
 import { handleButton } from './buttons.js'
+import { dateCommands } from './dates.js'
 import { helpCommands } from './help.js'
 import { addTasks, taskCommands } from './tasks.js'
 import type { CommandSpec } from './types.js'
@@ -16,7 +17,7 @@ const NON_TEXT_HINT = 'I keep text tasks only: send the task as a text message, 
 const CONTENT_KEYS = ['photo', 'sticker', 'voice', 'video', 'video_note', 'audio', 'document', 'animation', 'location', 'venue', 'contact', 'poll', 'dice', 'game', 'story']
 
 export function commandList (extra: readonly CommandSpec[] = []): CommandSpec[] {
-  return [...helpCommands, ...taskCommands, ...extra]
+  return [...helpCommands, ...taskCommands, ...dateCommands, ...extra]
 }
 
 export function createDispatch (botUsername: string, commands: readonly CommandSpec[]): Dispatch {

@@ -1,9 +1,11 @@
 // The to-do commands: add, list, all, done, undo, edit, del, clear.
 import { UserInputError } from '../errors.js'
 import { parseEdit, parseTaskNumbers, taskLines } from '../tasks/parse.js'
-import { clearKeyboard, escapeHtml, listPage, numberList, shorten, taskLine, undoKeyboard } from '../tasks/render.js'
+import { clearKeyboard, dueSuffix, escapeHtml, listPage, numberList, shorten, taskLine, undoKeyboard } from '../tasks/render.js'
 import type { Task } from '../tasks/repository.js'
+import { parseDue } from '../time/parse-due.js'
 import type { Turn } from '../turn.js'
+import { completeTasks, newTaskFrom, scheduleFor } from './schedule.js'
 import type { CommandSpec } from './types.js'
 
 export const RECENTLY_DONE_MS = 7 * 24 * 3600 * 1000
@@ -11,15 +13,15 @@ export const RECENTLY_DONE_MS = 7 * 24 * 3600 * 1000
 export async function addTasks (turn: Turn, text: string): Promise<void> {
   const lines = taskLines(text)
   if (lines.length === 0) throw new UserInputError('What should I add? Example: /add buy milk (or just send the task as a message).')
-  const added = await turn.tasks.add(turn.chatId, lines)
+  const added = await turn.tasks.add(turn.chatId, lines.map((line) => newTaskFrom(turn, line, (text) => parseDue(text, turn.view))))
   const head = added.length === 1 ? 'Added:' : `Added ${added.length} tasks:`
-  turn.replyLines([head, ...added.map(taskLine)])
+  turn.replyLines([head, ...added.map((task) => taskLine(task, turn.view))])
 }
 
 export async function showList (turn: Turn, view: 'open' | 'all', page = 0): Promise<void> {
   const open = await turn.tasks.open(turn.chatId)
   const done = view === 'all' ? await turn.tasks.doneSince(turn.chatId, turn.now - RECENTLY_DONE_MS) : []
-  const reply = listPage(open, done, view, page)
+  const reply = listPage(open, done, view, page, turn.view)
   turn.reply(reply.text, reply.keyboard)
 }
 
@@ -39,9 +41,10 @@ async function done (turn: Turn, args: string): Promise<void> {
   const { found, missing } = await findTasks(turn, parseTaskNumbers(args, 'done'))
   const already = found.filter((t) => t.doneAt !== null)
   const todo = found.filter((t) => t.doneAt === null)
-  await turn.tasks.complete(turn.chatId, todo.map((t) => t.id))
+  const next = await completeTasks(turn, todo)
   turn.replyLines([
     ...todo.map((t) => `✅ Done: <b>#${t.number}</b> ${escapeHtml(shorten(t.text))}`),
+    ...next,
     ...already.map((t) => `#${t.number} was already done.`),
     ...missingLine(missing),
   ])
@@ -63,8 +66,13 @@ async function edit (turn: Turn, args: string): Promise<void> {
   const { number, text } = parseEdit(args)
   const [task] = await turn.tasks.byNumbers(turn.chatId, [number])
   if (task === undefined) throw new UserInputError(`There is no task #${number}.`)
-  await turn.tasks.edit(turn.chatId, task.id, text)
-  turn.reply(`✏️ <b>#${number}</b> now says: ${escapeHtml(shorten(text))}`)
+  // A date in the new text moves the due date; without one the due date stays as it was.
+  const parsed = parseDue(text, turn.view)
+  const dated = parsed.text !== '' && (parsed.due !== undefined || parsed.repeat !== undefined)
+  await turn.tasks.edit(turn.chatId, task.id, dated ? parsed.text : text)
+  if (dated) await turn.tasks.setSchedule(turn.chatId, task.id, scheduleFor(turn, parsed))
+  const [updated] = await turn.tasks.byNumbers(turn.chatId, [number])
+  turn.reply(`✏️ <b>#${number}</b> now says: ${escapeHtml(shorten(updated?.text ?? text))}${updated === undefined ? '' : dueSuffix(updated, turn.view)}`)
 }
 
 async function del (turn: Turn, args: string): Promise<void> {

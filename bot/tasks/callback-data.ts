@@ -10,6 +10,8 @@ export type ButtonAction =
   | { kind: 'page', page: number, view: ListView }
   | { kind: 'undo', batch: number }
   | { kind: 'clear', confirmed: boolean }
+  | { kind: 'remindDone', taskId: number }
+  | { kind: 'snooze', taskId: number, snooze: 10 | 60 | 'morning' }
 
 const VIEW_CODE: Record<ListView, string> = { open: 'o', all: 'a' }
 const TASK_KIND_CODE = { done: 'd', reopen: 'r', delete: 'x' } as const
@@ -21,6 +23,8 @@ export function encodeButton (action: ButtonAction): string {
     case 'page': return `p:${action.page}:${VIEW_CODE[action.view]}`
     case 'undo': return `u:${action.batch}`
     case 'clear': return action.confirmed ? 'c:y' : 'c:n'
+    case 'remindDone': return `rd:${action.taskId}`
+    case 'snooze': return `rs:${action.taskId}:${action.snooze === 'morning' ? 'm' : action.snooze}`
   }
 }
 
@@ -40,5 +44,9 @@ export function decodeButton (data: string | undefined): ButtonAction | undefine
   m = new RegExp(`^u:${ID}$`).exec(data)
   if (m !== null) return { kind: 'undo', batch: Number(m[1]) }
   if (data === 'c:y' || data === 'c:n') return { kind: 'clear', confirmed: data === 'c:y' }
+  m = new RegExp(`^rd:${ID}$`).exec(data)
+  if (m !== null) return { kind: 'remindDone', taskId: Number(m[1]) }
+  m = new RegExp(`^rs:${ID}:(10|60|m)$`).exec(data)
+  if (m !== null) return { kind: 'snooze', taskId: Number(m[1]), snooze: m[2] === 'm' ? 'morning' : Number(m[2]) as 10 | 60 }
   return undefined
 }

@@ -3,6 +3,8 @@
 import type * as T from 'node-telegram-bot-api/types'
 import { encodeButton, type ListView } from './callback-data.js'
 import type { Task } from './repository.js'
+import { formatDue, isOverdue, type TimeView } from '../time/format.js'
+import { describeRepeat } from '../time/repeat.js'
 
 export const MESSAGE_LIMIT = 4096
 export const PAGE_SIZE = 10
@@ -49,9 +51,18 @@ export function chunkLines (lines: readonly string[], limit = MESSAGE_LIMIT): st
   return chunks
 }
 
-export function taskLine (task: Task): string {
+/** " — due Wed 25 Nov 09:00 🔁 every weekday", with a warning when it is overdue. */
+export function dueSuffix (task: Pick<Task, 'dueAt' | 'dueHasTime' | 'repeat'>, view: TimeView): string {
+  if (task.dueAt === null) return ''
+  const due = { at: task.dueAt, hasTime: task.dueHasTime }
+  const repeat = task.repeat === null ? '' : ` 🔁 ${describeRepeat(task.repeat)}`
+  return ` — ${isOverdue(due, view) ? '⚠️ overdue, was due' : 'due'} ${formatDue(due, view)}${repeat}`
+}
+
+export function taskLine (task: Task, view?: TimeView): string {
   const text = escapeHtml(shorten(task.text))
-  return task.doneAt === null ? `<b>#${task.number}</b> ${text}` : `✅ <s>#${task.number} ${text}</s>`
+  if (task.doneAt !== null) return `✅ <s>#${task.number} ${text}</s>`
+  return `<b>#${task.number}</b> ${text}${view === undefined ? '' : dueSuffix(task, view)}`
 }
 
 export function pageCount (total: number): number {
@@ -59,7 +70,7 @@ export function pageCount (total: number): number {
 }
 
 /** One page of /list or /all, with a done/reopen and a delete button per task. */
-export function listPage (open: readonly Task[], done: readonly Task[], view: ListView, requestedPage: number): Reply {
+export function listPage (open: readonly Task[], done: readonly Task[], view: ListView, requestedPage: number, time?: TimeView): Reply {
   const tasks = view === 'all' ? [...open, ...done] : [...open]
   const pages = pageCount(tasks.length)
   const page = Math.min(Math.max(requestedPage, 0), pages - 1)
@@ -83,7 +94,7 @@ export function listPage (open: readonly Task[], done: readonly Task[], view: Li
     if (page < pages - 1) nav.push({ text: 'Next ›', callback_data: encodeButton({ kind: 'page', page: page + 1, view }) })
     rows.push(nav)
   }
-  return { text: [header, '', ...shown.map(taskLine)].join('\n'), keyboard: { inline_keyboard: rows } }
+  return { text: [header, '', ...shown.map((task) => taskLine(task, time))].join('\n'), keyboard: { inline_keyboard: rows } }
 }
 
 export function undoKeyboard (batch: number): T.InlineKeyboardMarkup {

@@ -1,6 +1,8 @@
-// The only module that reads or writes tasks. Every method takes the chat id first: there is no
-// way to reach a task without naming the chat it belongs to. Numbers are per chat and never reused.
+// The only module that reads or writes tasks on behalf of a chat (the reminder loop's store only
+// claims `remind_at`). Every method takes the chat id first: there is no way to reach a task
+// without naming the chat it belongs to. Numbers are per chat and never reused.
 import type { Knex } from 'knex'
+import type { RepeatRule } from '../time/repeat.js'
 
 export type Task = {
   id: number
@@ -9,7 +11,23 @@ export type Task = {
   text: string
   createdAt: number
   doneAt: number | null
+  dueAt: number | null
+  dueHasTime: boolean
+  repeat: RepeatRule | null
+  remindBeforeMin: number | null
+  remindAt: number | null
 }
+
+/** What a new task or a changed due date carries besides its text. */
+export type Schedule = {
+  dueAt: number | null
+  dueHasTime: boolean
+  repeat: RepeatRule | null
+  remindBeforeMin: number | null
+  remindAt: number | null
+}
+
+export type NewTask = { text: string } & Partial<Schedule>
 
 type TaskRow = {
   id: number
@@ -18,12 +36,39 @@ type TaskRow = {
   text: string
   created_at: number
   done_at: number | null
+  due_at: number | null
+  due_has_time: number
+  repeat: string | null
+  remind_before_min: number | null
+  remind_at: number | null
 }
 
-const COLUMNS = ['id', 'chat_id', 'number', 'text', 'created_at', 'done_at']
+const COLUMNS = ['id', 'chat_id', 'number', 'text', 'created_at', 'done_at', 'due_at', 'due_has_time', 'repeat', 'remind_before_min', 'remind_at']
 
 function toTask (row: TaskRow): Task {
-  return { id: row.id, chatId: row.chat_id, number: row.number, text: row.text, createdAt: row.created_at, doneAt: row.done_at }
+  return {
+    id: row.id,
+    chatId: row.chat_id,
+    number: row.number,
+    text: row.text,
+    createdAt: row.created_at,
+    doneAt: row.done_at,
+    dueAt: row.due_at,
+    dueHasTime: row.due_has_time === 1,
+    repeat: row.repeat === null ? null : JSON.parse(row.repeat) as RepeatRule,
+    remindBeforeMin: row.remind_before_min,
+    remindAt: row.remind_at,
+  }
+}
+
+function scheduleColumns (s: Partial<Schedule>): Record<string, unknown> {
+  return {
+    due_at: s.dueAt ?? null,
+    due_has_time: s.dueHasTime === true ? 1 : 0,
+    repeat: s.repeat === undefined || s.repeat === null ? null : JSON.stringify(s.repeat),
+    remind_before_min: s.remindBeforeMin ?? null,
+    remind_at: s.remindAt ?? null,
+  }
 }
 
 export type TaskCounts = { chats: number, open: number, done: number }
@@ -35,19 +80,41 @@ export class TaskRepository {
     return this.db('tasks').where({ chat_id: chatId }).whereNull('deleted_at')
   }
 
-  async add (chatId: number, texts: readonly string[]): Promise<Task[]> {
+  async add (chatId: number, tasks: ReadonlyArray<string | NewTask>): Promise<Task[]> {
     const at = this.now()
+    const texts = tasks.map((t) => typeof t === 'string' ? { text: t } : t)
     await this.db('chats').insert({ id: chatId, next_number: 1, created_at: at }).onConflict('id').ignore()
     const chat = await this.db('chats').where({ id: chatId }).first('next_number') as { next_number: number }
-    const rows = texts.map((text, i) => ({ chat_id: chatId, number: chat.next_number + i, text, created_at: at, updated_at: at }))
+    const rows = texts.map((t, i) => ({ chat_id: chatId, number: chat.next_number + i, text: t.text, created_at: at, updated_at: at, ...scheduleColumns(t) }))
     for (let i = 0; i < rows.length; i += 200) await this.db('tasks').insert(rows.slice(i, i + 200))
     await this.db('chats').where({ id: chatId }).update({ next_number: chat.next_number + texts.length })
     return this.byNumbers(chatId, rows.map((r) => r.number))
   }
 
+  /** Open tasks: the ones with a due date first, soonest first, then by number. */
   async open (chatId: number): Promise<Task[]> {
-    const rows = await this.live(chatId).whereNull('done_at').orderBy('number').select(COLUMNS)
+    const rows = await this.live(chatId).whereNull('done_at').orderByRaw('due_at is null, due_at, number').select(COLUMNS)
     return rows.map(toTask)
+  }
+
+  /** Open tasks due before `until` (overdue ones included), soonest first. */
+  async dueBefore (chatId: number, until: number): Promise<Task[]> {
+    const rows = await this.live(chatId).whereNull('done_at').whereNotNull('due_at').where('due_at', '<', until).orderBy(['due_at', 'number']).select(COLUMNS)
+    return rows.map(toTask)
+  }
+
+  /** Open tasks with a due date (for re-anchoring them to a new time zone). */
+  async openWithDue (chatId: number): Promise<Task[]> {
+    const rows = await this.live(chatId).whereNull('done_at').whereNotNull('due_at').select(COLUMNS)
+    return rows.map(toTask)
+  }
+
+  async setSchedule (chatId: number, id: number, schedule: Schedule): Promise<void> {
+    await this.live(chatId).where({ id }).update({ ...scheduleColumns(schedule), updated_at: this.now() })
+  }
+
+  async setRemindAt (chatId: number, id: number, remindAt: number | null): Promise<void> {
+    await this.live(chatId).where({ id }).update({ remind_at: remindAt, updated_at: this.now() })
   }
 
   async doneSince (chatId: number, since: number): Promise<Task[]> {
@@ -70,7 +137,7 @@ export class TaskRepository {
 
   async complete (chatId: number, ids: readonly number[]): Promise<void> {
     const at = this.now()
-    await this.live(chatId).whereIn('id', ids).whereNull('done_at').update({ done_at: at, updated_at: at })
+    await this.live(chatId).whereIn('id', ids).whereNull('done_at').update({ done_at: at, remind_at: null, updated_at: at })
   }
 
   async reopen (chatId: number, ids: readonly number[]): Promise<void> {

@@ -1,0 +1,46 @@
+// Per-chat settings: time zone, default reminder lead and morning digest. A chat row is created
+// on first use with the defaults.
+import type { Knex } from 'knex'
+
+export type ChatSettings = {
+  /** The chat's own zone, or null to follow DEFAULT_TIMEZONE. */
+  timezone: string | null
+  remindBeforeMin: number
+  /** "08:00", or null when the digest is off. */
+  digestTime: string | null
+}
+
+type ChatRow = { timezone: string | null, remind_before_min: number, digest_time: string | null }
+
+export class ChatSettingsRepository {
+  constructor (private readonly db: Knex | Knex.Transaction, private readonly now: () => number = Date.now) {}
+
+  async get (chatId: number): Promise<ChatSettings> {
+    const row = await this.db('chats').where({ id: chatId }).first('timezone', 'remind_before_min', 'digest_time') as ChatRow | undefined
+    return { timezone: row?.timezone ?? null, remindBeforeMin: row?.remind_before_min ?? 0, digestTime: row?.digest_time ?? null }
+  }
+
+  private async ensure (chatId: number): Promise<void> {
+    await this.db('chats').insert({ id: chatId, next_number: 1, created_at: this.now() }).onConflict('id').ignore()
+  }
+
+  async setTimezone (chatId: number, zone: string): Promise<void> {
+    await this.ensure(chatId)
+    await this.db('chats').where({ id: chatId }).update({ timezone: zone })
+  }
+
+  async setRemindBefore (chatId: number, minutes: number): Promise<void> {
+    await this.ensure(chatId)
+    await this.db('chats').where({ id: chatId }).update({ remind_before_min: minutes })
+  }
+
+  async setDigest (chatId: number, time: string | null): Promise<void> {
+    await this.ensure(chatId)
+    await this.db('chats').where({ id: chatId }).update({ digest_time: time })
+  }
+
+  /** Counts today's digest as done (turned on after its hour: the first one comes tomorrow). */
+  async skipDigest (chatId: number, localDate: string): Promise<void> {
+    await this.db('digests').insert({ chat_id: chatId, local_date: localDate, status: 'skipped', created_at: this.now() }).onConflict(['chat_id', 'local_date']).ignore()
+  }
+}

@@ -1,0 +1,93 @@
+// The reminder loop's view of the database. A reminder is claimed (task.remind_at cleared and a
+// 'sending' row written, in one transaction) before it is sent, so a crash can lose the send
+// but never repeat it: each (task, occurrence) goes out at most once.
+import type { Knex } from 'knex'
+
+export type DueReminder = { taskId: number, chatId: number, fireAt: number }
+export type DigestChat = { chatId: number, timezone: string | null, digestTime: string }
+
+export class ReminderStore {
+  constructor (private readonly db: Knex, private readonly now: () => number) {}
+
+  /** Claims left 'sending' by a crash: their outcome is unknown, so they are not sent again. */
+  async settleInterrupted (): Promise<number> {
+    const n1 = await this.db('reminders').where({ status: 'sending' }).update({ status: 'unknown' })
+    const n2 = await this.db('digests').where({ status: 'sending' }).update({ status: 'unknown' })
+    return n1 + n2
+  }
+
+  async due (now: number, limit: number): Promise<DueReminder[]> {
+    const rows = await this.db('tasks').whereNull('deleted_at').whereNull('done_at').whereNotNull('remind_at').where('remind_at', '<=', now)
+      .orderBy(['remind_at', 'id']).limit(limit).select('id', 'chat_id', 'remind_at') as Array<{ id: number, chat_id: number, remind_at: number }>
+    return rows.map((r) => ({ taskId: r.id, chatId: r.chat_id, fireAt: r.remind_at }))
+  }
+
+  /** The claim: returns the reminder row id, or undefined when someone else (a button press
+   * that snoozed or completed the task) changed it first. */
+  async claim (r: DueReminder): Promise<number | undefined> {
+    return await this.db.transaction(async (trx) => {
+      const taken = await trx('tasks').where({ id: r.taskId, remind_at: r.fireAt }).whereNull('done_at').whereNull('deleted_at').update({ remind_at: null })
+      if (taken !== 1) return undefined
+      const existing = await trx('reminders').where({ task_id: r.taskId, fire_at: r.fireAt }).first('id')
+      if (existing !== undefined) return undefined
+      const [id] = await trx('reminders').insert({ task_id: r.taskId, chat_id: r.chatId, fire_at: r.fireAt, status: 'sending', created_at: this.now() })
+      return id as number
+    })
+  }
+
+  async markSent (id: number, messageId: number): Promise<void> {
+    await this.db('reminders').where({ id }).update({ status: 'sent', message_id: messageId, sent_at: this.now() })
+  }
+
+  async markFailed (id: number, status: 'failed' | 'unknown'): Promise<void> {
+    await this.db('reminders').where({ id }).update({ status })
+  }
+
+  /** Telegram said for certain it did not send it (429, 5xx, refused connection): un-claim. */
+  async release (id: number, r: DueReminder): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      await trx('reminders').where({ id }).delete()
+      await trx('tasks').where({ id: r.taskId }).whereNull('remind_at').whereNull('done_at').update({ remind_at: r.fireAt })
+    })
+  }
+
+  async nextDueAt (): Promise<number | null> {
+    const row = await this.db('tasks').whereNull('deleted_at').whereNull('done_at').min({ at: 'remind_at' }).first() as { at: number | null } | undefined
+    return row?.at ?? null
+  }
+
+  async backlog (now: number): Promise<number> {
+    const row = await this.db('tasks').whereNull('deleted_at').whereNull('done_at').where('remind_at', '<=', now).count({ n: '*' }).first() as { n: number }
+    return Number(row.n)
+  }
+
+  async lastSentAt (): Promise<number | null> {
+    const row = await this.db('reminders').where({ status: 'sent' }).max({ at: 'sent_at' }).first() as { at: number | null } | undefined
+    return row?.at ?? null
+  }
+
+  async digestChats (): Promise<DigestChat[]> {
+    const rows = await this.db('chats').whereNotNull('digest_time').select('id', 'timezone', 'digest_time') as Array<{ id: number, timezone: string | null, digest_time: string }>
+    return rows.map((r) => ({ chatId: r.id, timezone: r.timezone, digestTime: r.digest_time }))
+  }
+
+  async claimDigest (chatId: number, localDate: string): Promise<number | undefined> {
+    return await this.db.transaction(async (trx) => {
+      if (await trx('digests').where({ chat_id: chatId, local_date: localDate }).first('id') !== undefined) return undefined
+      const [id] = await trx('digests').insert({ chat_id: chatId, local_date: localDate, status: 'sending', created_at: this.now() })
+      return id as number
+    })
+  }
+
+  async hasDigest (chatId: number, localDate: string): Promise<boolean> {
+    return await this.db('digests').where({ chat_id: chatId, local_date: localDate }).first('id') !== undefined
+  }
+
+  async markDigest (id: number, status: 'sent' | 'failed' | 'unknown', messageId?: number): Promise<void> {
+    await this.db('digests').where({ id }).update({ status, message_id: messageId ?? null, sent_at: status === 'sent' ? this.now() : null })
+  }
+
+  async releaseDigest (id: number): Promise<void> {
+    await this.db('digests').where({ id }).delete()
+  }
+}
