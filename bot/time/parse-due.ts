@@ -22,6 +22,7 @@ const REMIND = /(?:^|\s)remind(?:\s+me)?\s+(\d{1,5})\s*(m|mins?|minutes?|h|hrs?|
 // Words that belong to the date phrase when they stand right before it at the end of the text.
 const LEAD_IN = /\s+(?:on|at|by|due|until|till|before|for)$/i
 // Casual words chrono gives an hour to ("tonight" → 22:00); other casual words ("tomorrow") are days.
+const AMBIGUOUS_OPENERS = /^(night|morning|evening|afternoon|noon|midnight|now)$/i
 const TIME_OF_DAY_TAGS = ['tonight', 'morning', 'afternoon', 'evening', 'noon', 'midnight', 'now'].map((w) => `casualReference/${w}`)
 
 function minutesOf (amount: number, unit: string): number {
@@ -46,18 +47,21 @@ type DatePhrase = { result: chrono.ParsedResult, rest: string }
 function findDatePhrase (text: string, now: DateTime): DatePhrase | undefined {
   const results = chrono.parse(text, { instant: now.toJSDate(), timezone: now.offset }, { forwardDate: true })
   const trimmedEnd = text.replace(/[\s.,;!?]+$/, '')
+  const candidates: Array<DatePhrase & { atEnd: boolean }> = []
   for (const result of results) {
     const start = result.index
     const end = start + result.text.length
     const atStart = text.slice(0, start).trim() === ''
     const atEnd = end >= trimmedEnd.length
-    if (!atStart && !atEnd) continue
+    // A lone part-of-day word opening a task ("night shift", "morning run") names the task.
+    if (!atEnd && (!atStart || AMBIGUOUS_OPENERS.test(result.text))) continue
     let rest = `${text.slice(0, start)} ${text.slice(end)}`.replace(/\s+/g, ' ').trim()
     if (atEnd) rest = rest.replace(/[\s.,;!?]+$/, '').replace(LEAD_IN, '').trim()
     if (atStart) rest = rest.replace(/^[\s,:;-]+/, '')
-    return { result, rest }
+    candidates.push({ result, rest, atEnd })
   }
-  return undefined
+  // "pay rent tomorrow 9am" is the usual shape: a date at the end wins over one at the start.
+  return candidates.find((c) => c.atEnd) ?? candidates[0]
 }
 
 function hasTimeOfDay (result: chrono.ParsedResult): boolean {

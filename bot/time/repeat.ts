@@ -54,9 +54,10 @@ function ordinal (n: number): string {
 
 export function describeRepeat (rule: RepeatRule): string {
   if (rule.unit === 'weekday') return 'every weekday'
-  const dayName = rule.weekday === undefined ? '' : WEEKDAYS[rule.weekday - 1] ?? ''
-  const unit = rule.unit === 'week' && dayName !== '' ? dayName[0]?.toUpperCase() + dayName.slice(1) : rule.unit
-  const head = rule.every === 1 ? `every ${unit}` : rule.every === 2 && dayName === '' ? `every other ${unit}` : `every ${rule.every} ${unit}s`
+  const day = rule.weekday === undefined ? undefined : WEEKDAYS[rule.weekday - 1]
+  const dayName = day === undefined ? undefined : `${day[0]?.toUpperCase() ?? ''}${day.slice(1)}`
+  const head = rule.every === 1 ? `every ${rule.unit}` : `every ${rule.every} ${rule.unit}s`
+  if (rule.unit === 'week' && dayName !== undefined) return rule.every === 1 ? `every ${dayName}` : `${head} on ${dayName}`
   return rule.dayOfMonth === undefined ? head : `${head} on the ${ordinal(rule.dayOfMonth)}`
 }
 

@@ -23,7 +23,11 @@ export type WallClock = { year: number, month: number, day: number, hour: number
 /** The instant of a wall-clock time in `zone`. A time skipped by a spring-forward change moves
  * forward by the gap (02:30 → 03:30); a repeated autumn hour takes its first occurrence. */
 export function wallClockToInstant (w: WallClock, zone: string): number {
-  return DateTime.fromObject(w, { zone }).toMillis()
+  const dt = DateTime.fromObject(w, { zone })
+  // luxon resolves a repeated hour to its second occurrence; an hour earlier may read the same.
+  const earlier = dt.minus({ hours: 1 })
+  if (earlier.day === w.day && earlier.hour === w.hour && earlier.minute === w.minute) return earlier.toMillis()
+  return dt.toMillis()
 }
 
 /** "2026-11-25" in the zone. */

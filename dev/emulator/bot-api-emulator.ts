@@ -25,6 +25,7 @@ export class BotApiEmulator {
   private readonly queue = new UpdatesQueue()
   private readonly faults = new FaultBook()
   private readonly log: ApiCall[] = []
+  private readonly heldAnswers = new Map<string, number>()
   private readonly webhook = { url: '' }
   private readonly inFlight = new Set<AbortController>()
   private stopping: Promise<void> | undefined
@@ -107,6 +108,12 @@ export class BotApiEmulator {
   failFor (method: string, fault: Fault, ms: number): void { this.faults.failFor(method, fault, ms) }
   clearFaults (): void { this.faults.clear() }
   setMethodDelay (method: string, ms: number): void { this.faults.setDelay(method, ms) }
+  /** Carries out `method` at once but holds its answer back for `ms`: the bot's request took
+   * effect while the bot has not heard so (a crash in that window tests "at most once"). */
+  holdAnswers (method: string, ms: number): void {
+    if (ms > 0) this.heldAnswers.set(method, ms)
+    else this.heldAnswers.delete(method)
+  }
 
   private async waitUntil<T> (probe: () => T | undefined | false, timeoutMs: number, what: () => string): Promise<T> {
     const deadline = Date.now() + timeoutMs
@@ -159,6 +166,8 @@ export class BotApiEmulator {
       if (delay > 0) await sleep(delay, undefined, { signal: controller.signal })
       const context: MethodContext = { state: this.state, queue: this.queue, webhook: this.webhook, signal: controller.signal }
       const result = await handler(call.params, context)
+      const hold = this.heldAnswers.get(method) ?? 0
+      if (hold > 0) await sleep(hold, undefined, { signal: controller.signal })
       this.answer(res, call, 200, { ok: true, result })
     } catch (err) {
       if (controller.signal.aborted) return

@@ -7,6 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { startBot, type RunningBot } from '../../bot/app.js'
+import type { Clock } from '../../bot/clock.js'
 import { loadConfig, PROJECT_ROOT, type Config } from '../../bot/config.js'
 import { createLogger } from '../../bot/logger.js'
 import { BotApiEmulator, type BotMessage } from '../../dev/emulator/bot-api-emulator.js'
@@ -62,7 +63,8 @@ export type Harness = {
   close: () => Promise<void>
 }
 
-export async function startHarness (extraEnv: Record<string, string> = {}): Promise<Harness> {
+/** `clock`: the time the bot sees (an AdjustableClock lets a test jump it); the system clock by default. */
+export async function startHarness (extraEnv: Record<string, string> = {}, options: { clock?: Clock } = {}): Promise<Harness> {
   const emu = await BotApiEmulator.start()
   const dir = tempDir()
   const config = loadConfig(botEnv(emu, dir, extraEnv))
@@ -73,7 +75,7 @@ export async function startHarness (extraEnv: Record<string, string> = {}): Prom
     dir,
     config,
     logs,
-    bot: await startBot(config, { logger }),
+    bot: await startBot(config, { logger, clock: options.clock }),
     say: async (text, user = OWNER, chat = user) => {
       const waiting = emu.waitForMessage(chat)
       emu.sendText(user, chat, text)
@@ -81,7 +83,7 @@ export async function startHarness (extraEnv: Record<string, string> = {}): Prom
     },
     restart: async () => {
       await h.bot.stop()
-      h.bot = await startBot(config, { logger })
+      h.bot = await startBot(config, { logger, clock: options.clock })
       await h.bot.ready
       return h.bot
     },
