@@ -3,17 +3,19 @@
 // measured in the same run, because absolute figures on this machine are noisy.
 //
 // Usage: npm run bench [-- --quick] [-- --only throughput,scale]
-// To add a benchmark (deploy downtime, rollback time): write bench/<name>.ts exporting a
-// `Benchmark` (see bench/lib/report.ts) and list it in BENCHMARKS below.
+// To add a benchmark: write bench/<name>.ts exporting a `Benchmark` (see bench/lib/report.ts)
+// and list it in BENCHMARKS below.
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { backupBench } from './backup.js'
+import { deployDowntime } from './deploy-downtime.js'
+import { rollbackTime } from './rollback-time.js'
 import { formatTable, met, writeResults, type Benchmark, type Row } from './lib/report.js'
 import { scale } from './scale.js'
 import { throughput } from './throughput.js'
 
-export const BENCHMARKS: readonly Benchmark[] = [throughput, backupBench, scale]
+export const BENCHMARKS: readonly Benchmark[] = [throughput, backupBench, scale, deployDowntime, rollbackTime]
 export const RESULTS_FILE = path.join(import.meta.dirname, 'results.json')
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } })
