@@ -173,6 +173,7 @@ export class ReminderLoop {
     const message = reminderMessage(task, r.fireAt, { zone: this.zoneOf(settings.timezone), now: this.deps.clock.now() })
     const outcome = await api.sendMessage({ chat_id: r.chatId, text: message.text, parse_mode: 'HTML', ...(message.keyboard === undefined ? {} : { reply_markup: message.keyboard }) })
       .then((m): Outcome => ({ kind: 'sent', messageId: m.message_id }), outcomeOf)
+    this.limiter.finished(r.chatId)
     if (outcome.kind === 'sent') {
       await this.write(() => this.store.markSent(id, outcome.messageId))
       this.sent++
@@ -215,6 +216,7 @@ export class ReminderLoop {
     const tasks = await new TaskRepository(this.deps.db).dueBefore(chatId, inZone(now, zone).endOf('day').toMillis() + 1)
     const outcome = await this.deps.api.sendMessage({ chat_id: chatId, text: digestMessage(tasks, { zone, now }), parse_mode: 'HTML' })
       .then((m): Outcome => ({ kind: 'sent', messageId: m.message_id }), outcomeOf)
+    this.limiter.finished(chatId)
     if (outcome.kind === 'sent') {
       await this.write(() => this.store.markDigest(id, 'sent', outcome.messageId))
       this.deps.logger.info({ chatId, localDate: today, tasks: tasks.length }, 'digest sent')

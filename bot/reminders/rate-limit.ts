@@ -41,6 +41,12 @@ export class SendRateLimiter {
     this.recent.push(at)
   }
 
+  /** A send has ended: the gap to the next one in this chat counts from now (a send that waited
+   * out a 429 inside the client ends later than it started). */
+  finished (chatId: number): void {
+    this.lastByChat.set(chatId, Date.now())
+  }
+
   pause (ms: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms)
   }

@@ -32,10 +32,10 @@ function when (at: number, hasTime: boolean, view: TimeView): string {
 export function reminderMessage (task: Task, fireAt: number, view: TimeView): Reply {
   const lines = [`⏰ <b>#${task.number}</b> ${escapeHtml(shorten(task.text))}`]
   if (task.dueAt !== null) {
-    const late = view.now - fireAt > LATE_AFTER_MS
     const dueWhen = when(task.dueAt, task.dueHasTime, view)
-    if (late) lines.push(`was due ${dueWhen} (reminder delayed: I was offline at ${formatClock(fireAt, view.zone)})`)
-    else lines.push(task.dueHasTime && task.dueAt > view.now ? `due at ${dueWhen}` : `due ${dueWhen}`)
+    const overdue = task.dueHasTime ? view.now - task.dueAt > LATE_AFTER_MS : !isSameDay(task.dueAt, view) && task.dueAt < view.now
+    const delayed = view.now - fireAt > LATE_AFTER_MS ? ` (reminder delayed: I was offline at ${formatClock(fireAt, view.zone)})` : ''
+    lines.push(`${overdue ? 'was due' : 'due'} ${dueWhen}${delayed}`)
     if (task.repeat !== null) lines.push(`🔁 ${describeRepeat(task.repeat)}`)
   }
   return { text: lines.join('\n'), keyboard: reminderKeyboard(task.id) }
