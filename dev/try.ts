@@ -1,11 +1,17 @@
 // `npm run try`: meet the bot without a token. Starts the Bot API emulator on 127.0.0.1, the real
 // bot against it with a throwaway database, and a chat in this terminal. Type as a Telegram user;
 // press an inline button by typing its number in brackets, e.g. `!2`. `/quit` or Ctrl-D to leave.
+// The bot's clock can be set, so a day of reminders fits in a minute:
+//   npm run try -- --at 2026-11-25T08:00 --tz Europe/Berlin [--speed 60]
+// and in the chat, `!time +2h` or `!time 2026-11-25T09:00` moves it.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
+import { parseArgs } from 'node:util'
+import { DateTime } from 'luxon'
 import { startBot } from '../bot/app.js'
+import { AdjustableClock } from '../bot/clock.js'
 import { loadConfig } from '../bot/config.js'
 import { createLogger } from '../bot/logger.js'
 import { BotApiEmulator, type BotMessage } from './emulator/bot-api-emulator.js'
@@ -13,6 +19,17 @@ import { renderForTerminal } from './terminal-render.js'
 
 const USER = 1
 const out = (line: string): void => { process.stdout.write(`${line}\n`) }
+
+const { values: flags } = parseArgs({ options: { at: { type: 'string' }, tz: { type: 'string' }, speed: { type: 'string' } } })
+const zone = flags.tz ?? 'UTC'
+const startAt = flags.at === undefined ? Date.now() : DateTime.fromISO(flags.at, { zone }).toMillis()
+const speed = Number(flags.speed ?? '1')
+if (!Number.isFinite(startAt) || !Number.isFinite(speed) || speed < 0) {
+  process.stderr.write('usage: npm run try -- [--at 2026-11-25T08:00] [--tz Europe/Berlin] [--speed 60]\n')
+  process.exit(2)
+}
+const clock = new AdjustableClock(startAt, speed)
+const clockLine = (): string => `🕒 ${DateTime.fromMillis(clock.now(), { zone }).toFormat('ccc d LLL HH:mm')} (${zone})`
 
 const emu = await BotApiEmulator.start()
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mister-todo-try-'))
@@ -23,15 +40,18 @@ const config = loadConfig({
   DATABASE_FILE: path.join(dir, 'todo.sqlite'),
   HEALTH_PORT: '0',
   POLL_TIMEOUT_S: '10',
+  DEFAULT_TIMEZONE: zone,
 })
 const logFile = path.join(dir, 'bot.log')
-const bot = await startBot(config, { logger: createLogger('info', fs.createWriteStream(logFile)) })
+const bot = await startBot(config, { logger: createLogger('info', fs.createWriteStream(logFile)), clock })
 await bot.ready
 
 out(`Mister Todo, running locally against a Bot API emulator (${emu.apiRoot}).`)
 out('You are a Telegram user in a private chat with the bot. Type a message, or /help.')
 out('Buttons show as [1] [2] ...: type !1 to press one. /quit or Ctrl-D to leave.')
-out(`(throwaway database and log in ${dir})\n`)
+out('The clock: !time +2h, !time +30m or !time 2026-11-25T09:00 moves it.')
+out(`(throwaway database and log in ${dir})`)
+out(`${clockLine()}\n`)
 
 // What has been printed, so edits show up as edits and buttons keep their numbers.
 const printed = new Map<number, string>()
@@ -85,6 +105,23 @@ rl.on('line', (line) => {
   queue = queue.then(async () => {
     const text = line.trim()
     if (text === '/quit') return await quit()
+    const time = /^!time\s+(.+)$/.exec(text)
+    if (time !== null) {
+      const jump = /^\+(\d+)\s*(m|min|h|d)$/.exec(time[1]?.trim() ?? '')
+      const target = jump === null
+        ? DateTime.fromISO(time[1]?.trim() ?? '', { zone }).toMillis()
+        : clock.now() + Number(jump[1]) * ({ m: 60_000, min: 60_000, h: 3600_000, d: 86_400_000 } as Record<string, number>)[jump[2] ?? 'm']!
+      if (!Number.isFinite(target)) out('   (say !time +2h, !time +30m or !time 2026-11-25T09:00)')
+      else {
+        clock.set(target)
+        out(clockLine())
+        // Reminders go out at most one per second per chat: give them a moment to arrive.
+        await new Promise((r) => setTimeout(r, 1500))
+        showAll()
+      }
+      rl.prompt()
+      return
+    }
     const press = /^!(\d+)$/.exec(text)
     const before = emu.calls().length
     if (press !== null) {

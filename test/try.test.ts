@@ -19,3 +19,19 @@ t.test('try: a terminal chat adds, lists and completes with a button press', asy
   t.match(out, /✎ bot \(edited\): Nothing to do 🎉/)
   t.match(out, /Bye\.\n$/)
 })
+
+t.test('try: with a set clock, a day of reminders fits in a few lines', async (t) => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'dev/try.ts', '--at', '2026-11-24T21:00', '--tz', 'Europe/Berlin'], {
+    cwd: PROJECT_ROOT,
+    input: 'pay rent tomorrow 9am\n!time 2026-11-25T09:00\n!1\n!time nonsense\n/quit\n',
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH },
+    timeout: 30_000,
+  })
+  t.equal(r.status, 0, r.stderr)
+  t.match(r.stdout, /🕒 Tue 24 Nov 21:00 \(Europe\/Berlin\)/)
+  t.match(r.stdout, /🤖 bot: Added:\n {3}#1 pay rent — due Wed 25 Nov 09:00/)
+  t.match(r.stdout, /🕒 Wed 25 Nov 09:00 \(Europe\/Berlin\)\n🤖 bot: ⏰ #1 pay rent\n {3}due 09:00\n {3}\[1\] ✅ Done/)
+  t.match(r.stdout, /✎ bot \(edited\): ✅ Done: #1 pay rent/)
+  t.match(r.stdout, /\(say !time \+2h, !time \+30m or !time 2026-11-25T09:00\)/)
+})
