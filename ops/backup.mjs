@@ -25,12 +25,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { $ } from 'zx'
-import { backupName, ensurePrivateDir, freeBytes, listBackupFiles, manifestPathOf, publishUnder, readManifest, removeStaleTemps, stampOf, verifyBackup } from './lib/backups.mjs'
+import { backupName, ensurePrivateDir, unwritableReason, freeBytes, listBackupFiles, manifestPathOf, publishUnder, readManifest, removeStaleTemps, stampOf, verifyBackup } from './lib/backups.mjs'
 import { confirm, info, intFlag, isMain, ok, OpsError, parseFlags, reporter, runMain, scriptArgs } from './lib/cli.mjs'
 import { formatAge, formatBytes, formatCount, formatTable } from './lib/format.mjs'
 import { referencedBackups } from './lib/journal.mjs'
 import { resolvePaths, shown } from './lib/paths.mjs'
-import { databaseBytes, fsyncPath, inspectDatabase, onlineBackup, removeDatabaseFiles, sha256File } from './lib/sqlite.mjs'
+import { databaseBytes, databaseFileProblem, fsyncPath, inspectDatabase, onlineBackup, removeDatabaseFiles, sha256File } from './lib/sqlite.mjs'
 
 export const DEFAULT_KEEP = 10
 /** Below this size a backup takes well under a second and shows no progress. */
@@ -60,6 +60,10 @@ export async function backup (options = {}) {
   const say = reporter(options.quiet)
   const source = paths.databaseFile
   if (!fs.existsSync(source)) throw new OpsError('backup', `no database at ${shown(paths, source)}`, { hint: 'check DATABASE_FILE in .env' })
+  const notDatabase = databaseFileProblem(source)
+  if (notDatabase !== null) throw new OpsError('backup', `${shown(paths, source)} ${notDatabase}; nothing was written`, { hint: 'check DATABASE_FILE in .env; if the file is damaged: npx zx ops/restore.mjs' })
+  const unwritable = unwritableReason(paths.backupsDir)
+  if (unwritable !== null) throw new OpsError('backup', `cannot write to ${shown(paths, paths.backupsDir)}: ${unwritable}; nothing was written`, { hint: `ls -ld ${shown(paths, paths.backupsDir)} (the folder must be writable by the user running the bot; chmod 700)` })
 
   // Checks before changes: space, then what retention would delete.
   const size = databaseBytes(source)

@@ -24,18 +24,23 @@ export async function pm2View (env = process.env) {
   return { status: app.status, restarts: app.restarts ?? 0, pid: app.pid ?? null }
 }
 
-/** HEALTH_PORT as the bot reads it: environment, then .env, then 8787. @param {NodeJS.ProcessEnv} env */
+/** HEALTH_PORT as the bot reads it: environment, then .env, then 8787; a bad value is named. @param {NodeJS.ProcessEnv} env */
 export function healthPort (env = process.env) {
   const paths = resolvePaths({ env })
-  const raw = env.HEALTH_PORT?.trim() || readDotEnv(path.join(paths.root, '.env')).HEALTH_PORT?.trim()
-  return raw === undefined || raw === '' ? DEFAULT_HEALTH_PORT : Number(raw)
+  const fromEnv = env.HEALTH_PORT?.trim()
+  const raw = fromEnv || readDotEnv(path.join(paths.root, '.env')).HEALTH_PORT?.trim()
+  if (raw === undefined || raw === '') return DEFAULT_HEALTH_PORT
+  if (!/^\d+$/.test(raw) || Number(raw) > 65535) {
+    throw new OpsError('health', `HEALTH_PORT ${fromEnv ? 'in the environment' : 'in .env'} is not a port number: "${raw.slice(0, 20)}"`, { hint: 'set HEALTH_PORT to 1–65535 in .env (default 8787), then npm run restart' })
+  }
+  return Number(raw)
 }
 
 /** One look at PM2 and /healthz. @param {{ env?: NodeJS.ProcessEnv, port?: number }} [options] @returns {Promise<HealthResult>} */
 export async function checkHealth (options = {}) {
   const env = options.env ?? process.env
-  const pm2 = await pm2View(env)
   const port = options.port ?? healthPort(env)
+  const pm2 = await pm2View(env)
   /** @type {Record<string, unknown> | null} */
   let healthz = null
   let httpStatus = null

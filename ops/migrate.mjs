@@ -33,7 +33,7 @@ import { countsTable } from './lib/format.mjs'
 import { declaredDataChange, lastBatch, openKnex, schemaStatusOf, undeclaredChanges } from './lib/migrations.mjs'
 import { resolvePaths, shown } from './lib/paths.mjs'
 import { APP_NAME, appStatus } from './lib/pm2.mjs'
-import { inspectDatabase, readHead } from './lib/sqlite.mjs'
+import { databaseFileProblem, inspectDatabase, readHead } from './lib/sqlite.mjs'
 
 /**
  * @typedef {{
@@ -43,11 +43,18 @@ import { inspectDatabase, readHead } from './lib/sqlite.mjs'
  * @typedef {import('./lib/migrations.mjs').SchemaStatus} SchemaStatus
  */
 
+/** @param {import('./lib/paths.mjs').Paths} paths */
+function assertDatabaseFile (paths) {
+  const problem = databaseFileProblem(paths.databaseFile)
+  if (problem !== null) throw new OpsError('migrate', `${shown(paths, paths.databaseFile)} ${problem}; nothing was changed`, { hint: 'check DATABASE_FILE in .env; if the file is damaged: npx zx ops/restore.mjs' })
+}
+
 /** Status of the live database; a missing file is an empty schema, and is not created. @param {MigrateOptions} [options] @returns {Promise<SchemaStatus>} */
 export async function migrationStatus (options = {}) {
   const paths = resolvePaths(options)
   const say = reporter(options.quiet)
   const exists = fs.existsSync(paths.databaseFile)
+  assertDatabaseFile(paths)
   const knex = await openKnex(exists ? paths.databaseFile : ':memory:', paths.migrationsDir, { readonly: exists })
   let status
   try {
@@ -185,6 +192,7 @@ export async function migrateRollback (options = {}) {
   const say = reporter(options.quiet)
   const live = paths.databaseFile
   if (!fs.existsSync(live)) throw new OpsError('migrate', `no database at ${shown(paths, live)}`, { hint: 'check DATABASE_FILE in .env' })
+  assertDatabaseFile(paths)
   const reader = await openKnex(live, paths.migrationsDir, { readonly: true })
   const batch = await lastBatch(reader).finally(() => reader.destroy())
   if (batch.length === 0) {

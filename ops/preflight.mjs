@@ -108,16 +108,10 @@ export async function preflight (options = {}) {
   for (const c of commits) say.info(`    ${c}`)
 
   // .env, checked by the incoming code.
-  const dotEnv = path.join(paths.root, '.env')
-  if (fs.existsSync(dotEnv) && (fs.statSync(dotEnv).mode & 0o077) !== 0) say.warn('preflight', `.env is readable by others: chmod 600 ${dotEnv}`)
-  const botEnv = botEnvironment(paths.root, env)
   const worktree = await addWorktree(cwd, to)
   let botName = null
   try {
-    const problems = await validateWith(worktree.dir, botEnv)
-    if (problems.length > 0) throw new OpsError('env', `the incoming version rejects the configuration: ${problems.join('; ')}`, { hint: 'fix .env, then run: npx zx ops/preflight.mjs' })
-    if (options.offline !== true) botName = await checkToken(botEnv)
-    say.ok('env', `.env valid for ${to.slice(0, 7)}${botName === null ? ' (token not checked: --offline)' : `, token works (@${botName})`}`)
+    ({ botName } = await checkConfiguration({ dir: worktree.dir, root: paths.root, env, offline: options.offline, label: to.slice(0, 7), quiet: options.quiet, incoming: true }))
 
     // Disk: two copies of the database (backup + rehearsal) and some room.
     const needed = 2 * databaseBytes(paths.databaseFile) + MIN_FREE_BYTES
@@ -129,15 +123,43 @@ export async function preflight (options = {}) {
     throw err
   }
   if (options.keepWorktree !== true) await worktree.remove()
-  return { from, to, upToDate, commits, remote, branch, worktree: options.keepWorktree === true ? worktree : null, botEnv, botName }
+  return { from, to, upToDate, commits, remote, branch, worktree: options.keepWorktree === true ? worktree : null, botEnv: botEnvironment(paths.root, env), botName }
+}
+
+/**
+ * .env (plus the environment, which wins) validated by the bot/config.ts in `dir`; the token asked
+ * with getMe unless offline; a warning when .env is readable by group or others.
+ * @param {{ dir: string, root: string, env: NodeJS.ProcessEnv, offline?: boolean, label: string, quiet?: boolean, incoming?: boolean }} o
+ * @returns {Promise<{ botName: string | null }>}
+ */
+export async function checkConfiguration (o) {
+  const say = reporter(o.quiet)
+  const dotEnv = path.join(o.root, '.env')
+  const stat = fs.statSync(dotEnv, { throwIfNoEntry: false })
+  if (stat !== undefined && (stat.mode & 0o077) !== 0) say.warn('preflight', `.env is readable by others: chmod 600 ${dotEnv}`)
+  const botEnv = botEnvironment(o.root, o.env)
+  const problems = await validateWith(o.dir, botEnv)
+  if (problems.length > 0) {
+    const missing = stat === undefined ? `there is no .env at ${dotEnv} and ` : ''
+    throw new OpsError('env', `${missing}the ${o.incoming === true ? 'incoming version' : 'bot'} rejects the configuration: ${problems.join('; ')}`, { hint: `${stat === undefined ? 'cp .env.example .env, fill it in' : 'fix .env'}, then run: npx zx ops/preflight.mjs` })
+  }
+  const botName = o.offline === true ? null : await checkToken(botEnv)
+  say.ok('env', `.env valid for ${o.label}${botName === null ? ' (token not checked: --offline)' : `, token works (@${botName})`}`)
+  return { botName }
 }
 
 async function main () {
   const flags = parseFlags('preflight', scriptArgs(), { branch: { type: 'string' }, offline: { type: 'boolean' } }, import.meta.url)
   if (flags === null) return
-  const result = await preflight({ branch: typeof flags.values.branch === 'string' ? flags.values.branch : DEFAULT_BRANCH, offline: flags.values.offline === true })
-  if (!result.upToDate) ok('preflight', `ready to deploy ${result.commits.length} commit(s): npx zx ops/deploy.mjs`)
-  else warn('preflight', 'nothing to deploy')
+  const offline = flags.values.offline === true
+  const result = await preflight({ branch: typeof flags.values.branch === 'string' ? flags.values.branch : DEFAULT_BRANCH, offline })
+  if (!result.upToDate) {
+    ok('preflight', `ready to deploy ${result.commits.length} commit(s): npx zx ops/deploy.mjs`)
+    return
+  }
+  // Nothing incoming: the running code's own check of .env is still worth having.
+  await checkConfiguration({ dir: CODE_ROOT, root: resolvePaths().root, env: process.env, offline, label: result.from.slice(0, 7) })
+  warn('preflight', 'nothing to deploy')
 }
 
 if (isMain(import.meta.url)) await runMain('preflight', main)

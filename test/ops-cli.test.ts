@@ -7,6 +7,9 @@ import { backup } from '../ops/backup.mjs'
 import { createSandbox, type Sandbox, type Teardown } from './support/ops-sandbox.js'
 
 const SCRIPTS = ['backup', 'restore', 'migrate'] as const
+/** The newest migration of this code: the sandbox applies them all in one batch, which a rollback names in that order. */
+const MIGRATIONS = fs.readdirSync(path.join(import.meta.dirname, '..', 'storage', 'migrations')).filter((f) => f.endsWith('.ts')).sort()
+const BATCH = `${MIGRATIONS.length} migration(s) on storage/db/todo.sqlite: ${MIGRATIONS.join(', ')}`
 
 /** Everything an ops step could change: the live file's bytes and the backups folder. */
 const state = (box: Sandbox): { db: string, backups: string[] } => ({ db: box.sha(box.dbFile), backups: box.backups() })
@@ -45,7 +48,7 @@ t.test('ops: --dry-run changes nothing', async (t) => {
   t.match(runs[0]?.stdout, /^✓ backup {2}would copy storage\/db\/todo\.sqlite \([\d.]+ kB\) to storage\/backups\/todo_\S+\.sqlite \(dry run\)\n✓ prune {2}would delete todo_\S+\.sqlite, todo_\S+\.sqlite \(dry run\)\n$/)
   t.match(runs[1]?.stdout, /\n✓ restore {2}would save storage\/db\/todo\.sqlite as a _pre-restore backup, then replace it with todo_\S+\.sqlite \(dry run\)\n$/)
   t.equal(runs[2]?.stdout, '  pending  20261201000000_purge_deleted_tasks.ts\n✓ migrate  would back up, rehearse on the copy, then apply 1 migration(s) to storage/db/todo.sqlite (dry run)\n')
-  t.equal(runs[3]?.stdout, '✓ migrate  would back up, then undo 20261124000000_create_tasks.ts on storage/db/todo.sqlite (dry run)\n')
+  t.equal(runs[3]?.stdout, `✓ migrate  would back up, then undo ${MIGRATIONS.join(', ')} on storage/db/todo.sqlite (dry run)\n`)
   t.same(state(box), before, 'the live database and the backups are as they were')
 })
 
@@ -63,7 +66,7 @@ t.test('ops: with no TTY and no --yes, a destructive step refuses at once and ch
   t.equal(latest.stderr, '✗ migrate: refusing to apply 1 migration(s) to storage/db/todo.sqlite without confirmation: no terminal to ask on — see: rerun with --yes\n')
   const rollback = await box.run('migrate', ['rollback'])
   t.equal(rollback.code, 1)
-  t.equal(rollback.stderr, '✗ migrate: refusing to undo 1 migration(s) on storage/db/todo.sqlite: 20261124000000_create_tasks.ts without confirmation: no terminal to ask on — see: rerun with --yes\n')
+  t.equal(rollback.stderr, `✗ migrate: refusing to undo ${BATCH} without confirmation: no terminal to ask on — see: rerun with --yes\n`)
   t.same(state(box), before, 'nothing was written: no backup, no pre-restore copy, no migration')
 })
 

@@ -94,6 +94,23 @@ export function freeBytes (dir, env) {
   return stats.bavail * stats.bsize
 }
 
+/**
+ * Why files cannot be written into `dir` (or, when it does not exist yet, into the nearest folder
+ * that does), or null. access(W_OK) also sees an immutable folder as root does.
+ * @param {string} dir @returns {string | null}
+ */
+export function unwritableReason (dir) {
+  let target = dir
+  while (!fs.existsSync(target) && path.dirname(target) !== target) target = path.dirname(target)
+  if (!fs.statSync(target).isDirectory()) return `${target} is not a folder`
+  try {
+    fs.accessSync(target, fs.constants.W_OK)
+    return null
+  } catch (err) {
+    return `${target === dir ? 'it' : target} is not writable (${/** @type {{ code?: string }} */ (err).code ?? String(err)})`
+  }
+}
+
 /** Creates a folder (and parents), or tightens an existing one, to owner-only. @param {string} dir */
 export function ensurePrivateDir (dir) {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 })

@@ -127,6 +127,30 @@ export function removeDatabaseFiles (file) {
   for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true })
 }
 
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1')
+
+/**
+ * What is wrong with a path that should be a database, before SQLite opens it (SQLite's own
+ * "file is not a database" names neither the file nor the fix); null when it looks like one or
+ * does not exist (the callers say "no database" themselves).
+ * @param {string} file @returns {string | null}
+ */
+export function databaseFileProblem (file) {
+  const stat = fs.statSync(file, { throwIfNoEntry: false })
+  if (stat === undefined) return null
+  if (stat.isDirectory()) return 'is a folder, not a database file'
+  if (!stat.isFile()) return 'is not a regular file'
+  if (stat.size === 0) return null
+  const head = Buffer.alloc(SQLITE_HEADER.length)
+  try {
+    const fd = fs.openSync(file, 'r')
+    try { fs.readSync(fd, head, 0, head.length, 0) } finally { fs.closeSync(fd) }
+  } catch (err) {
+    return `cannot be read (${/** @type {{ code?: string }} */ (err).code ?? String(err)})`
+  }
+  return head.equals(SQLITE_HEADER) ? null : 'is not an SQLite database (it does not start with "SQLite format 3")'
+}
+
 /** Size of a live database: the main file plus its write-ahead log. @param {string} file */
 export function databaseBytes (file) {
   const sizeOf = (/** @type {string} */ f) => fs.statSync(f, { throwIfNoEntry: false })?.size ?? 0

@@ -14,6 +14,7 @@ const ZX_CLI = path.join(CODE_ROOT, 'node_modules', 'zx', 'build', 'cli.js')
 const RUN_TIMEOUT_MS = 90_000
 
 export type Run = { code: number | null, stdout: string, stderr: string }
+export type OpsScript = 'backup' | 'restore' | 'migrate' | 'health' | 'logs' | 'preflight'
 export type Teardown = { teardown: (fn: () => unknown) => void }
 export type SandboxOptions = {
   /** Tasks seeded in chat 1; every tenth one is soft-deleted. */
@@ -28,7 +29,7 @@ export type Sandbox = {
   backupsDir: string
   journalFile: string
   env: NodeJS.ProcessEnv
-  run: (script: 'backup' | 'restore' | 'migrate', args: string[], env?: Record<string, string>) => Promise<Run>
+  run: (script: OpsScript, args: string[], env?: Record<string, string>) => Promise<Run>
   /** Names in storage/backups (all files, hidden ones too), sorted. */
   backups: () => string[]
   sha: (file: string) => string
@@ -49,7 +50,7 @@ async function knexConfigFor (dbFile: string, migrationsDir: string): Promise<im
   }
 }
 
-function childEnv (root: string): NodeJS.ProcessEnv {
+export function childEnv (root: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env }
   // tap's loader hooks and any real database setting must not leak into the scripts.
   delete env.NODE_OPTIONS
