@@ -96,7 +96,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   const handle = createPipeline({ api: bot.api, ledger, delivery, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn })
   bot.use(async (ctx) => {
     await gate.run(() => handle(ctx.update))
-    reminders.wake()
+    reminders.poke()
   })
   // Errors that reach here could not even be recorded (the database is failing): stop loudly,
   // so the supervisor restarts us and Telegram redelivers the update.

@@ -17,6 +17,8 @@ import { ReminderStore, type DueReminder } from './store.js'
 export const MAX_SLEEP_MS = 30_000
 const BATCH = 50
 const RETRY_AFTER_5XX_MS = 5_000
+/** After an update, the loop looks again this soon (not at once: a burst of updates is one look). */
+export const POKE_DELAY_MS = 200
 
 export type ReminderState = {
   running: boolean
@@ -61,6 +63,8 @@ export class ReminderLoop {
   private readonly store: ReminderStore
   private readonly limiter: SendRateLimiter
   private timer: NodeJS.Timeout | undefined
+  private timerAt = Infinity
+  private poked = false
   private current: Promise<void> | undefined
   private again = false
   private stopped = true
@@ -91,13 +95,35 @@ export class ReminderLoop {
       return
     }
     clearTimeout(this.timer)
+    this.timerAt = Infinity
     this.current = this.tick().finally(() => {
       this.current = undefined
       if (this.again) {
         this.again = false
         this.wake()
+      } else if (this.poked) {
+        this.poked = false
+        this.poke()
       }
     })
+  }
+
+  /** An update may have added or moved a reminder: look again shortly. */
+  poke (): void {
+    if (this.stopped) return
+    if (this.current !== undefined) {
+      this.poked = true
+      return
+    }
+    if (this.timerAt <= Date.now() + POKE_DELAY_MS) return
+    this.schedule(POKE_DELAY_MS)
+  }
+
+  private schedule (ms: number): void {
+    clearTimeout(this.timer)
+    this.timerAt = Date.now() + ms
+    this.timer = setTimeout(() => this.wake(), ms)
+    this.timer.unref()
   }
 
   async stop (): Promise<void> {
@@ -137,10 +163,7 @@ export class ReminderLoop {
       this.deps.logger.error({ err }, 'reminder loop failed; trying again shortly')
       nextLookMs = RETRY_AFTER_5XX_MS
     }
-    if (!this.stopped) {
-      this.timer = setTimeout(() => this.wake(), nextLookMs)
-      this.timer.unref()
-    }
+    if (!this.stopped) this.schedule(nextLookMs)
   }
 
   private write<T> (fn: () => Promise<T>): Promise<T> {
