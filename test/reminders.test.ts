@@ -167,8 +167,11 @@ t.test('/due, /today, /tz and /remind: set, change, clear, and clear errors', as
   t.match((await h.say('/due 10 3 dec 14:30')).rendered, /⏰ I'll remind you Thu 3 Dec 13:30\./)
   t.match((await h.say('/remind soon')).rendered, /^“soon” is not a duration/)
   t.equal((await h.say('/remind off')).rendered, '⏰ I\'ll remind you at the due time of each due task.')
-  t.match((await h.say('/edit 10 dentist dr. weber')).rendered, /#10<\/b>|#10 now says: dentist dr\. weber — due Thu 3 Dec 14:30/)
-  await h.say('/del 7-10')
+  t.equal((await h.say('/edit 10 dentist dr. weber')).rendered, '✏️ #10 now says: dentist dr. weber — due Thu 3 Dec 14:30', 'an edit without a date keeps the due date')
+  t.equal((await h.say('/edit 10 dentist dr. weber friday 11:00')).rendered, '✏️ #10 now says: dentist dr. weber — due Fri 4 Dec 11:00', 'an edit with a date moves it')
+  await h.say('review every monday 10:00')
+  t.equal((await h.say('/due 11 wednesday 10:00')).rendered, '📅 #11 review — due Wed 2 Dec 10:00 🔁 every Monday\n⏰ I\'ll remind you Wed 2 Dec 10:00.', 'a new date for a repeating task keeps its rule')
+  await h.say('/del 7-11')
 })
 
 t.test('the morning digest comes once a day at the chosen hour, also across a restart', async (t) => {
@@ -180,14 +183,14 @@ t.test('the morning digest comes once a day at the chosen hour, also across a re
   t.equal(digests().length, 0, 'turned on after 08:00: the first one is tomorrow')
   await jumpTo('2026-12-02T08:00')
   const d = await h.emu.waitFor(() => digests()[0])
-  t.match(d.rendered, /^☀️ Good morning! Due today \(Wed 2 Dec\) and overdue:\n\n#11 file taxes — due Wed 2 Dec/)
+  t.match(d.rendered, /^☀️ Good morning! Due today \(Wed 2 Dec\) and overdue:\n\n#12 file taxes — due Wed 2 Dec/)
   await h.restart()
   await jumpTo('2026-12-02T09:00')
   t.equal(digests().length, 1, 'once a day')
   t.equal((await h.say('/digest off')).rendered, 'Morning digest off.')
   await jumpTo('2026-12-03T08:00')
   t.equal(digests().length, 1)
-  await h.say('/del 11')
+  await h.say('/del 12')
 })
 
 t.test('reminders keep Telegram\'s limits: one per second per chat, and a 429 waits and retries', async (t) => {
@@ -198,7 +201,7 @@ t.test('reminders keep Telegram\'s limits: one per second per chat, and a 429 wa
   const sentBefore = h.emu.calls('sendMessage').length
   await jumpTo('2026-12-03T11:00')
   const three = await h.emu.waitFor(() => reminders().length === before + 3 && reminders().slice(before), 15_000)
-  t.same(three.map((m) => m.rendered.split('\n')[0]), ['⏰ #12 one', '⏰ #13 two', '⏰ #14 three'])
+  t.same(three.map((m) => m.rendered.split('\n')[0]), ['⏰ #13 one', '⏰ #14 two', '⏰ #15 three'])
   const calls = h.emu.calls('sendMessage').slice(sentBefore)
   t.equal(calls.filter((c) => c.status === 429).length, 1, 'Telegram said 429 once')
   const accepted = calls.filter((c) => c.status === 200).map((c) => c.at)
