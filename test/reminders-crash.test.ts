@@ -2,7 +2,7 @@
 // reminder but before the bot heard back. After a restart the reminder is not sent again, and
 // the database says its outcome was unknown. Real bot processes, real SQLite, the emulator.
 import fs from 'node:fs'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { startBot } from '../bot/app.js'
 import { AdjustableClock } from '../bot/clock.js'
 import { loadConfig } from '../bot/config.js'
@@ -22,7 +22,9 @@ async function reminderLoopRan (port: number): Promise<void> {
   }
 }
 
-t.test('kill -9 right after a reminder was sent: not sent twice', async (t) => {
+/** An emulator, a data folder, and a task added `hoursAgo` (by a set clock, in-process) whose
+ * reminder is now overdue; no bot running. */
+async function overdueReminder (t: Test, text: string, hoursAgo: number): Promise<{ emu: BotApiEmulator, env: Record<string, string>, port: number }> {
   const emu = await BotApiEmulator.start()
   const dir = tempDir()
   t.teardown(async () => {
@@ -31,14 +33,18 @@ t.test('kill -9 right after a reminder was sent: not sent twice', async (t) => {
   })
   const port = await freePort()
   const env = botEnv(emu, dir, { HEALTH_PORT: String(port), DEFAULT_TIMEZONE: 'UTC' })
-
-  // Two hours ago (by a set clock) the user asked to be reminded in an hour: due an hour ago.
-  const earlier = await startBot(loadConfig(env), { logger: createLogger('warn', new LogSink()), clock: new AdjustableClock(Date.now() - 2 * 3600_000, 0) })
+  const earlier = await startBot(loadConfig(env), { logger: createLogger('warn', new LogSink()), clock: new AdjustableClock(Date.now() - hoursAgo * 3600_000, 0) })
   await earlier.ready
   const added = emu.waitForMessage(OWNER)
-  emu.sendText(OWNER, OWNER, 'pay rent in 1 hour')
-  t.match((await added).rendered, /^Added:\n#1 pay rent — due /)
+  emu.sendText(OWNER, OWNER, text)
+  t.match((await added).rendered, /^Added:\n#1 .* — due /)
   await earlier.stop()
+  return { emu, env, port }
+}
+
+t.test('kill -9 right after a reminder was sent: not sent twice', async (t) => {
+  // Two hours ago the user asked to be reminded in an hour: due an hour ago.
+  const { emu, env, port } = await overdueReminder(t, 'pay rent in 1 hour', 2)
 
   const reminders = (): number => emu.messages(OWNER).filter((m) => m.rendered.startsWith('⏰')).length
   emu.holdAnswers('sendMessage', 10_000)
@@ -64,20 +70,7 @@ t.test('kill -9 right after a reminder was sent: not sent twice', async (t) => {
 })
 
 t.test('a reminder due while the process was down is sent once after start, marked late', async (t) => {
-  const emu = await BotApiEmulator.start()
-  const dir = tempDir()
-  t.teardown(async () => {
-    await emu.stop()
-    fs.rmSync(dir, { recursive: true, force: true })
-  })
-  const port = await freePort()
-  const env = botEnv(emu, dir, { HEALTH_PORT: String(port), DEFAULT_TIMEZONE: 'UTC' })
-  const earlier = await startBot(loadConfig(env), { logger: createLogger('warn', new LogSink()), clock: new AdjustableClock(Date.now() - 3 * 3600_000, 0) })
-  await earlier.ready
-  const added = emu.waitForMessage(OWNER)
-  emu.sendText(OWNER, OWNER, 'call the bank in 2 hours')
-  await added
-  await earlier.stop()
+  const { emu, env, port } = await overdueReminder(t, 'call the bank in 2 hours', 3)
 
   const bot = spawnBot(env)
   const reminder = await emu.waitFor(() => emu.messages(OWNER).find((m) => m.rendered.startsWith('⏰')), 15_000)
