@@ -2,7 +2,7 @@
 // "pay rent tomorrow 9am", "standup every weekday 9:00", "dentist 3 dec 14:30 remind 30m before".
 // Dates come from chrono-node, read on the chat's wall clock; only a date phrase at the start or
 // the end of the text counts, so "watch 24 hours movie" stays a plain task.
-import * as chrono from 'chrono-node'
+import * as chrono from 'chrono-node/en'
 import { DateTime } from 'luxon'
 import { alignToRule, extractRepeat, type RepeatRule } from './repeat.js'
 import { inZone, wallClockToInstant } from './zone.js'
