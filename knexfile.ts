@@ -4,11 +4,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Knex } from 'knex'
 import { databaseFileFrom, PROJECT_ROOT } from './bot/config.js'
+import { cachePreparedStatements } from './bot/updates/statement-cache.js'
 
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'storage', 'migrations')
 export const BUSY_TIMEOUT_MS = 5000
 
-type SqliteConnection = { pragma: (sql: string) => unknown }
+type SqliteConnection = { pragma: (sql: string) => unknown, prepare: (sql: string) => unknown }
 
 /** A Knex config for one SQLite file; `migrationsDir` lets a rehearsal or a test use other migrations. */
 export function knexConfig (databaseFile: string, options: { migrationsDir?: string, readonly?: boolean, createDir?: boolean } = {}): Knex.Config {
@@ -28,6 +29,7 @@ export function knexConfig (databaseFile: string, options: { migrationsDir?: str
           conn.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
           conn.pragma('foreign_keys = ON')
           conn.pragma('synchronous = NORMAL')
+          cachePreparedStatements(conn)
           done(null, conn)
         } catch (err) {
           done(err as Error, conn)

@@ -47,6 +47,11 @@ async function botRound (messages: readonly Message[], users: readonly number[])
     const started = performance.now()
     emu.push(messages)
     await until(() => durations.length >= messages.length, WAIT_MS, `the bot to handle ${messages.length} updates`)
+    // Done means answered, as for the echo bot: the last replies may still be in the outbox.
+    const deadline = Date.now() + WAIT_MS
+    while (await emu.replies() < messages.length) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the bot's ${messages.length} replies`)
+    }
     const rate = messages.length / ((performance.now() - started) / 1000)
     return { rate, p50: percentile(durations, 50), p99: percentile(durations, 99) }
   } finally {

@@ -93,7 +93,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     return new Turn({ tasks: new TaskRepository(trx, now), chats, settings: await chats.get(chatId), chatId, updateId, now: now(), defaultZone: config.defaultTimezone })
   }
   const commands = commandList([healthCommand(health)])
-  const handle = createPipeline({ api: bot.api, ledger, delivery, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn })
+  const handle = createPipeline({ api: bot.api, ledger, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn })
   bot.use(async (ctx) => {
     await gate.run(() => handle(ctx.update))
     reminders.poke()

@@ -7,6 +7,8 @@ export type RemoteEmulator = {
   apiRoot: string
   token: string
   push: (messages: readonly Message[]) => void
+  /** How many replies (sendMessage answered 200) the emulator has taken so far. */
+  replies: () => Promise<number>
   stop: () => Promise<void>
 }
 
@@ -19,6 +21,16 @@ export async function startRemoteEmulator (): Promise<RemoteEmulator> {
   return {
     ...hello,
     push: (messages) => { child.send(messages) },
+    replies: () => new Promise<number>((resolve) => {
+      const answer = (m: unknown): void => {
+        if (typeof m === 'object' && m !== null && 'replies' in m) {
+          child.off('message', answer)
+          resolve(Number((m as { replies: number }).replies))
+        }
+      }
+      child.on('message', answer)
+      child.send({ replies: true })
+    }),
     stop: async () => {
       if (child.exitCode !== null) return
       const exited = new Promise((resolve) => child.once('exit', resolve))

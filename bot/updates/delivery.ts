@@ -41,14 +41,24 @@ export class OutboxDelivery {
   private async drain (): Promise<boolean> {
     for (;;) {
       const rows = await this.ledger.pending(PAGE)
-      for (const row of rows) {
-        if (!await this.deliver(row)) return false
+      // Delivered rows are forgotten a page at a time, in one statement: a crash before that
+      // statement sends those replies again (late or twice, never lost); the updates' effects
+      // are committed already and never repeat.
+      const done: number[] = []
+      try {
+        for (const row of rows) {
+          if (!await this.deliver(row)) return false
+          done.push(row.id)
+        }
+      } finally {
+        await this.ledger.delivered(done)
       }
       // A short page was the whole outbox: no need to ask again.
       if (rows.length < PAGE) return true
     }
   }
 
+  /** Sends one row; true when it is done with (sent, or dropped for good). */
   private async deliver (row: OutboxRow): Promise<boolean> {
     const send = SENDERS[row.method]
     try {
@@ -67,7 +77,6 @@ export class OutboxDelivery {
         return false
       }
     }
-    await this.ledger.delivered(row.id)
     return true
   }
 }

@@ -10,11 +10,19 @@ export type Outgoing = { method: string, params: Record<string, unknown> }
 export type OutboxRow = Outgoing & { id: number, updateId: number }
 
 export class UpdateLedger {
+  /**
+   * The last handled update id as committed, once read: the bot is the only writer of bot_state
+   * (the instance lock keeps a second bot off the file, and ops change the database only while the
+   * bot is stopped), so after the first read it is known without asking SQLite on every update.
+   */
+  private committed: number | null | undefined
+
   constructor (private readonly db: Knex, private readonly now: () => number = Date.now) {}
 
   async lastUpdateId (): Promise<number | undefined> {
     const row = await this.db('bot_state').where({ key: LAST_UPDATE_KEY }).first('value') as { value: string } | undefined
-    return row === undefined ? undefined : Number(row.value)
+    this.committed = row === undefined ? null : Number(row.value)
+    return this.committed ?? undefined
   }
 
   /**
@@ -22,9 +30,12 @@ export class UpdateLedger {
    * when the update was already handled.
    */
   async handleOnce (updateId: number, apply: (trx: Knex.Transaction) => Promise<Outgoing[]>): Promise<boolean> {
-    return await this.db.transaction(async (trx) => {
-      const last = await trx('bot_state').where({ key: LAST_UPDATE_KEY }).first('value') as { value: string } | undefined
-      if (last !== undefined && Number(last.value) >= updateId) return false
+    if (this.committed !== undefined && this.committed !== null && this.committed >= updateId) return false
+    const handled = await this.db.transaction(async (trx) => {
+      if (this.committed === undefined) {
+        const last = await trx('bot_state').where({ key: LAST_UPDATE_KEY }).first('value') as { value: string } | undefined
+        if (last !== undefined && Number(last.value) >= updateId) return false
+      }
       const outgoing = await apply(trx)
       await trx('bot_state').insert({ key: LAST_UPDATE_KEY, value: String(updateId) }).onConflict('key').merge()
       if (outgoing.length > 0) {
@@ -33,6 +44,9 @@ export class UpdateLedger {
       }
       return true
     })
+    // Only after the commit: a rolled-back transaction leaves the known id as it was.
+    if (handled) this.committed = updateId
+    return handled
   }
 
   async pending (limit = 100): Promise<OutboxRow[]> {
@@ -40,8 +54,9 @@ export class UpdateLedger {
     return rows.map((r) => ({ id: r.id, updateId: r.update_id, method: r.method, params: JSON.parse(r.params) as Record<string, unknown> }))
   }
 
-  async delivered (id: number): Promise<void> {
-    await this.db('outbox').where({ id }).delete()
+  /** Forgets delivered replies, a page of them in one statement. */
+  async delivered (ids: readonly number[]): Promise<void> {
+    if (ids.length > 0) await this.db('outbox').whereIn('id', ids).delete()
   }
 
   async backlog (): Promise<number> {

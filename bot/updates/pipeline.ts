@@ -1,5 +1,6 @@
 // Handles one update, once: allow-list gate, then the command inside a transaction that also
-// records the update id and the replies, then delivery of the replies.
+// records the update id and the replies. The replies are delivered by the poller's outbox drain
+// after the whole getUpdates batch (one drain per batch, not one per update).
 import type { Knex } from 'knex'
 import type { Api } from 'node-telegram-bot-api'
 import type * as T from 'node-telegram-bot-api/types'
@@ -10,7 +11,6 @@ import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
 import { escapeHtml } from '../tasks/render.js'
 import type { TurnFactory } from '../turn.js'
-import type { OutboxDelivery } from './delivery.js'
 import type { Outgoing, UpdateLedger } from './ledger.js'
 
 export const SORRY = 'Sorry, something went wrong on my side and that was not saved. Please try again in a moment.'
@@ -18,7 +18,6 @@ export const SORRY = 'Sorry, something went wrong on my side and that was not sa
 export type PipelineDeps = {
   api: Api
   ledger: UpdateLedger
-  delivery: OutboxDelivery
   dispatch: Dispatch
   allowedUserIds: readonly number[]
   metrics: Metrics
@@ -82,6 +81,5 @@ export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promi
     }
     metrics.recordUpdate(performance.now() - started)
     logger.debug({ updateId, ms: Math.round((performance.now() - started) * 100) / 100 }, 'update handled')
-    await deps.delivery.flush()
   }
 }
