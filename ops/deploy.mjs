@@ -3,10 +3,10 @@
 // once the bot has been stopped, rolls back by itself.
 //
 // Lock → preflight (clean checkout, fetch, fast-forward only, .env valid for the incoming code,
-// token, disk) → tests of the incoming commit (in a temp worktree, before anything stops) → backup
-// and a rehearsal of the incoming migrations on a copy → plan and "Proceed? [y/N]" → stop (pm2)
-// → final backup (what a rollback restores) → switch code (ff-only) → npm ci if package-lock.json
-// changed → migrate → start (waits for ready) → watch the log → verify (health, version, integrity,
+// token, disk) → npm ci of the incoming dependencies in storage/deps if they changed → tests of the
+// incoming commit (in a temp worktree) → backup and a rehearsal of the incoming migrations on a
+// copy → plan and "Proceed? [y/N]" → [announce] → stop (pm2) → final backup (what a rollback
+// restores) → switch code (ff-only) → swap in the staged node_modules (rename) → migrate → start (waits for ready) → watch the log → verify (health, version, integrity,
 // row counts) → journal (storage/deploys.jsonl) → a notice to the owner's chat. A failure after
 // the stop, or Ctrl-C, restores the previous code and data, starts it, verifies it and marks the
 // release bad.
@@ -26,15 +26,18 @@
 //   --force-unlock           clear a stale storage/deploy.lock first (never a live one)
 //   --history                print the journal of deploys and rollbacks
 //   --help                   this text
+import fs from 'node:fs'
+import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { backup, DEFAULT_KEEP } from './backup.mjs'
 import { migrateLatest, rehearse } from './migrate.mjs'
 import { DEFAULT_BRANCH, preflight } from './preflight.mjs'
 import { confirm, info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
-import { changedFiles } from './lib/git.mjs'
+import { DEPS_DIR, depsDiffer, depsKey, pruneDeps, stageDeps } from './lib/deps.mjs'
+import { headCommit } from './lib/git.mjs'
 import { acquireLock } from './lib/lock.mjs'
 import { declaredDataChange } from './lib/migrations.mjs'
-import { resolvePaths, shown } from './lib/paths.mjs'
+import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
 import { appendRelease, historyTable, newId, readReleases, who } from './lib/releases.mjs'
 import { announce, createRunner, DEFAULT_READY_S, formatMs, installDeps, logOffset, notifyOwner, reported, runTests, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
 import { rollBack } from './rollback.mjs'
@@ -46,6 +49,33 @@ const FLAGS = /** @type {const} */ ({
   'test-command': { type: 'string' }, 'skip-tests': { type: 'boolean' }, watch: { type: 'string' }, offline: { type: 'boolean' },
   announce: { type: 'string' }, 'force-unlock': { type: 'boolean' }, history: { type: 'boolean' }, 'ready-timeout': { type: 'string' },
 })
+
+function ignoreSignal () {}
+
+/**
+ * Takes storage/deploy.lock; a refusal (held, or stale) is recorded in the journal too.
+ * @param {import('./lib/paths.mjs').Paths} paths @param {boolean} dryRun @param {boolean} force
+ */
+function lockOrRecord (paths, dryRun, force) {
+  try {
+    return acquireLock(paths.storageDir + '/deploy.lock', `ops/deploy.mjs ${scriptArgs().join(' ')}`.trim(), { force, rerun: 'npx zx ops/deploy.mjs' })
+  } catch (err) {
+    const now = new Date().toISOString()
+    if (!dryRun) appendRelease(paths.journalFile, { id: newId(), kind: 'deploy', start: now, end: now, from: null, to: null, backup: null, migrations: [], steps: [], outcome: 'failed', reason: err instanceof Error ? err.message : String(err), who: who() })
+    throw err
+  }
+}
+
+/**
+ * A backup that could not be written (disk full, a file-size limit, an I/O error) says so in words
+ * the operator can act on; SQLite reports all of these as an I/O error.
+ * @param {unknown} err @returns {never}
+ */
+function explainWriteError (err) {
+  const code = String(/** @type {{ code?: unknown }} */ (err)?.code ?? '')
+  if (err instanceof OpsError || !/^(SQLITE_IOERR|SQLITE_FULL|ENOSPC|EFBIG|EDQUOT)/.test(code)) throw err
+  throw new OpsError('backup', `the backup could not be written (${code}: ${err instanceof Error ? err.message : String(err)}): the disk may be full or a file-size limit reached`, { hint: 'df -h storage/backups; ulimit -f', cause: err })
+}
 
 /** `--announce` may come without its text: give it an empty one (the default notice). @param {string[]} args */
 function withAnnounceText (args) {
@@ -67,7 +97,7 @@ async function main () {
   const testCommand = typeof v['test-command'] === 'string' ? v['test-command'] : (process.env.DEPLOY_TEST_COMMAND?.trim() || 'npm test')
   refuseWithoutTerminal('deploy', 'deploy', { yes, dryRun })
 
-  const lock = acquireLock(paths.storageDir + '/deploy.lock', `ops/deploy.mjs ${scriptArgs().join(' ')}`.trim(), { force: v['force-unlock'] === true, rerun: 'npx zx ops/deploy.mjs' })
+  const lock = lockOrRecord(paths, dryRun, v['force-unlock'] === true)
   if (lock.cleared !== null) warn('lock', `cleared a stale lock of pid ${lock.cleared?.pid ?? '?'} (--force-unlock)`)
   // Ctrl-C: the step in hand finishes, no further deploy step starts, and the rollback (which a
   // second Ctrl-C does not interrupt) brings the old version back if the bot was stopped.
@@ -78,6 +108,9 @@ async function main () {
     interrupted = true
   }
   process.on('SIGINT', onSigint)
+  // A file-size limit (ulimit -f) must fail the write with EFBIG, not kill the deploy half-way: a
+  // listener of our own keeps signal-exit (loaded by our dependencies) from re-raising SIGXFSZ.
+  process.on('SIGXFSZ', ignoreSignal)
   const run = createRunner({ interrupted: () => interrupted && !rollingBack })
   /** @type {import('./lib/releases.mjs').Release} */
   const record = { id: newId(), kind: 'deploy', start: new Date().toISOString(), from: null, to: null, backup: null, migrations: [], steps: run.steps, outcome: 'failed', reason: null, who: who() }
@@ -92,6 +125,7 @@ async function main () {
   let before = null
   let migrated = false
   try {
+    record.from = await headCommit(CODE_ROOT)
     // Checks: nothing is stopped until all of these pass.
     pf = await run.step('preflight', async () => {
       const r = await preflight({ branch, offline: v.offline === true, dryRun, keepWorktree: true, quiet: true })
@@ -105,6 +139,17 @@ async function main () {
     const { from, to } = pf
     Object.assign(record, { from, to })
     for (const c of pf.commits) info(`    ${c}`)
+    // Changed dependencies are installed now, beside the running bot's, and the tests use them.
+    const depsChange = await depsDiffer(CODE_ROOT, from, to)
+    if (depsChange && !dryRun) {
+      await run.step('install', async () => {
+        const r = await stageDeps(CODE_ROOT, to)
+        const link = path.join(incoming, 'node_modules')
+        fs.rmSync(link, { force: true })
+        fs.symlinkSync(r.modules, link)
+        return `${r.reused ? 'already installed' : 'npm ci done'} in ${DEPS_DIR}/${r.key}; the running bot's node_modules untouched`
+      })
+    }
     if (v['skip-tests'] === true) {
       await confirm('deploy', 'deploy WITHOUT running the tests of the incoming commit', { yes })
       record.skippedTests = true
@@ -113,7 +158,7 @@ async function main () {
       await run.step('tests', () => runTests(incoming, testCommand))
     }
     const first = await run.step('backup', async () => {
-      const r = await backup({ keep: DEFAULT_KEEP, yes, dryRun, quiet: true })
+      const r = await backup({ keep: DEFAULT_KEEP, yes, dryRun, quiet: true }).catch(explainWriteError)
       return { ...r, detail: r.file === null ? 'would take a verified backup (dry run)' : `${shown(paths, r.file)} (${r.manifest?.counts.tasks ?? 0} tasks, integrity ok)` }
     })
     const rehearsal = dryRun || first.file === null
@@ -122,16 +167,15 @@ async function main () {
         const r = await rehearse({ root: incoming, env: { ...process.env, DATABASE_FILE: paths.databaseFile }, backupFile: first.file ?? '', quiet: true })
         return { ...r, detail: r.ran.length === 0 ? 'no incoming migrations' : `${r.ran.length} migration(s) ran on a copy, rows as expected` }
       })
-    const depsChange = (await changedFiles(process.cwd(), from, to, 'package-lock.json')).length > 0
 
     // Plan, then ask.
     info(`\n  plan: ${from.slice(0, 7)} → ${to.slice(0, 7)} (${pf.commits.length} commit(s))`)
     info(`    migrations: ${rehearsal === null ? 'checked at migrate' : rehearsal.ran.length === 0 ? 'none' : rehearsal.ran.join(', ')}`)
-    info(`    dependencies: ${depsChange ? 'package-lock.json changed: npm ci' : 'unchanged'}`)
+    info(`    dependencies: ${depsChange ? `changed: ${dryRun ? 'npm ci in storage/deps before the stop' : 'installed'}, swapped in by rename after the stop` : 'unchanged'}`)
     info(`    backup: ${first.file === null ? '(dry run)' : shown(paths, first.file)}, plus a final one after the stop`)
     if (dryRun) {
       info('  commands it would run:')
-      for (const c of ['pm2 stop ecosystem.config.js', 'backup (online, verified)', `git merge --ff-only ${to}`, ...(depsChange ? ['npm ci'] : []), 'knex migrate:latest', 'pm2 start ecosystem.config.js --update-env', `watch storage/logs/bot.log ${watchS} s`, 'health + version + integrity + row counts']) info(`    ${c}`)
+      for (const c of ['pm2 stop ecosystem.config.js', 'backup (online, verified)', `git merge --ff-only ${to}`, ...(depsChange ? ['mv node_modules storage/deps/<old>; mv storage/deps/<new>/node_modules node_modules'] : []), 'knex migrate:latest', 'pm2 start ecosystem.config.js --update-env', `watch storage/logs/bot.log ${watchS} s`, 'health + version + integrity + row counts']) info(`    ${c}`)
       return ok('deploy', 'dry run: nothing was changed')
     }
     await confirm('deploy', `stop the bot and deploy ${to.slice(0, 7)}`, { yes })
@@ -142,7 +186,7 @@ async function main () {
     await run.step('stop', () => stopBot(process.env))
     stoppedAt = performance.now()
     const final = await run.step('backup', async () => {
-      const r = await backup({ keep: null, quiet: true })
+      const r = await backup({ keep: null, quiet: true }).catch(explainWriteError)
       return { ...r, detail: `${shown(paths, r.file ?? '')} (the database as the bot left it)` }
     })
     record.backup = final.file
@@ -161,6 +205,7 @@ async function main () {
     await run.step('watch', () => watchBot({ env: process.env, logFile: paths.logsDir + '/bot.log', fromOffset: offset, seconds: watchS }))
     await run.step('verify', async () => verifyBot({ env: process.env, commit: to, databaseFile: paths.databaseFile, before, declared: await declaredDataChange(paths.migrationsDir, m.ran) }))
     record.outcome = 'good'
+    if (depsChange) pruneDeps(CODE_ROOT, [await depsKey(CODE_ROOT, from)])
     ok('deploy', `${to.slice(0, 7)} is live; downtime ${formatMs(downtimeMs)}; ${run.tally()}`)
     await notifyOwner(pf.botEnv, `Mister Todo ${to.slice(0, 7)} is deployed and verified (downtime ${formatMs(downtimeMs)}).`)
   } catch (err) {
@@ -185,7 +230,7 @@ async function main () {
         })
       await notifyOwner(pf.botEnv, `Mister Todo: the deploy of ${pf.to.slice(0, 7)} failed${record.outcome === 'failed' ? ' and so did the rollback' : ` and was rolled back to ${pf.from.slice(0, 7)}`}. Reason: ${record.reason}`)
     }
-    const summary = record.outcome === 'failed' && stopping ? 'the rollback failed too: the bot may be down' : stopping ? `rolled back to ${pf?.from.slice(0, 7)}, release marked bad` : 'nothing was deployed'
+    const summary = record.outcome === 'failed' && stopping ? 'the rollback failed too: the bot may be down' : stopping ? `rolled back to ${pf?.from.slice(0, 7)}, release marked bad` : `nothing was deployed: ${record.reason}`
     if (interrupted) throw new OpsError('deploy', `interrupted (Ctrl-C); ${summary}; ${run.tally()}`, { hint: 'npx zx ops/deploy.mjs --history', code: 'EINTERRUPTED' })
     throw reported.has(/** @type {object} */ (err)) ? new OpsError('deploy', `${summary}; ${run.tally()}`, { hint: 'npx zx ops/deploy.mjs --history' }) : err
   } finally {
@@ -193,6 +238,7 @@ async function main () {
     await pf?.worktree?.remove()
     lock.release()
     process.off('SIGINT', onSigint)
+    process.off('SIGXFSZ', ignoreSignal)
   }
 }
 

@@ -6,8 +6,8 @@
 // verified before anything stops. It shows the plan (commits, backup, how many tasks were added or
 // changed since that backup) and asks. Then: stop → database (restore the backup, keeping the
 // current database as a _pre-restore backup; or, with --keep-data, a fresh backup and then undo
-// only the migrations the target commit does not have) → check out the commit (detached) → npm ci
-// if package-lock.json differs → start → watch → verify → journal (the deploys it undoes are marked
+// only the migrations the target commit does not have) → check out the commit (detached) →
+// its node_modules (installed before the stop when the dependencies differ, swapped in) → start → watch → verify → journal (the deploys it undoes are marked
 // bad, so a second rollback goes one release further back) → a notice to the owner's chat.
 //
 // When: a deploy went wrong after it finished, or deploy's own rollback could not run.
@@ -31,6 +31,7 @@ import { botEnvironment } from './preflight.mjs'
 import { restore } from './restore.mjs'
 import { readManifest, verifyBackup } from './lib/backups.mjs'
 import { confirm, info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
+import { DEPS_DIR, depsDiffer, depsKey, pruneDeps, stageDeps } from './lib/deps.mjs'
 import { git, headCommit, migrationsAt } from './lib/git.mjs'
 import { acquireLock } from './lib/lock.mjs'
 import { undoMigrationsNotIn } from './lib/migrations.mjs'
@@ -119,6 +120,8 @@ async function main () {
   refuseWithoutTerminal('rollback', 'roll back', { yes, dryRun })
   const lock = dryRun ? null : acquireLock(path.join(paths.storageDir, 'deploy.lock'), `ops/rollback.mjs ${scriptArgs().join(' ')}`.trim(), { force: v['force-unlock'] === true, rerun: 'npx zx ops/rollback.mjs' })
   const run = createRunner()
+  // As in deploy: a file-size limit fails the write (EFBIG) instead of killing the rollback half-way.
+  process.on('SIGXFSZ', () => {})
   const current = await headCommit(CODE_ROOT)
   /** @type {import('./lib/releases.mjs').Release} */
   const record = { id: newId(), kind: 'rollback', start: new Date().toISOString(), from: current, to: null, backup: null, migrations: [], steps: run.steps, outcome: 'failed', reason: null, who: who(), undoes: [] }
@@ -151,15 +154,23 @@ async function main () {
       info(`    tasks added or changed since that backup (lost from the live DB, kept in the _pre-restore copy): ${since === null ? 'unknown' : since}`)
     }
     if (dryRun) {
-      info('  commands it would run: pm2 stop ecosystem.config.js; ' + (keepData ? 'backup; knex migrate:down for each migration the target lacks' : 'restore') + `; git checkout --detach ${target}; npm ci if package-lock.json differs; pm2 start ecosystem.config.js --update-env; verify`)
+      info('  commands it would run: pm2 stop ecosystem.config.js; ' + (keepData ? 'backup; knex migrate:down for each migration the target lacks' : 'restore') + `; git checkout --detach ${target}; swap in its node_modules if the dependencies differ; pm2 start ecosystem.config.js --update-env; verify`)
       return ok('rollback', 'dry run: nothing was changed')
     }
     await confirm('rollback', `stop the bot and roll back to ${target.slice(0, 7)}`, { yes })
+    const depsChange = await depsDiffer(CODE_ROOT, current, target)
+    if (depsChange) {
+      await run.step('install', async () => {
+        const r = await stageDeps(CODE_ROOT, target)
+        return `node_modules of ${target.slice(0, 7)} ${r.reused ? 'kept from before' : 'installed'} in ${DEPS_DIR}/${r.key}, before the stop`
+      })
+    }
 
     stopped = true
     const r = await rollBack(run, { from: current, to: target, db: keepData ? 'undo' : 'restore', backupFile, watchS, how: 'detach' })
     record.migrations = r.undone
     record.outcome = 'good'
+    if (depsChange) pruneDeps(CODE_ROOT, [await depsKey(CODE_ROOT, current)])
     ok('rollback', `${target.slice(0, 7)} is running and verified; ${run.tally()}`)
     await notifyOwner(botEnvironment(paths.root, process.env), `Mister Todo was rolled back to ${target.slice(0, 7)} and is running.`)
   } catch (err) {

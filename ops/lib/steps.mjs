@@ -7,7 +7,8 @@ import { performance } from 'node:perf_hooks'
 import { $, chalk, sleep } from 'zx'
 import { pm2View, waitHealthy } from '../health.mjs'
 import { OpsError } from './cli.mjs'
-import { changedFiles, git } from './git.mjs'
+import { DEPS_DIR, depsDiffer, depsKey, stageDeps, swapDeps } from './deps.mjs'
+import { git } from './git.mjs'
 import { formatLogEntry, parseLogLine } from './log-lines.mjs'
 import { undeclaredChanges } from './migrations.mjs'
 import { CODE_ROOT } from './paths.mjs'
@@ -133,12 +134,19 @@ export async function switchCode (commit, how = {}) {
   return `code at ${commit.slice(0, 7)}`
 }
 
-/** `npm ci` only when package-lock.json differs between the two commits. @param {string} from @param {string} to @param {boolean} dryRun */
+/**
+ * Gives the checkout the node_modules of `to` when the two commits' dependencies differ: the ones
+ * installed before the stop (storage/deps) are swapped in by rename, the current ones parked for a
+ * rollback. Without a staged copy it installs one now (slow: the bot is down).
+ * @param {string} from @param {string} to @param {boolean} dryRun
+ */
 export async function installDeps (from, to, dryRun) {
-  if ((await changedFiles(CODE_ROOT, from, to, 'package-lock.json')).length === 0) return 'package-lock.json unchanged, nothing to install'
-  if (dryRun) return 'would run npm ci (dry run)'
-  await $({ cwd: CODE_ROOT, quiet: true })`npm ci --no-audit --no-fund`
-  return 'npm ci done (package-lock.json changed)'
+  if (!await depsDiffer(CODE_ROOT, from, to)) return 'dependencies unchanged, nothing to install'
+  if (dryRun) return `would swap in the node_modules of ${to.slice(0, 7)} (dry run)`
+  const fromKey = await depsKey(CODE_ROOT, from)
+  const staged = await stageDeps(CODE_ROOT, to)
+  swapDeps(CODE_ROOT, fromKey, staged.key)
+  return `node_modules of ${to.slice(0, 7)} swapped in${staged.reused ? ' (installed before the stop)' : ' (npm ci just now)'}; the previous ones are kept in ${DEPS_DIR}/${fromKey}`
 }
 
 /** The byte offset where new log lines will start. @param {string} logFile */
