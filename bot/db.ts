@@ -17,8 +17,25 @@ export type SchemaStatus = {
 }
 
 export function openDatabase (file: string, options: { readonly?: boolean, migrationsDir?: string } = {}): Database {
-  if (options.readonly !== true) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+  if (options.readonly !== true) {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+    makeOwnerOnly(file)
+  }
   return knexFactory(knexConfig(file, options))
+}
+
+/**
+ * Creates the file owner-only when it is missing, and tightens it (and the -wal, -shm or -journal
+ * beside it) when group or others could read it. SQLite gives the files it adds later the mode of
+ * the main file, so tasks never become readable by other users.
+ */
+export function makeOwnerOnly (file: string): void {
+  if (file === ':memory:' || file === '') return
+  fs.closeSync(fs.openSync(file, 'a', 0o600))
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    const stat = fs.statSync(f, { throwIfNoEntry: false })
+    if (stat !== undefined && (stat.mode & 0o077) !== 0) fs.chmodSync(f, stat.mode & 0o700)
+  }
 }
 
 function migrationFiles (dir: string): string[] {

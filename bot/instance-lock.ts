@@ -3,6 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import Sqlite from 'better-sqlite3'
+import { makeOwnerOnly } from './db.js'
 import { AppError } from './errors.js'
 
 export type InstanceLock = { release: () => void, file: string }
@@ -15,6 +16,7 @@ export function acquireInstanceLock (databaseFile: string): InstanceLock {
   const file = lockFileFor(databaseFile)
   const pidFile = `${file}.pid`
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+  makeOwnerOnly(file)
   const db = new Sqlite(file, { timeout: 0 })
   try {
     db.pragma('locking_mode = EXCLUSIVE')

@@ -2,16 +2,15 @@
 // SQLite or is newer than the code, no PM2, a backup folder that cannot be written, bad flags.
 // Each ops script answers with ONE line on stderr saying what is wrong and what to do
 // (`✗ step: reason — see: next command`), exits non-zero, and changes no file.
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
 import { freePort } from './support/bot-harness.js'
-import { createCodeSandbox, git } from './support/code-sandbox.js'
 import { backup } from '../ops/backup.mjs'
-import { childEnv, CODE_ROOT, collect, createSandbox, type OpsScript, type Run, type Sandbox } from './support/ops-sandbox.js'
+import { createPreflightSandbox, createSandbox, type OpsScript, type Run, type Sandbox } from './support/ops-sandbox.js'
 
 const TOKEN = '123456:TEST-token-abcdefghijklmnopqrstuvwxyz'
 const GOOD_ENV = `TELEGRAM_BOT_TOKEN=${TOKEN}\nALLOWED_USER_IDS=1001\n`
@@ -112,28 +111,8 @@ function expectOneLine (t: Test, run: Run, c: Case): void {
   t.notMatch(run.stdout, /✗|Error|at .*\.m?[jt]s:\d+/, 'no stack trace or second error on stdout')
 }
 
-/** A checkout with a bare origin, up to date, whose data root is itself (.env beside the code). */
-function preflightSandbox (): { dir: string, run: (args: string[], env?: Record<string, string>) => Promise<Run>, cleanup: () => void } {
-  const dir = createCodeSandbox()
-  const origin = `${dir}-origin.git`
-  git(path.dirname(dir), 'clone', '-q', '--bare', dir, origin)
-  git(dir, 'remote', 'add', 'origin', origin)
-  git(dir, 'fetch', '-q', 'origin')
-  git(dir, 'branch', '-q', '--set-upstream-to', 'origin/main')
-  const env = childEnv(dir)
-  for (const name of ['TELEGRAM_BOT_TOKEN', 'ALLOWED_USER_IDS', 'TELEGRAM_API_ROOT', 'HEALTH_PORT', 'DEFAULT_TIMEZONE', 'LOG_LEVEL', 'POLL_TIMEOUT_S']) delete env[name]
-  return {
-    dir,
-    run: (args, extra = {}) => collect(spawn(process.execPath, [path.join(CODE_ROOT, 'node_modules', 'zx', 'build', 'cli.js'), 'ops/preflight.mjs', ...args], { cwd: dir, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] })),
-    cleanup: () => {
-      fs.rmSync(dir, { recursive: true, force: true })
-      fs.rmSync(origin, { recursive: true, force: true })
-    },
-  }
-}
-
 t.test('operator input: preflight names the bad variable and the fix, and changes nothing', async (t) => {
-  const box = preflightSandbox()
+  const box = createPreflightSandbox()
   t.teardown(box.cleanup)
   const closed = await freePort()
   const withEnv = (name: string, value: string | undefined): string => {

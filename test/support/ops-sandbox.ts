@@ -8,6 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import knexFactory from 'knex'
+import { createCodeSandbox, git } from './code-sandbox.js'
 
 export const CODE_ROOT = path.resolve(import.meta.dirname, '..', '..')
 const ZX_CLI = path.join(CODE_ROOT, 'node_modules', 'zx', 'build', 'cli.js')
@@ -127,6 +128,26 @@ export async function createSandbox (t: Teardown, options: SandboxOptions = {}):
     sha: (file) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'),
     query: <T>(file: string, sql: string) => withDb(file, (db) => db.prepare(sql).all() as T[]),
     addTasks,
+  }
+}
+
+/** A checkout with a bare origin, up to date, whose data root is itself (.env beside the code). */
+export function createPreflightSandbox (): { dir: string, run: (args: string[], env?: Record<string, string>) => Promise<Run>, cleanup: () => void } {
+  const dir = createCodeSandbox()
+  const origin = `${dir}-origin.git`
+  git(path.dirname(dir), 'clone', '-q', '--bare', dir, origin)
+  git(dir, 'remote', 'add', 'origin', origin)
+  git(dir, 'fetch', '-q', 'origin')
+  git(dir, 'branch', '-q', '--set-upstream-to', 'origin/main')
+  const env = childEnv(dir)
+  for (const name of ['TELEGRAM_BOT_TOKEN', 'ALLOWED_USER_IDS', 'TELEGRAM_API_ROOT', 'HEALTH_PORT', 'DEFAULT_TIMEZONE', 'LOG_LEVEL', 'POLL_TIMEOUT_S']) delete env[name]
+  return {
+    dir,
+    run: (args, extra = {}) => collect(spawn(process.execPath, [path.join(CODE_ROOT, 'node_modules', 'zx', 'build', 'cli.js'), 'ops/preflight.mjs', ...args], { cwd: dir, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] })),
+    cleanup: () => {
+      fs.rmSync(dir, { recursive: true, force: true })
+      fs.rmSync(origin, { recursive: true, force: true })
+    },
   }
 }
 
