@@ -69,7 +69,7 @@ t.test(`faults: getUpdates failing for ${OUTAGE_MS / 1000} s — health says so 
   const res = await fetch(`http://127.0.0.1:${h.bot.healthPort}/healthz`)
   t.equal(res.status, 503, '/healthz answers 503 during the outage')
   // Health keeps saying so for as long as the outage lasts, with a growing "failing since".
-  const samples: Health[] = []
+  const samples: Health[] = [failing]
   while (Date.now() < outageStart + OUTAGE_MS - 1500) {
     samples.push(await h.bot.health())
     await new Promise((resolve) => setTimeout(resolve, Math.min(5000, OUTAGE_MS / 6)))

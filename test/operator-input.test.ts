@@ -129,6 +129,8 @@ t.test('operator input: preflight names the bad variable and the fix, and change
     { name: 'HEALTH_PORT malformed', dotEnv: withEnv('HEALTH_PORT', '99999'), line: /HEALTH_PORT is not a port number/ },
     { name: 'DEFAULT_TIMEZONE malformed', dotEnv: withEnv('DEFAULT_TIMEZONE', 'Mars/Olympus'), line: /DEFAULT_TIMEZONE is not an IANA time zone/ },
     { name: 'LOG_LEVEL malformed', dotEnv: withEnv('LOG_LEVEL', 'loud'), line: /LOG_LEVEL is not a log level/ },
+    { name: 'LOG_MAX_BYTES malformed', dotEnv: withEnv('LOG_MAX_BYTES', '10MB'), line: /LOG_MAX_BYTES is not a size in bytes/ },
+    { name: 'LOG_KEEP malformed', dotEnv: withEnv('LOG_KEEP', '0'), line: /LOG_KEEP is not a count of rotated files/ },
     { name: 'POLL_TIMEOUT_S malformed', dotEnv: withEnv('POLL_TIMEOUT_S', '100'), line: /POLL_TIMEOUT_S is not a long-poll timeout/ },
     { name: 'the Bot API cannot be reached', dotEnv: withEnv('TELEGRAM_API_ROOT', `http://127.0.0.1:${closed}`), args: [], line: new RegExp(`^✗ env: cannot reach http://127\\.0\\.0\\.1:${closed} for getMe: .+ — see: check the network, or rerun with --offline\\n$`) },
     { name: 'unknown flag', dotEnv: GOOD_ENV, args: ['--frobnicate'], line: /^✗ preflight: unknown flag --frobnicate — see: npx zx ops\/preflight\.mjs --help\n$/, code: 2 },
