@@ -1,6 +1,6 @@
 // Secrets and access, checked after a run that tries to leak them: the bot under Bot API faults,
 // with a rejected token and an unreachable API; the ops scripts on their happy and error paths
-// (preflight's getMe against a closed port and with a wrong token). Afterwards the token is in no
+// (preflight's and deploy's getMe against a closed port and with a wrong token). Afterwards the token is in no
 // file the project wrote (names included) and in no output; the database and backups are
 // owner-only; /healthz is loopback-only and shows no task text; a stranger left nothing behind.
 import fs from 'node:fs'
@@ -9,7 +9,8 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
 import { BotApiEmulator } from '../dev/emulator/bot-api-emulator.js'
-import { botEnv, exited, freePort, OWNER, spawnBot, waitForLog } from './support/bot-harness.js'
+import { botEnv, exited, freePort, OWNER, spawnBot, tempDir, waitForLog } from './support/bot-harness.js'
+import { git } from './support/code-sandbox.js'
 import { createPreflightSandbox, createSandbox, type Run } from './support/ops-sandbox.js'
 
 const TOKEN = '987654321:SECRET-zz9PluralZAlpha-qwertyuiop'
@@ -133,6 +134,22 @@ t.test('secrets: ops scripts on their happy and error paths print no token', asy
   t.match(good.stdout, /✓ env {2}\.env valid for [0-9a-f]{7}, token works \(@mister_todo_bot\)/)
   fs.chmodSync(path.join(pf.dir, '.env'), 0o640)
   t.match(keep(await pf.run(['--offline'])).stdout, /! preflight {2}\.env is readable by others: chmod 600 /, 'preflight warns about a .env others can read')
+  fs.chmodSync(path.join(pf.dir, '.env'), 0o600)
+
+  // Deploys that fail while the token is at hand: their reasons go to the journal.
+  const dev = path.join(tempDir(), 'dev')
+  t.teardown(() => fs.rmSync(path.dirname(dev), { recursive: true, force: true }))
+  git(path.dirname(dev), 'clone', '-q', pf.origin, dev)
+  fs.writeFileSync(path.join(dev, 'NOTES.md'), 'incoming\n')
+  git(dev, 'add', '-A')
+  git(dev, 'commit', '-qm', 'incoming')
+  git(dev, 'push', '-q', 'origin', 'main')
+  dotEnv(`TELEGRAM_API_ROOT=http://127.0.0.1:${await freePort()}\n`)
+  t.match(keep(await pf.run(['--yes', '--test-command', 'true'], {}, 'deploy')).stderr, /✗ deploy: nothing was deployed: cannot reach/)
+  fs.writeFileSync(path.join(pf.dir, '.env'), `TELEGRAM_BOT_TOKEN=${WRONG_TOKEN}\nALLOWED_USER_IDS=${OWNER}\nTELEGRAM_API_ROOT=${emu.apiRoot}\n`, { mode: 0o600 })
+  t.match(keep(await pf.run(['--yes', '--test-command', 'true'], {}, 'deploy')).stderr, /✗ deploy: nothing was deployed: Telegram refuses TELEGRAM_BOT_TOKEN/)
+  t.match(keep(await pf.run(['--history'], {}, 'deploy')).stdout, /failed/)
+  t.equal(fs.readFileSync(path.join(pf.dir, 'storage', 'deploys.jsonl'), 'utf8').trim().split('\n').length, 2, 'both failures are in the journal')
 
   for (const [i, out] of outputs.entries()) {
     for (const secret of SECRETS) t.notOk(out.includes(secret), `output ${i}: no token`)

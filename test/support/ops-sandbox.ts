@@ -132,7 +132,7 @@ export async function createSandbox (t: Teardown, options: SandboxOptions = {}):
 }
 
 /** A checkout with a bare origin, up to date, whose data root is itself (.env beside the code). */
-export function createPreflightSandbox (): { dir: string, run: (args: string[], env?: Record<string, string>) => Promise<Run>, cleanup: () => void } {
+export function createPreflightSandbox (): { dir: string, origin: string, run: (args: string[], env?: Record<string, string>, script?: 'preflight' | 'deploy') => Promise<Run>, cleanup: () => void } {
   const dir = createCodeSandbox()
   const origin = `${dir}-origin.git`
   git(path.dirname(dir), 'clone', '-q', '--bare', dir, origin)
@@ -143,7 +143,8 @@ export function createPreflightSandbox (): { dir: string, run: (args: string[], 
   for (const name of ['TELEGRAM_BOT_TOKEN', 'ALLOWED_USER_IDS', 'TELEGRAM_API_ROOT', 'HEALTH_PORT', 'DEFAULT_TIMEZONE', 'LOG_LEVEL', 'POLL_TIMEOUT_S']) delete env[name]
   return {
     dir,
-    run: (args, extra = {}) => collect(spawn(process.execPath, [path.join(CODE_ROOT, 'node_modules', 'zx', 'build', 'cli.js'), 'ops/preflight.mjs', ...args], { cwd: dir, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] })),
+    origin,
+    run: (args, extra = {}, script = 'preflight') => collect(spawn(process.execPath, [path.join(CODE_ROOT, 'node_modules', 'zx', 'build', 'cli.js'), `ops/${script}.mjs`, ...args], { cwd: dir, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] })),
     cleanup: () => {
       fs.rmSync(dir, { recursive: true, force: true })
       fs.rmSync(origin, { recursive: true, force: true })
