@@ -192,7 +192,7 @@ async function main () {
     record.backup = final.file
     before = final.manifest?.counts ?? null
     await run.step('switch', () => switchCode(to, { branch: pf?.branch }))
-    await run.step('deps', () => installDeps(from, to, false))
+    await run.step('deps', () => installDeps(from, to, false, depsChange))
     migrated = true
     const m = await run.step('migrate', async () => {
       const r = await migrateLatest({ botStopped: true, yes: true, rehearsed: true, backupFile: final.file ?? undefined, quiet: true })

@@ -91,6 +91,14 @@ t.test('deploy: happy path → new command answers, migration applied, journal g
   let gap = 0
   for (let i = 1; i < replies.length; i++) gap = Math.max(gap, (replies[i] ?? 0) - (replies[i - 1] ?? 0))
   t.comment(`${sent.length} messages during the deploy; longest gap between answers ${gap} ms`)
+  // Where the downtime goes, from the bot's own log: SIGINT → exit → (deploy steps, pm2 start,
+  // tsx, getMe, first poll) → ready → first answer.
+  const log = fs.readFileSync(path.join(s.live, 'storage', 'logs', 'bot.log'), 'utf8').split('\n')
+    .map((l) => { try { return JSON.parse(l.slice(l.indexOf('{'))) as { time: string, msg: string } } catch { return null } })
+    .filter((e) => e !== null)
+  const at = (msg: string): number => Date.parse(log.findLast((e) => e.msg.startsWith(msg))?.time ?? '')
+  const firstAnswer = replies.find((r) => r >= at('ready')) ?? NaN
+  t.comment(`downtime: SIGINT → exit ${at('stopped') - at('stopping')} ms; exit → ready ${at('ready') - at('stopped')} ms; ready → first answer ${firstAnswer - at('ready')} ms; SIGINT → first answer ${firstAnswer - at('stopping')} ms`)
   t.same(sent.filter((_, i) => (answeredAt[i] ?? 0) === 0).map((x) => x.text), [], 'every message answered')
   t.same(s.rows(`select text from tasks where chat_id = ${USER} order by number`).map((r) => (r as { text: string }).text), sent.map((x) => x.text), 'each applied once, in order')
   t.equal(s.head(), pingCommit)

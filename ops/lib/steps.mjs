@@ -6,6 +6,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { $, chalk, sleep } from 'zx'
 import { pm2View, waitHealthy } from '../health.mjs'
+import { isAlive } from './backups.mjs'
 import { OpsError } from './cli.mjs'
 import { DEPS_DIR, depsDiffer, depsKey, stageDeps, swapDeps } from './deps.mjs'
 import { git } from './git.mjs'
@@ -90,6 +91,13 @@ export async function stopBot (env) {
     return `${APP_NAME} was "${before.status}"; removed from pm2`
   }
   await $({ cwd: CODE_ROOT, env: { ...env, PM2_DISCRETE_MODE: 'true' }, quiet: true })`${PM2} stop ecosystem.config.js`
+  // The process being gone is the proof, and asking the kernel is free; \`pm2 jlist\` costs a
+  // node start (~0.4 s) while the bot is down.
+  const pid = before.pid ?? 0
+  if (pid > 0) {
+    for (let i = 0; i < 1200 && isAlive(pid); i++) await sleep(25)
+    if (!isAlive(pid)) return `${APP_NAME} stopped (pid ${pid} exited)`
+  }
   for (let i = 0; i < 120; i++) {
     const now = await appStatus({ env })
     if (!now.running) return `${APP_NAME} ${now.status ?? 'stopped'} in pm2`
@@ -138,10 +146,11 @@ export async function switchCode (commit, how = {}) {
  * Gives the checkout the node_modules of `to` when the two commits' dependencies differ: the ones
  * installed before the stop (storage/deps) are swapped in by rename, the current ones parked for a
  * rollback. Without a staged copy it installs one now (slow: the bot is down).
- * @param {string} from @param {string} to @param {boolean} dryRun
+ * `differ`, when the caller already knows, saves the git calls while the bot is down.
+ * @param {string} from @param {string} to @param {boolean} dryRun @param {boolean} [differ]
  */
-export async function installDeps (from, to, dryRun) {
-  if (!await depsDiffer(CODE_ROOT, from, to)) return 'dependencies unchanged, nothing to install'
+export async function installDeps (from, to, dryRun, differ) {
+  if (!(differ ?? await depsDiffer(CODE_ROOT, from, to))) return 'dependencies unchanged, nothing to install'
   if (dryRun) return `would swap in the node_modules of ${to.slice(0, 7)} (dry run)`
   const fromKey = await depsKey(CODE_ROOT, from)
   const staged = await stageDeps(CODE_ROOT, to)
