@@ -3,6 +3,7 @@
 // every command was answered and the database equals the model: each command took effect once.
 // `npm test` runs a small stream; `npm run soak` (SOAK=full) the issue's 2 000 commands and 20
 // disruptions each. SOAK_SEED=<n> replays a run.
+import fs from 'node:fs'
 import t, { type Test } from 'tap'
 import { BotApiEmulator } from '../dev/emulator/bot-api-emulator.js'
 import { botEnv, exited, freePort, FRIEND, OWNER, spawnBot, tempDir, waitForLog } from './support/bot-harness.js'
@@ -33,8 +34,12 @@ async function verify (t: Test, emu: BotApiEmulator, run: SoakRun, dbFile: strin
 
 t.test(`soak: kill -9 at ${SIZE.disruptions} random moments during ${SIZE.commands} commands (seed ${seed})`, async (t) => {
   const emu = await BotApiEmulator.start()
-  const env = botEnv(emu, tempDir(), { LOG_LEVEL: 'info' })
-  t.teardown(() => emu.stop())
+  const dir = tempDir()
+  const env = botEnv(emu, dir, { LOG_LEVEL: 'info' })
+  t.teardown(async () => {
+    await emu.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
   let bot = spawnBot(env)
   t.teardown(() => { bot.kill('SIGKILL') })
   await waitForLog(bot, /"msg":"ready"/)
@@ -62,11 +67,13 @@ t.test(`soak: kill -9 at ${SIZE.disruptions} random moments during ${SIZE.comman
 
 t.test(`soak: PM2 restart and reload at ${SIZE.disruptions} random moments during ${SIZE.commands} commands (seed ${seed})`, async (t) => {
   const emu = await BotApiEmulator.start()
-  const env = botEnv(emu, tempDir(), { LOG_LEVEL: 'info', HEALTH_PORT: String(await freePort()) })
+  const dir = tempDir()
+  const env = botEnv(emu, dir, { LOG_LEVEL: 'info', HEALTH_PORT: String(await freePort()) })
   const pm2 = new Pm2Sandbox(createCodeSandbox(), env)
   t.teardown(async () => {
     await pm2.kill()
     await emu.stop()
+    for (const d of [dir, pm2.cwd]) fs.rmSync(d, { recursive: true, force: true })
   })
   await pm2.pm2('start', 'ecosystem.config.js')
   const started = Date.now()
