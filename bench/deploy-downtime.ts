@@ -2,7 +2,7 @@
 // a new commit (real bare origin, live clone under a real PM2 daemon, the emulator); downtime is the
 // longest gap between answered commands; lost and doubled commands are counted. Baseline in the
 // same run: a bare `pm2 restart` under the same traffic. Variants: without a dependency change, and
-// with one (package-lock.json changed, so deploy runs `npm ci` in the live checkout).
+// with one (package-lock.json changed: deploy runs `npm ci` beside the live checkout before the stop).
 // Goals: ≤ 2 s and ≤ 1.3× the restart without; ≤ 3 s with; 0 lost, 0 doubled.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -17,7 +17,7 @@ import type { Benchmark, BenchOptions, Row } from './lib/report.js'
 import { summarize } from './lib/stats.js'
 
 const FULL = { repeats: 3, depRepeats: 1 }
-// The dependency variant reinstalls every package (better-sqlite3 compiles from source): too slow for CI.
+// The dependency variant's npm ci (before the stop) compiles better-sqlite3 from source: minutes, too slow for CI.
 const QUICK = { repeats: 1, depRepeats: 0 }
 const DEPLOY = ['--yes', '--offline', '--watch', '1', '--test-command', 'true']
 /** Traffic runs this long before and after the operation, so the gap has answers on both sides. */
@@ -48,7 +48,7 @@ async function restartRound (s: DeploySandbox, tag: string): Promise<Outage> {
 
 /**
  * deploy.mjs as the sandbox runs it, but with room for a full `npm ci` (the sandbox's runner kills
- * a script after 90 s; a reinstall that compiles better-sqlite3 on a busy 2-core machine takes longer).
+ * a script after 90 s; an install that compiles better-sqlite3 on a busy 2-core machine takes longer).
  */
 async function runDeploy (s: DeploySandbox): Promise<Run> {
   const child = spawn(process.execPath, ['node_modules/zx/build/cli.js', 'ops/deploy.mjs', ...DEPLOY], {
@@ -96,9 +96,10 @@ function bumpVersion (n: number): (dir: string) => void {
 }
 
 /**
- * `npm ci` empties node_modules: the sandbox's is a symlink to this project's, so the live checkout
- * gets a real copy first (else the benchmark would wipe the project's own node_modules). The code
- * sandbox commits that symlink, so git is told to leave the path alone (else the checkout is dirty).
+ * A server's own node_modules for the dependency variant: deploy installs the incoming ones beside
+ * it before the stop and swaps them in by rename after it, so the sandbox's symlink to this
+ * project's node_modules is replaced by a copy first (nothing a deploy does may reach this
+ * project's own). The code sandbox commits that symlink, so git is told to leave the path alone.
  */
 async function ownNodeModules (s: DeploySandbox): Promise<void> {
   const modules = path.join(s.live, 'node_modules')
