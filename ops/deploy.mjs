@@ -141,9 +141,12 @@ async function main () {
     for (const c of pf.commits) info(`    ${c}`)
     // Changed dependencies are installed now, beside the running bot's, and the tests use them.
     const depsChange = await depsDiffer(CODE_ROOT, from, to)
+    /** @type {{ differ: boolean, fromKey?: string, toKey?: string }} */
+    const deps = { differ: depsChange }
     if (depsChange && !dryRun) {
       await run.step('install', async () => {
         const r = await stageDeps(CODE_ROOT, to)
+        Object.assign(deps, { fromKey: await depsKey(CODE_ROOT, from), toKey: r.key })
         const link = path.join(incoming, 'node_modules')
         fs.rmSync(link, { force: true })
         fs.symlinkSync(r.modules, link)
@@ -192,7 +195,7 @@ async function main () {
     record.backup = final.file
     before = final.manifest?.counts ?? null
     await run.step('switch', () => switchCode(to, { branch: pf?.branch }))
-    await run.step('deps', () => installDeps(from, to, false, depsChange))
+    await run.step('deps', () => installDeps(from, to, false, deps))
     migrated = true
     const m = await run.step('migrate', async () => {
       const r = await migrateLatest({ botStopped: true, yes: true, rehearsed: true, backupFile: final.file ?? undefined, quiet: true })

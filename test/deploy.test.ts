@@ -1,8 +1,10 @@
 // Deploy and rollback for real: a bare origin, a live clone under a real PM2 daemon, the Bot API
-// emulator, real SQLite. Each test builds on the state the previous one left.
+// emulator, real SQLite. Each test builds on the state the previous one left (run them in order).
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
+import { depsKey } from '../ops/lib/deps.mjs'
+import { git } from './support/code-sandbox.js'
 import { createDeploySandbox } from './support/deploy-sandbox.js'
 
 const s = await createDeploySandbox()
@@ -158,4 +160,43 @@ t.test('deploy: an incoming migration that throws is caught by the rehearsal →
   t.equal(s.head(), headBefore, 'HEAD unchanged')
   t.same(s.rows('select number, text from tasks order by id'), rowsBefore, 'rows identical')
   t.match(await s.ask('/help'), /Mister Todo/, 'the old version is still answering')
+})
+
+t.test('deploy: changed dependencies are staged before the stop and swapped in by rename; a rollback swaps them back', async (t) => {
+  git(s.dev, 'revert', '--no-edit', 'HEAD', 'HEAD~1') // the throwing migration and the broken start
+  const head = s.head()
+  const incoming = s.push('dependency fields change', (dir) => {
+    const file = path.join(dir, 'package.json')
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), overrides: {} }, null, 2) + '\n')
+  })
+  git(s.live, 'fetch', '-q', 'origin')
+  const [oldKey, newKey] = [await depsKey(s.live, head), await depsKey(s.live, incoming)]
+  t.not(oldKey, newKey)
+  // What `npm ci` would have left in storage/deps (a real one compiles better-sqlite3 for a minute):
+  // the same modules, as a link the swap moves like a folder.
+  const live = path.join(s.live, 'node_modules')
+  const modules = fs.realpathSync(live)
+  fs.mkdirSync(path.join(s.live, 'storage', 'deps', newKey), { recursive: true })
+  fs.symlinkSync(modules, path.join(s.live, 'storage', 'deps', newKey, 'node_modules'))
+  fs.writeFileSync(path.join(s.live, 'storage', 'deps', newKey, 'complete'), 'staged by the test\n')
+  const linkOf = (file: string): string => fs.readlinkSync(file)
+  const original = linkOf(live)
+
+  const run = await s.run('deploy', FAST)
+  t.comment(run.stdout)
+  t.equal(run.code, 0, run.stderr)
+  t.match(run.stdout, new RegExp(`✓ install {2}already installed in storage/deps/${newKey}; the running bot's node_modules untouched`))
+  t.match(run.stdout, new RegExp(`✓ deps {2}node_modules of ${incoming.slice(0, 7)} swapped in \\(installed before the stop\\); the previous ones are kept in storage/deps/${oldKey}`))
+  t.equal(s.head(), incoming)
+  t.equal(linkOf(live), modules, 'the staged node_modules is live')
+  t.equal(linkOf(path.join(s.live, 'storage', 'deps', oldKey, 'node_modules')), original, 'the previous node_modules is parked')
+  t.match(await s.ask('/help'), /Mister Todo/)
+
+  const back = await s.run('rollback', ['--yes', '--watch', '0'])
+  t.equal(back.code, 0, back.stderr)
+  t.match(back.stdout, new RegExp(`✓ install {2}node_modules of ${head.slice(0, 7)} kept from before in storage/deps/${oldKey}, before the stop`))
+  t.equal(linkOf(live), original, 'the previous node_modules is back')
+  t.ok(fs.existsSync(path.join(s.live, 'storage', 'deps', newKey, 'node_modules')), 'the rolled-back one is parked for a redeploy')
+  t.equal(s.head(), head)
+  t.match(await s.ask('/help'), /Mister Todo/)
 })

@@ -8,7 +8,7 @@ import { $, chalk, sleep } from 'zx'
 import { pm2View, waitHealthy } from '../health.mjs'
 import { isAlive } from './backups.mjs'
 import { OpsError } from './cli.mjs'
-import { DEPS_DIR, depsDiffer, depsKey, stageDeps, swapDeps } from './deps.mjs'
+import { DEPS_DIR, depsDiffer, depsKey, hasStaged, stageDeps, swapDeps } from './deps.mjs'
 import { git } from './git.mjs'
 import { formatLogEntry, parseLogLine } from './log-lines.mjs'
 import { undeclaredChanges } from './migrations.mjs'
@@ -146,14 +146,15 @@ export async function switchCode (commit, how = {}) {
  * Gives the checkout the node_modules of `to` when the two commits' dependencies differ: the ones
  * installed before the stop (storage/deps) are swapped in by rename, the current ones parked for a
  * rollback. Without a staged copy it installs one now (slow: the bot is down).
- * `differ`, when the caller already knows, saves the git calls while the bot is down.
- * @param {string} from @param {string} to @param {boolean} dryRun @param {boolean} [differ]
+ * `known` (worked out before the stop) saves the git calls while the bot is down.
+ * @param {string} from @param {string} to @param {boolean} dryRun
+ * @param {{ differ: boolean, fromKey?: string, toKey?: string }} [known]
  */
-export async function installDeps (from, to, dryRun, differ) {
-  if (!(differ ?? await depsDiffer(CODE_ROOT, from, to))) return 'dependencies unchanged, nothing to install'
+export async function installDeps (from, to, dryRun, known) {
+  if (!(known?.differ ?? await depsDiffer(CODE_ROOT, from, to))) return 'dependencies unchanged, nothing to install'
   if (dryRun) return `would swap in the node_modules of ${to.slice(0, 7)} (dry run)`
-  const fromKey = await depsKey(CODE_ROOT, from)
-  const staged = await stageDeps(CODE_ROOT, to)
+  const fromKey = known?.fromKey ?? await depsKey(CODE_ROOT, from)
+  const staged = known?.toKey !== undefined && hasStaged(CODE_ROOT, known.toKey) ? { key: known.toKey, reused: true } : await stageDeps(CODE_ROOT, to)
   swapDeps(CODE_ROOT, fromKey, staged.key)
   return `node_modules of ${to.slice(0, 7)} swapped in${staged.reused ? ' (installed before the stop)' : ' (npm ci just now)'}; the previous ones are kept in ${DEPS_DIR}/${fromKey}`
 }
