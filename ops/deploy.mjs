@@ -124,6 +124,8 @@ async function main () {
   /** @type {Record<string, number> | null} */
   let before = null
   let migrated = false
+  // Known before the stop, so the rollback of an unchanged-dependency deploy asks git nothing.
+  let depsUnchanged = false
   try {
     record.from = await headCommit(CODE_ROOT)
     // Checks: nothing is stopped until all of these pass.
@@ -143,6 +145,7 @@ async function main () {
     const depsChange = await depsDiffer(CODE_ROOT, from, to)
     /** @type {{ differ: boolean, fromKey?: string, toKey?: string }} */
     const deps = { differ: depsChange }
+    depsUnchanged = !depsChange
     if (depsChange && !dryRun) {
       await run.step('install', async () => {
         const r = await stageDeps(CODE_ROOT, to)
@@ -223,7 +226,7 @@ async function main () {
       // Ctrl-C already said "stop": asking again would leave the bot down, so roll back.
       if (!interrupted) await confirm('rollback', `roll back to ${pf.from.slice(0, 7)}`, { yes })
       rollingBack = true
-      await rollBack(run, { from: pf.to, to: pf.from, db: migrated ? (record.migrations.length > 0 ? 'undo' : 'restore') : 'none', backupFile: record.backup, watchS: Math.min(watchS, 5), how: 'reset' })
+      await rollBack(run, { from: pf.to, to: pf.from, db: migrated ? (record.migrations.length > 0 ? 'undo' : 'restore') : 'none', backupFile: record.backup, watchS: Math.min(watchS, 5), how: 'reset', ...(depsUnchanged ? { deps: { differ: false } } : {}) })
         .then(() => {
           record.reason += `; rolled back to ${pf?.from.slice(0, 7)}`
           if (record.outcome !== 'interrupted') record.outcome = 'rolled-back'

@@ -48,7 +48,7 @@ export const DEFAULT_ROLLBACK_WATCH_S = 10
  * and undoes the migrations `to` does not have, falling back to restoring `backupFile` if that
  * fails; 'none' leaves the database alone.
  * @param {ReturnType<typeof createRunner>} run
- * @param {{ from: string, to: string, db: 'restore' | 'undo' | 'none', backupFile: string | null, watchS: number, how: 'reset' | 'detach', readyS?: number }} o
+ * @param {{ from: string, to: string, db: 'restore' | 'undo' | 'none', backupFile: string | null, watchS: number, how: 'reset' | 'detach', readyS?: number, deps?: { differ: boolean, fromKey?: string, toKey?: string } }} o
  * @returns {Promise<{ undone: string[] }>}
  */
 export async function rollBack (run, o) {
@@ -76,7 +76,7 @@ export async function rollBack (run, o) {
     await restoreStep(o.backupFile)
   }
   await run.step('rollback switch', () => switchCode(o.to, o.how === 'detach' ? { detach: true } : { reset: true }))
-  await run.step('rollback deps', () => installDeps(o.from, o.to, false))
+  await run.step('rollback deps', () => installDeps(o.from, o.to, false, o.deps))
   const offset = logOffset(path.join(paths.logsDir, 'bot.log'))
   await run.step('rollback start', () => startBot(process.env, o.readyS === undefined ? {} : { readyS: o.readyS }))
   if (o.watchS > 0) await run.step('rollback watch', () => watchBot({ env: process.env, logFile: path.join(paths.logsDir, 'bot.log'), fromOffset: offset, seconds: o.watchS }))
@@ -159,15 +159,18 @@ async function main () {
     }
     await confirm('rollback', `stop the bot and roll back to ${target.slice(0, 7)}`, { yes })
     const depsChange = await depsDiffer(CODE_ROOT, current, target)
+    /** @type {{ differ: boolean, fromKey?: string, toKey?: string }} */
+    const deps = { differ: depsChange }
     if (depsChange) {
       await run.step('install', async () => {
         const r = await stageDeps(CODE_ROOT, target)
+        Object.assign(deps, { fromKey: await depsKey(CODE_ROOT, current), toKey: r.key })
         return `node_modules of ${target.slice(0, 7)} ${r.reused ? 'kept from before' : 'installed'} in ${DEPS_DIR}/${r.key}, before the stop`
       })
     }
 
     stopped = true
-    const r = await rollBack(run, { from: current, to: target, db: keepData ? 'undo' : 'restore', backupFile, watchS, how: 'detach' })
+    const r = await rollBack(run, { from: current, to: target, db: keepData ? 'undo' : 'restore', backupFile, watchS, how: 'detach', deps })
     record.migrations = r.undone
     record.outcome = 'good'
     if (depsChange) pruneDeps(CODE_ROOT, [await depsKey(CODE_ROOT, current)])

@@ -200,3 +200,14 @@ t.test('deploy: changed dependencies are staged before the stop and swapped in b
   t.equal(s.head(), head)
   t.match(await s.ask('/help'), /Mister Todo/)
 })
+
+t.test('pm2 restart under the same traffic: every message answered once (the figure beside the deploy\'s downtime)', async (t) => {
+  const traffic = s.traffic('during restart')
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  await s.pm2.pm2('restart', 'ecosystem.config.js')
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const report = await traffic.finish()
+  t.comment(`${report.sent.length} messages during a bare pm2 restart; longest gap between answers ${report.longestGapMs} ms`)
+  t.same(report.unanswered, [], 'every message answered')
+  t.same(report.stored, report.sent, 'each applied once, in order')
+})
