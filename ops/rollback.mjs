@@ -34,7 +34,7 @@ import { confirm, info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithout
 import { DEPS_DIR, depsDiffer, depsKey, pruneDeps, stageDeps } from './lib/deps.mjs'
 import { git, headCommit, migrationsAt } from './lib/git.mjs'
 import { acquireLock } from './lib/lock.mjs'
-import { undoMigrationsNotIn } from './lib/migrations.mjs'
+import { openKnex, undoMigrationsNotIn } from './lib/migrations.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
 import { appStatus } from './lib/pm2.mjs'
 import { appendRelease, badCommits, deploysBetween, deployToUndo, historyTable, newId, readReleases, who } from './lib/releases.mjs'
@@ -48,7 +48,7 @@ export const DEFAULT_ROLLBACK_WATCH_S = 10
  * and undoes the migrations `to` does not have, falling back to restoring `backupFile` if that
  * fails; 'none' leaves the database alone.
  * @param {ReturnType<typeof createRunner>} run
- * @param {{ from: string, to: string, db: 'restore' | 'undo' | 'none', backupFile: string | null, watchS: number, how: 'reset' | 'detach', readyS?: number, deps?: { differ: boolean, fromKey?: string, toKey?: string } }} o
+ * @param {{ from: string, to: string, db: 'restore' | 'undo' | 'none', backupFile: string | null, watchS: number, how: 'reset' | 'detach', readyS?: number, deps?: { differ: boolean, fromKey?: string, toKey?: string }, keep?: string[] }} o
  * @returns {Promise<{ undone: string[] }>}
  */
 export async function rollBack (run, o) {
@@ -61,7 +61,7 @@ export async function rollBack (run, o) {
   })
   await run.step('rollback stop', () => stopBot(process.env))
   if (o.db === 'undo') {
-    const keep = await migrationsAt(CODE_ROOT, o.to)
+    const keep = o.keep ?? await migrationsAt(CODE_ROOT, o.to)
     try {
       await run.step('rollback db', async () => {
         const saved = await backup({ keep: null, quiet: true })
@@ -158,6 +158,10 @@ async function main () {
       return ok('rollback', 'dry run: nothing was changed')
     }
     await confirm('rollback', `stop the bot and roll back to ${target.slice(0, 7)}`, { yes })
+    // Work that needs no stop happens now: the target's migrations, and Knex and the knexfile
+    // loaded (a read-only open of the live database), so the database step is quick.
+    const keep = keepData ? await migrationsAt(CODE_ROOT, target) : undefined
+    if (keepData) await openKnex(paths.databaseFile, paths.migrationsDir, { readonly: true }).then((k) => k.destroy())
     const depsChange = await depsDiffer(CODE_ROOT, current, target)
     /** @type {{ differ: boolean, fromKey?: string, toKey?: string }} */
     const deps = { differ: depsChange }
@@ -170,7 +174,7 @@ async function main () {
     }
 
     stopped = true
-    const r = await rollBack(run, { from: current, to: target, db: keepData ? 'undo' : 'restore', backupFile, watchS, how: 'detach', deps })
+    const r = await rollBack(run, { from: current, to: target, db: keepData ? 'undo' : 'restore', backupFile, watchS, how: 'detach', deps, ...(keep === undefined ? {} : { keep }) })
     record.migrations = r.undone
     record.outcome = 'good'
     if (depsChange) pruneDeps(CODE_ROOT, [await depsKey(CODE_ROOT, current)])
