@@ -39,7 +39,8 @@ import { acquireLock } from './lib/lock.mjs'
 import { declaredDataChange } from './lib/migrations.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
 import { appendRelease, historyTable, newId, readReleases, who } from './lib/releases.mjs'
-import { announce, createRunner, DEFAULT_READY_S, formatMs, installDeps, logOffset, notifyOwner, reported, runTests, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
+import { announce, notifyOwner } from './lib/notices.mjs'
+import { createRunner, DEFAULT_READY_S, formatMs, installDeps, logOffset, reported, runTests, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
 import { rollBack } from './rollback.mjs'
 
 export const DEFAULT_WATCH_S = 20

@@ -38,7 +38,8 @@ import { openKnex, undoMigrationsNotIn } from './lib/migrations.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
 import { appStatus } from './lib/pm2.mjs'
 import { appendRelease, badCommits, deploysBetween, deployToUndo, historyTable, newId, readReleases, who } from './lib/releases.mjs'
-import { createRunner, installDeps, logOffset, notifyOwner, reported, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
+import { notifyOwner } from './lib/notices.mjs'
+import { createRunner, installDeps, logOffset, reported, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
 
 export const DEFAULT_ROLLBACK_WATCH_S = 10
 

@@ -1,0 +1,46 @@
+// @ts-check
+// Notices through the bot's own token: the maintenance announcement to the allowed users' chats
+// (deploy --announce) and the outcome of a deploy or rollback to the owner (the first allowed id).
+// Best effort: a notice that cannot be sent never fails a deploy, and the request URL (which holds
+// the token) is never printed.
+import { chalk } from 'zx'
+
+/** The allowed users' ids; the first is the owner. @param {NodeJS.ProcessEnv} env */
+export function allowedIds (env) {
+  return (env.ALLOWED_USER_IDS ?? '').split(',').map((s) => s.trim()).filter((s) => /^\d+$/.test(s)).map(Number)
+}
+
+/**
+ * Sends `text` to each chat with the bot's token; returns how many got it. Never throws and never
+ * prints the request URL (it holds the token).
+ * @param {NodeJS.ProcessEnv} env @param {number[]} chats @param {string} text
+ */
+export async function sendNotice (env, chats, text) {
+  const root = (env.TELEGRAM_API_ROOT?.trim() || 'https://api.telegram.org').replace(/\/+$/, '')
+  let sent = 0
+  for (const chat of chats) {
+    const res = await fetch(`${root}/bot${env.TELEGRAM_BOT_TOKEN?.trim()}/sendMessage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chat_id: chat, text }), signal: AbortSignal.timeout(5_000) }).catch(() => null)
+    if (res?.ok === true) sent += 1
+  }
+  return sent
+}
+
+export const DEFAULT_ANNOUNCEMENT = 'Mister Todo is being updated; back in a minute.'
+
+/** Sends the maintenance notice to each allowed user's chat. @param {NodeJS.ProcessEnv} env @param {string} text */
+export async function announce (env, text) {
+  const ids = allowedIds(env)
+  const sent = await sendNotice(env, ids, text.trim() === '' ? DEFAULT_ANNOUNCEMENT : text)
+  return `notice sent to ${sent} of ${ids.length} chat(s)`
+}
+
+/**
+ * Tells the owner (the first of ALLOWED_USER_IDS) how a deploy or rollback ended; best effort, a
+ * failed notice is a warning line, not a failed deploy.
+ * @param {NodeJS.ProcessEnv} env @param {string} text
+ */
+export async function notifyOwner (env, text) {
+  const owner = allowedIds(env)[0]
+  const sent = owner === undefined ? 0 : await sendNotice(env, [owner], text)
+  process.stdout.write(sent === 1 ? `${chalk.green('✓')} notice  sent to the owner's chat\n` : `${chalk.yellow('!')} notice  could not reach the owner's chat\n`)
+}
