@@ -49,15 +49,18 @@ export const DEFAULT_ROLLBACK_WATCH_S = 10
  * and undoes the migrations `to` does not have, falling back to restoring `backupFile` if that
  * fails; 'none' leaves the database alone.
  * @param {ReturnType<typeof createRunner>} run
- * @param {{ from: string, to: string, db: 'restore' | 'undo' | 'none', backupFile: string | null, watchS: number, how: 'reset' | 'detach', readyS?: number, deps?: { differ: boolean, fromKey?: string, toKey?: string }, keep?: string[] }} o
+ * `progress` (optional) records what the database step did, so a caller can put it back.
+ * @param {{ from: string, to: string, db: 'restore' | 'undo' | 'none', backupFile: string | null, watchS: number, how: 'reset' | 'detach', readyS?: number, deps?: { differ: boolean, fromKey?: string, toKey?: string }, keep?: string[], progress?: RollbackProgress }} o
  * @returns {Promise<{ undone: string[] }>}
  */
 export async function rollBack (run, o) {
   const paths = resolvePaths()
   /** @type {string[]} */
   let undone = []
+  const progress = o.progress ?? { preRestore: null, undone: [] }
   const restoreStep = (/** @type {string} */ backupFile) => run.step('rollback db', async () => {
     const r = await restore({ backupFile, stoppedByRollback: true, yes: true, quiet: true })
+    progress.preRestore = r.preRestore
     return `restored ${path.basename(r.restored)}; the replaced database is kept as ${r.preRestore === null ? '(none)' : path.basename(r.preRestore)}`
   })
   await run.step('rollback stop', () => stopBot(process.env))
@@ -67,6 +70,7 @@ export async function rollBack (run, o) {
       await run.step('rollback db', async () => {
         const saved = await backup({ keep: null, quiet: true })
         undone = await undoMigrationsNotIn(paths.databaseFile, paths.migrationsDir, keep)
+        progress.undone = undone
         return `${undone.length === 0 ? 'no migrations to undo' : `undid ${undone.join(', ')}`}, data kept (backup first: ${path.basename(saved.file ?? '')})`
       })
     } catch (err) {
@@ -83,6 +87,36 @@ export async function rollBack (run, o) {
   if (o.watchS > 0) await run.step('rollback watch', () => watchBot({ env: process.env, logFile: path.join(paths.logsDir, 'bot.log'), fromOffset: offset, seconds: o.watchS }))
   await run.step('rollback verify', () => verifyBot({ env: process.env, commit: o.to, databaseFile: paths.databaseFile, before: null }))
   return { undone }
+}
+
+/** @typedef {{ preRestore: string | null, undone: string[] }} RollbackProgress */
+
+/**
+ * The rollback's target did not come up: the version that ran before it goes back, with the data
+ * it had (the database the rollback replaced, or its migrations re-applied). The target's database
+ * is kept as a _pre-restore backup first, so even updates it handled are not lost.
+ * @param {{ current: string, target: string, progress: RollbackProgress, deps: { differ: boolean, fromKey?: string, toKey?: string } }} o
+ */
+async function backToPrevious (o) {
+  const paths = resolvePaths()
+  await stopBot(process.env)
+  await switchCode(o.current, { detach: true })
+  await installDeps(o.target, o.current, false, o.deps.differ ? { differ: true, ...(o.deps.toKey === undefined ? {} : { fromKey: o.deps.toKey }), ...(o.deps.fromKey === undefined ? {} : { toKey: o.deps.fromKey }) } : { differ: false })
+  let data = 'database as the rollback left it'
+  if (o.progress.preRestore !== null) {
+    await restore({ backupFile: o.progress.preRestore, stoppedByRollback: true, yes: true, quiet: true })
+    data = `database from before the rollback (${path.basename(o.progress.preRestore)})`
+  } else if (o.progress.undone.length > 0) {
+    const knex = await openKnex(paths.databaseFile, paths.migrationsDir)
+    try {
+      await knex.migrate.latest()
+    } finally {
+      await knex.destroy()
+    }
+    data = `migrations re-applied: ${o.progress.undone.join(', ')}`
+  }
+  await startBot(process.env)
+  return `${o.current.slice(0, 7)} is running again, ${data}`
 }
 
 /** Tasks added or changed since a backup was taken (by their updated_at). @param {string} dbFile @param {string | null} backupFile */
@@ -127,6 +161,10 @@ async function main () {
   /** @type {import('./lib/releases.mjs').Release} */
   const record = { id: newId(), kind: 'rollback', start: new Date().toISOString(), from: current, to: null, backup: null, migrations: [], steps: run.steps, outcome: 'failed', reason: null, who: who(), undoes: [] }
   let stopped = false
+  /** @type {RollbackProgress | null} */
+  let progress = null
+  /** @type {{ differ: boolean, fromKey?: string, toKey?: string }} */
+  let rollbackDeps = { differ: false }
   try {
     // What to go back to, and with which data: all checked before anything stops.
     const undo = typeof v.to === 'string' ? null : deployToUndo(releases)
@@ -175,7 +213,9 @@ async function main () {
     }
 
     stopped = true
-    const r = await rollBack(run, { from: current, to: target, db: keepData ? 'undo' : 'restore', backupFile, watchS, how: 'detach', deps, ...(keep === undefined ? {} : { keep }) })
+    progress = { preRestore: null, undone: [] }
+    rollbackDeps = deps
+    const r = await rollBack(run, { from: current, to: target, db: keepData ? 'undo' : 'restore', backupFile, watchS, how: 'detach', deps, progress, ...(keep === undefined ? {} : { keep }) })
     record.migrations = r.undone
     record.outcome = 'good'
     if (depsChange) pruneDeps(CODE_ROOT, [await depsKey(CODE_ROOT, current)])
@@ -187,6 +227,12 @@ async function main () {
     if (stopped && !(await appStatus({ env: process.env })).running && await headCommit(CODE_ROOT) === current) {
       // Failed before the code moved: bring the version that was running back up.
       await run.step('restart', async () => { await startBot(process.env); return `${current.slice(0, 7)} started again` }).catch(() => {})
+    } else if (stopped && progress !== null && record.to !== null && (await appStatus({ env: process.env })).status !== 'online') {
+      // The target did not come up: never leave the owner without a bot.
+      const target = record.to
+      const back = progress
+      const restored = await run.step('back to previous', () => backToPrevious({ current, target, progress: back, deps: rollbackDeps })).then(() => true, () => false)
+      if (restored) record.reason = `${record.reason}; ${current.slice(0, 7)}, which ran before, is running again`
     }
     if (stopped) await notifyOwner(botEnvironment(paths.root, process.env), `Mister Todo: the rollback to ${target7(record.to)} failed: ${record.reason}`)
     throw reported.has(/** @type {object} */ (err)) ? new OpsError('rollback', `failed: ${record.reason}; ${run.tally()}`, { hint: 'npm run status; npx zx ops/rollback.mjs --list' }) : err

@@ -1,6 +1,7 @@
 // Rollback for real: a bare origin, a live clone under a real PM2 daemon, the Bot API emulator,
 // real SQLite. The tests run in order and each builds on the releases the previous one left:
-// A → B (deploy) → C (deploy) → back to B (restore) → back to A (--keep-data) → A → C → --to A.
+// A → B (deploy) → C (deploy) → back to B (restore) → back to A (--keep-data) → A → C → --to A
+// → E (deploy) → --to D, which cannot start → back on E.
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
@@ -134,4 +135,30 @@ t.test('rollback: --to <commit> --backup <file> goes exactly there', async (t) =
   t.same(applied(), migrationsAtA)
   t.match(await s.ask('/help'), /Mister Todo/)
   t.match(journal().at(-1), { kind: 'rollback', outcome: 'good', backup: deployC2.backup, undoes: [deployC2.id] })
+})
+
+t.test('rollback: a target that cannot start → the version that ran before is back, with its data', async (t) => {
+  const D = s.push('broken start', (dir) => {
+    const main = path.join(dir, 'bot', 'main.ts')
+    fs.writeFileSync(main, "throw new Error('boom at start')\n" + fs.readFileSync(main, 'utf8'))
+  })
+  const E = s.push('fixed start', (dir) => {
+    const main = path.join(dir, 'bot', 'main.ts')
+    fs.writeFileSync(main, fs.readFileSync(main, 'utf8').replace("throw new Error('boom at start')\n", ''))
+  })
+  await deploy()
+  t.equal(s.head(), E)
+  await s.ask('water the plants')
+  const before = s.tasks()
+  const run = await s.run('rollback', [...ROLLBACK, '--to', D, '--keep-data'])
+  t.comment(run.stdout + run.stderr)
+  t.equal(run.code, 1)
+  t.match(run.stdout, /✓ back to previous {2}[0-9a-f]{7} is running again/)
+  t.match(run.stderr, /^✗ rollback: failed: .*; [0-9a-f]{7}, which ran before, is running again; /m)
+  t.equal(s.head(), E, 'the code that ran before the rollback')
+  t.equal((await s.pm2.app())?.status, 'online')
+  t.match(await s.ask('/help'), /Mister Todo/, 'it answers')
+  t.same(s.tasks(), before, 'no task lost')
+  t.equal(s.integrity(), 'ok')
+  t.match(journal().at(-1), { kind: 'rollback', outcome: 'failed' })
 })
