@@ -116,6 +116,19 @@ export const DEFAULT_READY_S = 30
  */
 export async function startBot (env, options = {}) {
   const readyS = options.readyS ?? DEFAULT_READY_S
+  let app = await startOnce(env, readyS)
+  if (app.status === 'stopping') {
+    // stopBot returns when the old process has exited, which can be a moment before PM2 marks it
+    // stopped; a start in that moment does nothing. Wait for PM2 to catch up and start again.
+    for (let i = 0; i < 40 && (await appStatus({ env })).status === 'stopping'; i++) await sleep(250)
+    app = await startOnce(env, readyS)
+  }
+  if (app.status !== 'online' || app.exitCode !== 0) throw new OpsError('start', `${app.detail} after pm2 start${app.exitCode === 0 ? '' : ` (exit ${app.exitCode})`}`, { hint: 'npm run logs' })
+  return `${APP_NAME} online`
+}
+
+/** One `pm2 start`, bounded by `readyS`. @param {NodeJS.ProcessEnv} env @param {number} readyS */
+async function startOnce (env, readyS) {
   const starting = $({ cwd: CODE_ROOT, env: { ...env, PM2_DISCRETE_MODE: 'true' }, quiet: true, nothrow: true })`${PM2} start ecosystem.config.js --update-env`
   /** @type {NodeJS.Timeout | undefined} */
   let timer
@@ -127,9 +140,7 @@ export async function startBot (env, options = {}) {
     await starting.kill().catch(() => {})
     throw new OpsError('start', `${APP_NAME} did not become ready within ${readyS} s (${app.detail})`, { hint: 'npm run logs' })
   }
-  const exitCode = /** @type {import('zx').ProcessOutput} */ (out).exitCode
-  if (exitCode !== 0 || app.status !== 'online') throw new OpsError('start', `${app.detail} after pm2 start${exitCode === 0 ? '' : ` (exit ${exitCode})`}`, { hint: 'npm run logs' })
-  return `${APP_NAME} online`
+  return { ...app, exitCode: /** @type {import('zx').ProcessOutput} */ (out).exitCode }
 }
 
 /** Puts the checkout at `commit`: fast-forward on the branch, or a detached checkout. @param {string} commit @param {{ detach?: boolean, reset?: boolean, branch?: string }} [how] */
