@@ -28,16 +28,20 @@ import { confirm, isMain, OpsError, parseFlags, reporter, runMain, scriptArgs } 
 import { countsTable, formatAge, formatBytes, formatCount } from './lib/format.mjs'
 import { resolvePaths, shown } from './lib/paths.mjs'
 import { APP_NAME, appStatus } from './lib/pm2.mjs'
-import { databaseBytes, fsyncPath, inspectDatabase, removeDatabaseFiles } from './lib/sqlite.mjs'
+import { databaseBytes, fsyncPath, inspectDatabase, removeDatabaseFiles, sha256File } from './lib/sqlite.mjs'
 
 /**
  * @typedef {{
  *   root?: string, env?: NodeJS.ProcessEnv, backupFile?: string, yes?: boolean, dryRun?: boolean,
- *   stoppedByRollback?: boolean, now?: () => Date, quiet?: boolean
+ *   stoppedByRollback?: boolean, now?: () => Date, quiet?: boolean,
+ *   verified?: import('./lib/backups.mjs').Verification
  * }} RestoreOptions
+ * `verified`: the full verification of `backupFile` the caller made moments ago (rollback, before
+ * the stop); then, while the bot is down, only its size and sha256 are checked again, and the copy
+ * put in place is checked by its sha256 instead of a second integrity check.
  * @typedef {{
  *   restored: string, preRestore: string | null, before: Record<string, number> | null,
- *   after: Record<string, number> | null, dryRun: boolean
+ *   after: Record<string, number> | null, dryRun: boolean, checkedBy: 'sha256' | 'integrity_check'
  * }} RestoreResult
  */
 
@@ -52,10 +56,10 @@ export async function restore (options = {}) {
   }
 
   // Choose and verify the backup before anything else.
-  const { file, counts, createdAt } = await chooseBackup(paths, options.backupFile, say)
+  const { file, counts, createdAt, sha256 } = await chooseBackup(paths, options.backupFile, say, options.verified)
   const name = path.basename(file)
   const tasks = counts.tasks === undefined ? '' : `, ${formatCount(counts.tasks)} tasks`
-  say.ok('verify', `${shown(paths, file)} (sha256 ok, integrity ok${tasks}, taken ${formatAge(Date.now() - Date.parse(createdAt))} ago)`)
+  say.ok('verify', `${shown(paths, file)} (sha256 ok, integrity ok${options.verified === undefined ? '' : ' before the stop'}${tasks}, taken ${formatAge(Date.now() - Date.parse(createdAt))} ago)`)
   const liveSize = databaseBytes(live)
   const needed = 2 * liveSize + fs.statSync(file).size
   const free = freeBytes(paths.backupsDir, paths.env)
@@ -63,7 +67,7 @@ export async function restore (options = {}) {
 
   if (options.dryRun === true) {
     say.ok('restore', `would save ${shown(paths, live)} as a _pre-restore backup, then replace it with ${name} (dry run)`)
-    return { restored: file, preRestore: null, before: null, after: null, dryRun: true }
+    return { restored: file, preRestore: null, before: null, after: null, dryRun: true, checkedBy: sha256 === null ? 'integrity_check' : 'sha256' }
   }
   await confirm('restore', `replace ${shown(paths, live)} with ${name}`, options)
 
@@ -85,6 +89,7 @@ export async function restore (options = {}) {
     fs.copyFileSync(file, tmp, fs.constants.COPYFILE_EXCL)
     fs.chmodSync(tmp, 0o600)
     fsyncPath(tmp)
+    if (sha256 !== null && await sha256File(tmp) !== sha256) throw new Error('the copy does not match the backup\'s sha256')
     for (const suffix of ['-wal', '-shm', '-journal']) fs.rmSync(live + suffix, { force: true })
     fs.renameSync(tmp, live)
     fsyncPath(path.dirname(live))
@@ -93,33 +98,41 @@ export async function restore (options = {}) {
     throw new OpsError('restore', `could not put ${name} in place: ${err instanceof Error ? err.message : String(err)}`, { hint: preRestore === null ? 'npx zx ops/backup.mjs --list' : `npx zx ops/restore.mjs --backup ${path.basename(preRestore)}`, cause: err })
   }
 
-  const result = inspectDatabase(live)
+  // A copy with the verified backup's sha256 is that backup, byte for byte: counting its rows
+  // again is enough.
+  const result = inspectDatabase(live, { checks: sha256 === null })
   const sameRows = Object.keys(counts).length === Object.keys(result.counts).length && Object.entries(counts).every(([t, n]) => result.counts[t] === n)
   if (!result.ok || !sameRows) {
     throw new OpsError('restore', `the restored ${shown(paths, live)} does not check out (${result.problem ?? 'row counts differ from the backup'})`, { hint: preRestore === null ? 'npx zx ops/backup.mjs --list' : `npx zx ops/restore.mjs --backup ${path.basename(preRestore)}` })
   }
-  say.ok('restore', `${shown(paths, live)} ← ${name} (integrity ok, row counts match the backup)`)
+  say.ok('restore', `${shown(paths, live)} ← ${name} (${sha256 === null ? 'integrity ok' : 'sha256 identical to the verified backup'}, row counts match the backup)`)
   say.info(countsTable(before, result.counts))
-  return { restored: file, preRestore, before, after: result.counts, dryRun: false }
+  return { restored: file, preRestore, before, after: result.counts, dryRun: false, checkedBy: sha256 === null ? 'integrity_check' : 'sha256' }
 }
 
 /**
  * The operator's pick (refused if it does not verify) or the newest regular backup that verifies.
  * @param {import('./lib/paths.mjs').Paths} paths @param {string | undefined} pick @param {import('./lib/cli.mjs').Reporter} say
+ * @param {import('./lib/backups.mjs').Verification} [verified]
+ * @returns {Promise<{ file: string, counts: Record<string, number>, createdAt: string, sha256: string | null }>}
  */
-async function chooseBackup (paths, pick, say) {
+async function chooseBackup (paths, pick, say, verified) {
   if (pick !== undefined) {
     const file = [path.resolve(pick), path.join(paths.backupsDir, pick)].find((f) => fs.existsSync(f))
     if (file === undefined) throw new OpsError('restore', `no backup ${pick}`, { hint: 'npx zx ops/backup.mjs --list' })
+    const manifest = verified?.manifest ?? null
+    if (verified?.ok === true && manifest !== null && fs.statSync(file).size === manifest.size && await sha256File(file) === manifest.sha256) {
+      return { file, counts: verified.counts, createdAt: manifest.createdAt, sha256: manifest.sha256 }
+    }
     const verification = await verifyBackup(file)
     if (!verification.ok || verification.manifest === null) {
       throw new OpsError('restore', `refusing ${shown(paths, file)}: ${verification.problem}; the live database was not touched`, { hint: 'npx zx ops/backup.mjs --list' })
     }
-    return { file, counts: verification.counts, createdAt: verification.manifest.createdAt }
+    return { file, counts: verification.counts, createdAt: verification.manifest.createdAt, sha256: null }
   }
   for (const candidate of listBackupFiles(paths.backupsDir).filter((b) => b.kind === 'backup')) {
     const verification = await verifyBackup(candidate.file)
-    if (verification.ok && verification.manifest !== null) return { file: candidate.file, counts: verification.counts, createdAt: verification.manifest.createdAt }
+    if (verification.ok && verification.manifest !== null) return { file: candidate.file, counts: verification.counts, createdAt: verification.manifest.createdAt, sha256: null }
     say.warn('verify', `skipping ${candidate.name}: ${verification.problem}`)
   }
   throw new OpsError('restore', `no backup in ${shown(paths, paths.backupsDir)} verifies; the live database was not touched`, { hint: 'npx zx ops/backup.mjs --list' })

@@ -50,7 +50,7 @@ export const DEFAULT_ROLLBACK_WATCH_S = 10
  * fails; 'none' leaves the database alone.
  * @param {ReturnType<typeof createRunner>} run
  * `progress` (optional) records what the database step did, so a caller can put it back.
- * @param {{ from: string, to: string, db: 'restore' | 'undo' | 'none', backupFile: string | null, watchS: number, how: 'reset' | 'detach', readyS?: number, deps?: { differ: boolean, fromKey?: string, toKey?: string }, keep?: string[], progress?: RollbackProgress }} o
+ * @param {{ from: string, to: string, db: 'restore' | 'undo' | 'none', backupFile: string | null, watchS: number, how: 'reset' | 'detach', readyS?: number, deps?: { differ: boolean, fromKey?: string, toKey?: string }, keep?: string[], progress?: RollbackProgress, verified?: import('./lib/backups.mjs').Verification }} o
  * @returns {Promise<{ undone: string[] }>}
  */
 export async function rollBack (run, o) {
@@ -59,9 +59,9 @@ export async function rollBack (run, o) {
   let undone = []
   const progress = o.progress ?? { preRestore: null, undone: [] }
   const restoreStep = (/** @type {string} */ backupFile) => run.step('rollback db', async () => {
-    const r = await restore({ backupFile, stoppedByRollback: true, yes: true, quiet: true })
+    const r = await restore({ backupFile, stoppedByRollback: true, yes: true, quiet: true, ...(o.verified === undefined || backupFile !== o.backupFile ? {} : { verified: o.verified }) })
     progress.preRestore = r.preRestore
-    return `restored ${path.basename(r.restored)}; the replaced database is kept as ${r.preRestore === null ? '(none)' : path.basename(r.preRestore)}`
+    return `restored ${path.basename(r.restored)} (${r.checkedBy === 'sha256' ? 'verified before the stop, its copy checked by sha256' : 'verified'}); the replaced database is kept as ${r.preRestore === null ? '(none)' : path.basename(r.preRestore)}`
   })
   await run.step('rollback stop', () => stopBot(process.env))
   if (o.db === 'undo') {
@@ -179,8 +179,11 @@ async function main () {
     const backupFile = typeof v.backup === 'string' ? findBackup(paths, v.backup) : (keepData ? null : chain.at(-1)?.backup ?? null)
     if (!keepData && backupFile === null) throw new OpsError('rollback', `no backup to restore for ${target.slice(0, 7)}: give one with --backup <file>, or keep the data with --keep-data; nothing was changed`, { hint: 'npx zx ops/backup.mjs --list' })
     record.backup = keepData ? null : backupFile
+    /** @type {import('./lib/backups.mjs').Verification | undefined} */
+    let verified
     if (!keepData && backupFile !== null) {
       const check = await verifyBackup(backupFile)
+      verified = check
       if (!check.ok) throw new OpsError('rollback', `backup ${path.basename(backupFile)} cannot be restored: ${check.problem}; nothing was changed`, { hint: 'npx zx ops/backup.mjs --list, then --backup <file> (or --keep-data)' })
     }
 
@@ -215,7 +218,7 @@ async function main () {
     stopped = true
     progress = { preRestore: null, undone: [] }
     rollbackDeps = deps
-    const r = await rollBack(run, { from: current, to: target, db: keepData ? 'undo' : 'restore', backupFile, watchS, how: 'detach', deps, progress, ...(keep === undefined ? {} : { keep }) })
+    const r = await rollBack(run, { from: current, to: target, db: keepData ? 'undo' : 'restore', backupFile, watchS, how: 'detach', deps, progress, ...(keep === undefined ? {} : { keep }), ...(verified === undefined ? {} : { verified }) })
     record.migrations = r.undone
     record.outcome = 'good'
     if (depsChange) pruneDeps(CODE_ROOT, [await depsKey(CODE_ROOT, current)])

@@ -74,6 +74,7 @@ t.test('rollback: restores the backup of the deploy it undoes; the replaced data
   const run = await s.run('rollback', ROLLBACK)
   t.comment(run.stdout)
   t.equal(run.code, 0, run.stderr)
+  t.match(run.stdout, /✓ rollback db {2}restored todo_\S+ \(verified before the stop, its copy checked by sha256\)/, 'not verified a second time while the bot is down')
   t.match(run.stdout, /tasks added or changed since that backup \(lost from the live DB, kept in the _pre-restore copy\): 1\n/)
   t.equal(s.head(), B)
   t.equal(await s.ask('/ping'), 'pong')
