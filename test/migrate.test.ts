@@ -112,3 +112,12 @@ t.test('migrate: a declared exact change must match, and may-decrease accepts a 
   t.same(undeclaredChanges({ old: 4 }, {}, {}), ['old lost 4 rows (4 → 0) because it was dropped and no migration declares it'])
   t.same(undeclaredChanges({ tasks: 10, knex_migrations: 1 }, { tasks: 12, knex_migrations: 2 }, {}), [], 'growth and knex\'s own tables are fine')
 })
+
+t.test('migrate: latest on a fresh install creates the database owner-only', async (t) => {
+  const box = await createSandbox(t, { tasks: 0 })
+  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(box.dbFile + suffix, { force: true })
+  const run = await box.run('migrate', ['latest', '--yes'])
+  t.equal(run.code, 0, run.stderr)
+  t.same(applied(box), BASE)
+  t.equal(fs.statSync(box.dbFile).mode & 0o777, 0o600)
+})

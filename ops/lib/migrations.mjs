@@ -29,6 +29,12 @@ export async function openKnex (databaseFile, migrationsDir, options = {}) {
     else process.env.DATABASE_FILE = previous
   }
   const { knexConfig } = knexfile
+  if (options.readonly !== true) {
+    // As the bot does: a database this creates is owner-only from its first byte.
+    const { makeOwnerOnly } = /** @type {typeof import('../../bot/db.js')} */ (await importTs('bot/db.ts'))
+    fs.mkdirSync(path.dirname(databaseFile), { recursive: true, mode: 0o700 })
+    makeOwnerOnly(databaseFile)
+  }
   const { default: knexFactory } = await import('knex')
   return knexFactory(knexConfig(databaseFile, { migrationsDir, readonly: options.readonly === true }))
 }
