@@ -1,20 +1,18 @@
 // Inline button presses. Each press is answered exactly once; the list it came from is edited in
 // place. A button that does not decode, or names a task that is not in this chat, changes nothing.
 import { decodeButton, type ListView } from '../tasks/callback-data.js'
-import { escapeHtml, listPage, shorten, undoKeyboard } from '../tasks/render.js'
+import { escapeHtml, shorten, undoKeyboard } from '../tasks/render.js'
 import { reminderKeyboard } from '../reminders/render.js'
 import { snoozeUntil } from '../reminders/schedule.js'
 import { formatDue } from '../time/format.js'
 import type { Turn } from '../turn.js'
 import { completeTasks } from './schedule.js'
-import { RECENTLY_DONE_MS } from './tasks.js'
+import { loadListPage } from './tasks.js'
 
 export type ButtonPress = { id: string, data: string | undefined, messageId: number | undefined }
 
 async function refreshList (turn: Turn, messageId: number, view: ListView, page: number): Promise<void> {
-  const open = await turn.tasks.open(turn.chatId)
-  const done = view === 'all' ? await turn.tasks.doneSince(turn.chatId, turn.now - RECENTLY_DONE_MS) : []
-  const reply = listPage(open, done, view, page, turn.view)
+  const reply = await loadListPage(turn, view, page)
   turn.edit(messageId, reply.text, reply.keyboard)
 }
 

@@ -1,7 +1,8 @@
 // The to-do commands: add, list, all, done, undo, edit, del, clear.
 import { UserInputError } from '../errors.js'
 import { parseEdit, parseTaskNumbers, taskLines } from '../tasks/parse.js'
-import { clearKeyboard, dueSuffix, escapeHtml, listPage, numberList, shorten, taskLine, undoKeyboard } from '../tasks/render.js'
+import type { ListView } from '../tasks/callback-data.js'
+import { clampPage, clearKeyboard, dueSuffix, escapeHtml, listPage, numberList, PAGE_SIZE, shorten, taskLine, undoKeyboard, type Reply } from '../tasks/render.js'
 import type { Task } from '../tasks/repository.js'
 import { parseDue } from '../time/parse-due.js'
 import type { Turn } from '../turn.js'
@@ -18,10 +19,20 @@ export async function addTasks (turn: Turn, text: string): Promise<void> {
   turn.replyLines([head, ...added.map((task) => taskLine(task, turn.view))])
 }
 
-export async function showList (turn: Turn, view: 'open' | 'all', page = 0): Promise<void> {
-  const open = await turn.tasks.open(turn.chatId)
+/** The page of /list or /all to show: only its rows are read (a chat may hold thousands). */
+export async function loadListPage (turn: Turn, view: ListView, requestedPage: number): Promise<Reply> {
+  const openCount = await turn.tasks.countOpen(turn.chatId)
   const done = view === 'all' ? await turn.tasks.doneSince(turn.chatId, turn.now - RECENTLY_DONE_MS) : []
-  const reply = listPage(open, done, view, page, turn.view)
+  const page = clampPage(requestedPage, openCount + done.length)
+  const start = page * PAGE_SIZE
+  const open = start < openCount ? await turn.tasks.openPage(turn.chatId, start, PAGE_SIZE) : []
+  const doneStart = Math.max(0, start - openCount)
+  const shown = [...open, ...done.slice(doneStart, doneStart + PAGE_SIZE - open.length)]
+  return listPage({ shown, openCount, doneCount: done.length, page }, view, turn.view)
+}
+
+export async function showList (turn: Turn, view: ListView, page = 0): Promise<void> {
+  const reply = await loadListPage(turn, view, page)
   turn.reply(reply.text, reply.keyboard)
 }
 

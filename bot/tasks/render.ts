@@ -69,18 +69,24 @@ export function pageCount (total: number): number {
   return Math.max(1, Math.ceil(total / PAGE_SIZE))
 }
 
+/** What one page of /list or /all shows: its tasks, and how many there are in all. */
+export type ListSlice = { shown: readonly Task[], openCount: number, doneCount: number, page: number }
+
+/** Which page to show of `total` tasks (a stale page number lands on the last page). */
+export function clampPage (requestedPage: number, total: number): number {
+  return Math.min(Math.max(requestedPage, 0), pageCount(total) - 1)
+}
+
 /** One page of /list or /all, with a done/reopen and a delete button per task. */
-export function listPage (open: readonly Task[], done: readonly Task[], view: ListView, requestedPage: number, time?: TimeView): Reply {
-  const tasks = view === 'all' ? [...open, ...done] : [...open]
-  const pages = pageCount(tasks.length)
-  const page = Math.min(Math.max(requestedPage, 0), pages - 1)
-  const shown = tasks.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE)
-  if (tasks.length === 0) {
+export function listPage (slice: ListSlice, view: ListView, time?: TimeView): Reply {
+  const { shown, openCount, doneCount, page } = slice
+  const pages = pageCount(view === 'all' ? openCount + doneCount : openCount)
+  if (shown.length === 0) {
     return { text: view === 'all' ? 'No tasks yet. Send me a message to add one.' : 'Nothing to do 🎉 Send me a message to add a task.' }
   }
   const title = view === 'all'
-    ? `<b>All tasks</b> (${open.length} open, ${done.length} done recently)`
-    : `<b>Your tasks</b> (${open.length} open)`
+    ? `<b>All tasks</b> (${openCount} open, ${doneCount} done recently)`
+    : `<b>Your tasks</b> (${openCount} open)`
   const header = pages > 1 ? `${title} · page ${page + 1}/${pages}` : title
   const rows: T.InlineKeyboardButton[][] = shown.map((task) => [
     task.doneAt === null

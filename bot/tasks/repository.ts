@@ -97,6 +97,17 @@ export class TaskRepository {
     return rows.map(toTask)
   }
 
+  /** One page of open(): only the rows shown are read. */
+  async openPage (chatId: number, offset: number, limit: number): Promise<Task[]> {
+    const rows = await this.live(chatId).whereNull('done_at').orderByRaw('due_at is null, due_at, number').limit(limit).offset(offset).select(COLUMNS)
+    return rows.map(toTask)
+  }
+
+  async countOpen (chatId: number): Promise<number> {
+    const row = await this.live(chatId).whereNull('done_at').count({ n: '*' }).first() as { n: number }
+    return Number(row.n)
+  }
+
   /** Open tasks due before `until` (overdue ones included), soonest first. */
   async dueBefore (chatId: number, until: number): Promise<Task[]> {
     const rows = await this.live(chatId).whereNull('done_at').whereNotNull('due_at').where('due_at', '<', until).orderBy(['due_at', 'number']).select(COLUMNS)
