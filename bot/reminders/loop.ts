@@ -82,6 +82,8 @@ export class ReminderLoop {
   async start (): Promise<void> {
     const settled = await this.deps.gate.run(() => this.store.settleInterrupted())
     if (settled > 0) this.deps.logger.warn({ reminders: settled }, 'reminders interrupted while sending are not sent again (at most once)')
+    // A stop that came while the claims were being settled wins.
+    if (this.controller.signal.aborted) return
     this.stopped = false
     this.unsubscribe = this.deps.clock.onJump(() => this.wake())
     this.wake()
