@@ -40,7 +40,7 @@ import { declaredDataChange } from './lib/migrations.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
 import { appendRelease, historyTable, newId, readReleases, who } from './lib/releases.mjs'
 import { announce, notifyOwner } from './lib/notices.mjs'
-import { createRunner, DEFAULT_READY_S, formatMs, installDeps, logOffset, reported, runTests, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
+import { createRunner, DEFAULT_READY_S, formatMs, installDeps, logOffset, preparePm2Stop, releasePm2, reported, runTests, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
 import { rollBack } from './rollback.mjs'
 
 export const DEFAULT_WATCH_S = 20
@@ -188,6 +188,7 @@ async function main () {
     await confirm('deploy', `stop the bot and deploy ${to.slice(0, 7)}`, { yes })
     if (typeof v.announce === 'string') await run.step('announce', () => announce(pf?.botEnv ?? process.env, String(v.announce)))
 
+    await preparePm2Stop(process.env)
     // Changes: from here on a failure rolls back.
     stopping = true
     await run.step('stop', () => stopBot(process.env))
@@ -243,6 +244,7 @@ async function main () {
   } finally {
     if (journal && record.from !== null) appendRelease(paths.journalFile, { ...record, end: new Date().toISOString(), ...(downtimeMs > 0 ? { downtimeMs: Math.round(downtimeMs) } : {}) })
     await pf?.worktree?.remove()
+    releasePm2()
     lock.release()
     process.off('SIGINT', onSigint)
     process.off('SIGXFSZ', ignoreSignal)

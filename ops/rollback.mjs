@@ -39,7 +39,7 @@ import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
 import { appStatus } from './lib/pm2.mjs'
 import { appendRelease, badCommits, deploysBetween, deployToUndo, historyTable, newId, readReleases, who } from './lib/releases.mjs'
 import { notifyOwner } from './lib/notices.mjs'
-import { createRunner, installDeps, logOffset, reported, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
+import { createRunner, installDeps, logOffset, preparePm2Stop, releasePm2, reported, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
 
 export const DEFAULT_ROLLBACK_WATCH_S = 10
 
@@ -215,6 +215,7 @@ async function main () {
       })
     }
 
+    await preparePm2Stop(process.env)
     stopped = true
     progress = { preRestore: null, undone: [] }
     rollbackDeps = deps
@@ -240,6 +241,7 @@ async function main () {
     if (stopped) await notifyOwner(botEnvironment(paths.root, process.env), `Mister Todo: the rollback to ${target7(record.to)} failed: ${record.reason}`)
     throw reported.has(/** @type {object} */ (err)) ? new OpsError('rollback', `failed: ${record.reason}; ${run.tally()}`, { hint: 'npm run status; npx zx ops/rollback.mjs --list' }) : err
   } finally {
+    releasePm2()
     if (lock !== null) {
       if (!dryRun) appendRelease(paths.journalFile, { ...record, end: new Date().toISOString() })
       lock.release()

@@ -111,6 +111,7 @@ t.test('deploy: happy path → new command answers, migration applied, journal g
   t.same(entry?.migrations, ['20261125000000_add_task_note.ts'])
   t.ok(fs.existsSync(String(entry?.backup)))
   t.match(run.stdout, /downtime [\d.]+ (ms|s)/)
+  t.match(run.stdout, /✓ stop {2}mister_todo stopped \(pid \d+ exited; connected client\)/, 'stopped through the client connected before the stop, no pm2 CLI start in the downtime')
 })
 
 t.test('rollback: after a good deploy → previous commit running and verified', async (t) => {

@@ -76,6 +76,48 @@ export function createRunner (options = {}) {
 // The service steps deploy and rollback share (stop, switch code, deps, start, watch, verify).
 // They belong with the runner because each is only ever run through it.
 
+/** @typedef {{ stop: (name: string, cb: (err: Error | null) => void) => void, disconnect: () => void }} Pm2Client */
+/** @type {Pm2Client | null} */
+let connectedPm2 = null
+
+/**
+ * Connects to the running PM2 daemon ahead of the stop, so the stop costs no `pm2` CLI start
+ * (~0.4 s of node and PM2 loading) while the bot is down. Only when the app is running (connecting
+ * with no daemon would start one); any failure leaves the CLI to do the stop.
+ * @param {NodeJS.ProcessEnv} env
+ */
+export async function preparePm2Stop (env) {
+  if (connectedPm2 !== null || (await appStatus({ env })).status !== 'online') return
+  try {
+    const { default: pm2 } = /** @type {{ default: Pm2Client & { connect: (cb: (err: Error | null) => void) => void } }} */ (await import('pm2'))
+    await new Promise((resolve, reject) => pm2.connect((err) => err === null || err === undefined ? resolve(undefined) : reject(err)))
+    connectedPm2 = pm2
+  } catch {
+    connectedPm2 = null
+  }
+}
+
+/** Drops a client that was connected for a stop that never came (the script can then exit). */
+export function releasePm2 () {
+  connectedPm2?.disconnect()
+  connectedPm2 = null
+}
+
+/** Stops the app through the connected client; false when there is none or it failed. */
+async function stopThroughClient () {
+  const client = connectedPm2
+  if (client === null) return false
+  connectedPm2 = null
+  try {
+    await new Promise((resolve, reject) => client.stop(APP_NAME, (err) => err === null || err === undefined ? resolve(undefined) : reject(err)))
+    return true
+  } catch {
+    return false
+  } finally {
+    client.disconnect()
+  }
+}
+
 /**
  * Stops the bot through the ecosystem file and waits until PM2 no longer shows it running.
  * @param {NodeJS.ProcessEnv} env @returns {Promise<string>}
@@ -90,13 +132,14 @@ export async function stopBot (env) {
     for (let i = 0; i < 40 && (await appStatus({ env })).status !== null; i++) await sleep(250)
     return `${APP_NAME} was "${before.status}"; removed from pm2`
   }
-  await $({ cwd: CODE_ROOT, env: { ...env, PM2_DISCRETE_MODE: 'true' }, quiet: true })`${PM2} stop ecosystem.config.js`
+  const how = await stopThroughClient() ? 'connected client' : 'pm2 CLI'
+  if (how === 'pm2 CLI') await $({ cwd: CODE_ROOT, env: { ...env, PM2_DISCRETE_MODE: 'true' }, quiet: true })`${PM2} stop ecosystem.config.js`
   // The process being gone is the proof, and asking the kernel is free; \`pm2 jlist\` costs a
   // node start (~0.4 s) while the bot is down.
   const pid = before.pid ?? 0
   if (pid > 0) {
     for (let i = 0; i < 1200 && isAlive(pid); i++) await sleep(25)
-    if (!isAlive(pid)) return `${APP_NAME} stopped (pid ${pid} exited)`
+    if (!isAlive(pid)) return `${APP_NAME} stopped (pid ${pid} exited; ${how})`
   }
   for (let i = 0; i < 120; i++) {
     const now = await appStatus({ env })
