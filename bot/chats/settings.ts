@@ -12,6 +12,11 @@ export type ChatSettings = {
 
 type ChatRow = { timezone: string | null, remind_before_min: number, digest_time: string | null }
 
+/** The chat's row, created with the defaults on first use. */
+export async function ensureChat (db: Knex | Knex.Transaction, chatId: number, at: number): Promise<void> {
+  await db('chats').insert({ id: chatId, next_number: 1, created_at: at }).onConflict('id').ignore()
+}
+
 export class ChatSettingsRepository {
   constructor (private readonly db: Knex | Knex.Transaction, private readonly now: () => number = Date.now) {}
 
@@ -20,22 +25,18 @@ export class ChatSettingsRepository {
     return { timezone: row?.timezone ?? null, remindBeforeMin: row?.remind_before_min ?? 0, digestTime: row?.digest_time ?? null }
   }
 
-  private async ensure (chatId: number): Promise<void> {
-    await this.db('chats').insert({ id: chatId, next_number: 1, created_at: this.now() }).onConflict('id').ignore()
-  }
-
   async setTimezone (chatId: number, zone: string): Promise<void> {
-    await this.ensure(chatId)
+    await ensureChat(this.db, chatId, this.now())
     await this.db('chats').where({ id: chatId }).update({ timezone: zone })
   }
 
   async setRemindBefore (chatId: number, minutes: number): Promise<void> {
-    await this.ensure(chatId)
+    await ensureChat(this.db, chatId, this.now())
     await this.db('chats').where({ id: chatId }).update({ remind_before_min: minutes })
   }
 
   async setDigest (chatId: number, time: string | null): Promise<void> {
-    await this.ensure(chatId)
+    await ensureChat(this.db, chatId, this.now())
     await this.db('chats').where({ id: chatId }).update({ digest_time: time })
   }
 

@@ -8,7 +8,7 @@ import { formatClock, formatDay, formatDue } from '../time/format.js'
 import { MAX_REMIND_BEFORE_MIN, parseDue } from '../time/parse-due.js'
 import { canonicalZone, inZone, wallClockToInstant } from '../time/zone.js'
 import type { Turn } from '../turn.js'
-import { scheduleFor } from './schedule.js'
+import { scheduleFor, withReminder } from './schedule.js'
 import type { CommandSpec } from './types.js'
 
 const DUE_USAGE = 'Example: /due 3 tomorrow 9am, /due 3 friday, /due 3 every monday 8:00, or /due 3 none to clear it.'
@@ -21,8 +21,9 @@ function reminderLine (task: Task, turn: Turn): string {
 async function due (turn: Turn, args: string): Promise<void> {
   const m = /^#?(\S+)(?:\s+([\s\S]+))?$/.exec(args.trim())
   if (m === null) throw new UserInputError(`Which task, and when? ${DUE_USAGE}`)
-  const [number] = parseTaskNumbers(m[1] ?? '', 'due')
-  if (number === undefined || parseTaskNumbers(m[1] ?? '', 'due').length !== 1) throw new UserInputError(`/due takes one task number. ${DUE_USAGE}`)
+  const numbers = parseTaskNumbers(m[1] ?? '', 'due')
+  const number = numbers[0]
+  if (number === undefined || numbers.length !== 1) throw new UserInputError(`/due takes one task number. ${DUE_USAGE}`)
   const when = (m[2] ?? '').trim()
   if (when === '') throw new UserInputError(`When is #${number} due? ${DUE_USAGE}`)
   const [task] = await turn.tasks.byNumbers(turn.chatId, [number])
@@ -68,8 +69,7 @@ async function tz (turn: Turn, args: string): Promise<void> {
     if (task.dueAt === null) continue
     const old = inZone(task.dueAt, turn.zone)
     const dueAt = wallClockToInstant({ year: old.year, month: old.month, day: old.day, hour: old.hour, minute: old.minute }, zone)
-    const schedule = { dueAt, dueHasTime: task.dueHasTime, repeat: task.repeat, remindBeforeMin: task.remindBeforeMin }
-    await turn.tasks.setSchedule(turn.chatId, task.id, { ...schedule, remindAt: reminderTime(schedule, turn.settings.remindBeforeMin, zone, turn.now) })
+    await turn.tasks.setSchedule(turn.chatId, task.id, withReminder(turn, { dueAt, dueHasTime: task.dueHasTime, repeat: task.repeat, remindBeforeMin: task.remindBeforeMin }, zone))
   }
   await turn.chats.setTimezone(turn.chatId, zone)
   const kept = dated.length === 0 ? '' : ` ${dated.length} due date${dated.length === 1 ? '' : 's'} keep their local time.`

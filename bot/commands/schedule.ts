@@ -3,25 +3,30 @@
 import { reminderTime } from '../reminders/schedule.js'
 import { taskLine } from '../tasks/render.js'
 import type { NewTask, Schedule, Task } from '../tasks/repository.js'
-import type { ParsedDue } from '../time/parse-due.js'
+import { parseDue, type ParsedDue } from '../time/parse-due.js'
 import { nextAfter } from '../time/repeat.js'
 import { inZone } from '../time/zone.js'
 import type { Turn } from '../turn.js'
 
+/** A schedule with its reminder time, on the chat's default lead (in `zone`, the chat's by default). */
+export function withReminder (turn: Turn, schedule: Omit<Schedule, 'remindAt'>, zone = turn.zone): Schedule {
+  return { ...schedule, remindAt: reminderTime(schedule, turn.settings.remindBeforeMin, zone, turn.now) }
+}
+
 export function scheduleFor (turn: Turn, parsed: Omit<ParsedDue, 'text'>): Schedule {
-  const schedule = {
+  return withReminder(turn, {
     dueAt: parsed.due?.at ?? null,
     dueHasTime: parsed.due?.hasTime ?? false,
     repeat: parsed.repeat ?? null,
     remindBeforeMin: parsed.remindBeforeMin ?? null,
-  }
-  return { ...schedule, remindAt: reminderTime(schedule, turn.settings.remindBeforeMin, turn.zone, turn.now) }
+  })
 }
 
-/** A line as a new task: its date phrase read off, unless the line is nothing but a date. */
-export function newTaskFrom (turn: Turn, line: string, parse: (text: string) => ParsedDue): NewTask {
-  const parsed = parse(line)
-  if (parsed.text === '' || (parsed.due === undefined && parsed.repeat === undefined)) return { text: line }
+/** A task text with its date phrase read off, and the schedule it names; undefined when the text
+ * names no date, or is nothing but a date (then the words are the task). */
+export function datedText (turn: Turn, text: string): NewTask & Schedule | undefined {
+  const parsed = parseDue(text, turn.view)
+  if (parsed.text === '' || (parsed.due === undefined && parsed.repeat === undefined)) return undefined
   return { text: parsed.text, ...scheduleFor(turn, parsed) }
 }
 
@@ -34,8 +39,7 @@ export async function completeTasks (turn: Turn, tasks: readonly Task[]): Promis
   for (const task of open) {
     if (task.repeat === null || task.dueAt === null) continue
     const next = nextAfter(task.repeat, inZone(task.dueAt, turn.zone), inZone(turn.now, turn.zone), !task.dueHasTime)
-    const schedule = { dueAt: next.toMillis(), dueHasTime: task.dueHasTime, repeat: task.repeat, remindBeforeMin: task.remindBeforeMin }
-    const [added] = await turn.tasks.add(turn.chatId, [{ text: task.text, ...schedule, remindAt: reminderTime(schedule, turn.settings.remindBeforeMin, turn.zone, turn.now) }])
+    const [added] = await turn.tasks.add(turn.chatId, [{ text: task.text, ...withReminder(turn, { dueAt: next.toMillis(), dueHasTime: task.dueHasTime, repeat: task.repeat, remindBeforeMin: task.remindBeforeMin }) }])
     if (added !== undefined) lines.push(`🔁 Next: ${taskLine(added, turn.view)}`)
   }
   return lines

@@ -4,9 +4,8 @@ import { parseEdit, parseTaskNumbers, taskLines } from '../tasks/parse.js'
 import type { ListView } from '../tasks/callback-data.js'
 import { clampPage, clearKeyboard, dueSuffix, escapeHtml, listPage, numberList, PAGE_SIZE, shorten, taskLine, undoKeyboard, type Reply } from '../tasks/render.js'
 import type { Task } from '../tasks/repository.js'
-import { parseDue } from '../time/parse-due.js'
 import type { Turn } from '../turn.js'
-import { completeTasks, newTaskFrom, scheduleFor } from './schedule.js'
+import { completeTasks, datedText } from './schedule.js'
 import type { CommandSpec } from './types.js'
 
 export const RECENTLY_DONE_MS = 7 * 24 * 3600 * 1000
@@ -14,7 +13,7 @@ export const RECENTLY_DONE_MS = 7 * 24 * 3600 * 1000
 export async function addTasks (turn: Turn, text: string): Promise<void> {
   const lines = taskLines(text)
   if (lines.length === 0) throw new UserInputError('What should I add? Example: /add buy milk (or just send the task as a message).')
-  const added = await turn.tasks.add(turn.chatId, lines.map((line) => newTaskFrom(turn, line, (text) => parseDue(text, turn.view))))
+  const added = await turn.tasks.add(turn.chatId, lines.map((line) => datedText(turn, line) ?? { text: line }))
   const head = added.length === 1 ? 'Added:' : `Added ${added.length} tasks:`
   turn.replyLines([head, ...added.map((task) => taskLine(task, turn.view))])
 }
@@ -78,10 +77,9 @@ async function edit (turn: Turn, args: string): Promise<void> {
   const [task] = await turn.tasks.byNumbers(turn.chatId, [number])
   if (task === undefined) throw new UserInputError(`There is no task #${number}.`)
   // A date in the new text moves the due date; without one the due date stays as it was.
-  const parsed = parseDue(text, turn.view)
-  const dated = parsed.text !== '' && (parsed.due !== undefined || parsed.repeat !== undefined)
-  await turn.tasks.edit(turn.chatId, task.id, dated ? parsed.text : text)
-  if (dated) await turn.tasks.setSchedule(turn.chatId, task.id, scheduleFor(turn, parsed))
+  const dated = datedText(turn, text)
+  await turn.tasks.edit(turn.chatId, task.id, dated?.text ?? text)
+  if (dated !== undefined) await turn.tasks.setSchedule(turn.chatId, task.id, dated)
   const [updated] = await turn.tasks.byNumbers(turn.chatId, [number])
   turn.reply(`✏️ <b>#${number}</b> now says: ${escapeHtml(shorten(updated?.text ?? text))}${updated === undefined ? '' : dueSuffix(updated, turn.view)}`)
 }

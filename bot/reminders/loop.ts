@@ -2,6 +2,7 @@
 // an update changed something), claims each due reminder in the database, then sends it within
 // Telegram's limits. Timers only decide when to look; what is due lives in the database.
 import { TelegramApiError, type Api } from 'node-telegram-bot-api'
+import type { InlineKeyboardMarkup } from 'node-telegram-bot-api/types'
 import { ChatSettingsRepository } from '../chats/settings.js'
 import type { Clock } from '../clock.js'
 import type { Database } from '../db.js'
@@ -172,6 +173,15 @@ export class ReminderLoop {
     return this.deps.gate.run(fn)
   }
 
+  /** One message of the loop; a definite "not now" from Telegram pauses every send. */
+  private async send (chatId: number, text: string, keyboard?: InlineKeyboardMarkup): Promise<Outcome> {
+    const outcome = await this.deps.api.sendMessage({ chat_id: chatId, text, parse_mode: 'HTML', ...(keyboard === undefined ? {} : { reply_markup: keyboard }) })
+      .then((m): Outcome => ({ kind: 'sent', messageId: m.message_id }), outcomeOf)
+    this.limiter.finished(chatId)
+    if (outcome.kind === 'retry') this.limiter.pause(outcome.afterMs)
+    return outcome
+  }
+
   private zoneOf (timezone: string | null): string {
     return timezone ?? this.deps.defaultZone
   }
@@ -188,7 +198,7 @@ export class ReminderLoop {
   }
 
   private async sendReminder (r: DueReminder): Promise<void> {
-    const { db, api, logger } = this.deps
+    const { db, logger } = this.deps
     const task = await new TaskRepository(db).byId(r.chatId, r.taskId)
     if (task === undefined) return
     await this.limiter.take(r.chatId, this.controller.signal)
@@ -196,16 +206,13 @@ export class ReminderLoop {
     if (id === undefined) return
     const settings = await new ChatSettingsRepository(db).get(r.chatId)
     const message = reminderMessage(task, r.fireAt, { zone: this.zoneOf(settings.timezone), now: this.deps.clock.now() })
-    const outcome = await api.sendMessage({ chat_id: r.chatId, text: message.text, parse_mode: 'HTML', ...(message.keyboard === undefined ? {} : { reply_markup: message.keyboard }) })
-      .then((m): Outcome => ({ kind: 'sent', messageId: m.message_id }), outcomeOf)
-    this.limiter.finished(r.chatId)
+    const outcome = await this.send(r.chatId, message.text, message.keyboard)
     if (outcome.kind === 'sent') {
       await this.write(() => this.store.markSent(id, outcome.messageId))
       this.sent++
       logger.info({ taskId: r.taskId, chatId: r.chatId, fireAt: iso(r.fireAt), lateS: Math.round((this.deps.clock.now() - r.fireAt) / 1000) }, 'reminder sent')
     } else if (outcome.kind === 'retry') {
       await this.write(() => this.store.release(id, r))
-      this.limiter.pause(outcome.afterMs)
       logger.warn({ taskId: r.taskId, retryInMs: outcome.afterMs }, 'reminder not accepted yet; will retry')
     } else {
       await this.write(() => this.store.markFailed(id, outcome.kind))
@@ -222,13 +229,14 @@ export class ReminderLoop {
       const now = this.deps.clock.now()
       const [hour, minute] = chat.digestTime.split(':').map(Number)
       const todayAt = inZone(now, zone).set({ hour: hour ?? 8, minute: minute ?? 0, second: 0, millisecond: 0 })
-      const today = localDate(now, zone)
-      if (todayAt.toMillis() > now || await this.store.hasDigest(chat.chatId, today)) {
-        next = Math.min(next, todayAt.toMillis() > now ? todayAt.toMillis() : todayAt.plus({ days: 1 }).toMillis())
+      const tomorrowAt = todayAt.plus({ days: 1 }).toMillis()
+      if (todayAt.toMillis() > now) {
+        next = Math.min(next, todayAt.toMillis())
         continue
       }
-      await this.sendDigest(chat.chatId, zone, today)
-      next = Math.min(next, todayAt.plus({ days: 1 }).toMillis())
+      const today = localDate(now, zone)
+      if (!await this.store.hasDigest(chat.chatId, today)) await this.sendDigest(chat.chatId, zone, today)
+      next = Math.min(next, tomorrowAt)
     }
     return next
   }
@@ -239,15 +247,12 @@ export class ReminderLoop {
     if (id === undefined) return
     const now = this.deps.clock.now()
     const tasks = await new TaskRepository(this.deps.db).dueBefore(chatId, inZone(now, zone).endOf('day').toMillis() + 1)
-    const outcome = await this.deps.api.sendMessage({ chat_id: chatId, text: digestMessage(tasks, { zone, now }), parse_mode: 'HTML' })
-      .then((m): Outcome => ({ kind: 'sent', messageId: m.message_id }), outcomeOf)
-    this.limiter.finished(chatId)
+    const outcome = await this.send(chatId, digestMessage(tasks, { zone, now }))
     if (outcome.kind === 'sent') {
       await this.write(() => this.store.markDigest(id, 'sent', outcome.messageId))
       this.deps.logger.info({ chatId, localDate: today, tasks: tasks.length }, 'digest sent')
     } else if (outcome.kind === 'retry') {
       await this.write(() => this.store.releaseDigest(id))
-      this.limiter.pause(outcome.afterMs)
     } else {
       await this.write(() => this.store.markDigest(id, outcome.kind))
     }

@@ -2,6 +2,7 @@
 // claims `remind_at`). Every method takes the chat id first: there is no way to reach a task
 // without naming the chat it belongs to. Numbers are per chat and never reused.
 import type { Knex } from 'knex'
+import { ensureChat } from '../chats/settings.js'
 import type { RepeatRule } from '../time/repeat.js'
 
 export type Task = {
@@ -83,7 +84,7 @@ export class TaskRepository {
   async add (chatId: number, tasks: ReadonlyArray<string | NewTask>): Promise<Task[]> {
     const at = this.now()
     const texts = tasks.map((t) => typeof t === 'string' ? { text: t } : t)
-    await this.db('chats').insert({ id: chatId, next_number: 1, created_at: at }).onConflict('id').ignore()
+    await ensureChat(this.db, chatId, at)
     const chat = await this.db('chats').where({ id: chatId }).first('next_number') as { next_number: number }
     const rows = texts.map((t, i) => ({ chat_id: chatId, number: chat.next_number + i, text: t.text, created_at: at, updated_at: at, ...scheduleColumns(t) }))
     for (let i = 0; i < rows.length; i += 200) await this.db('tasks').insert(rows.slice(i, i + 200))

@@ -132,11 +132,3 @@ export function parseDue (raw: string, at: { now: number, zone: string }): Parse
     ...(remind === undefined ? {} : { remindBeforeMin: remind.minutes }),
   }
 }
-
-/** Reads only a date (for /due): undefined when the phrase is not entirely a date. */
-export function parseDateOnly (raw: string, at: { now: number, zone: string }): Omit<ParsedDue, 'text'> | undefined {
-  const parsed = parseDue(raw, at)
-  if (parsed.text !== '' || (parsed.due === undefined && parsed.repeat === undefined)) return undefined
-  const { text: _text, ...rest } = parsed
-  return rest
-}
