@@ -55,6 +55,10 @@ const schema = z.object({
   LOG_KEEP: z.string().trim().default('5')
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 100, 'is not a count of rotated files: use 1–100 (default 5)')
     .transform(Number),
+  HANDOVER_WAIT_S: z.string().trim().default('0')
+    .refine((v) => /^\d+$/.test(v) && Number(v) <= 600, 'is not a number of seconds: use 0–600 (0: refuse at once when another bot holds the database)')
+    .transform(Number),
+  MISTER_TODO_ROOT: z.string().trim().optional(),
   POLL_TIMEOUT_S: z.string().trim().default(String(DEFAULT_POLL_TIMEOUT_S))
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 0 && Number(v) <= 50, 'is not a long-poll timeout: use 0–50 seconds')
     .transform(Number),
@@ -73,7 +77,12 @@ export type Config = Readonly<{
   logFile: string | undefined
   logMaxBytes: number
   logKeep: number
+  /** How long a new process stands by for the instance lock (a hand-over) before it refuses. */
+  handoverWaitS: number
+  /** The code this process runs (a release directory): its commit is the version. */
   projectRoot: string
+  /** Where storage/ and .env live; relative DATABASE_FILE and LOG_FILE are resolved from here. */
+  dataRoot: string
 }>
 
 export class ConfigError extends AppError {
@@ -101,19 +110,22 @@ export function checkEnvironment (env: Env = process.env): { config?: Config, pr
     return { problems: [...new Set(problems)] }
   }
   const v = parsed.data
+  const dataRoot = path.resolve(PROJECT_ROOT, v.MISTER_TODO_ROOT ?? '.')
   const config: Config = Object.freeze({
     token: v.TELEGRAM_BOT_TOKEN,
     allowedUserIds: v.ALLOWED_USER_IDS,
     apiRoot: v.TELEGRAM_API_ROOT,
-    databaseFile: path.resolve(PROJECT_ROOT, v.DATABASE_FILE),
+    databaseFile: path.resolve(dataRoot, v.DATABASE_FILE),
     healthPort: v.HEALTH_PORT,
     defaultTimezone: v.DEFAULT_TIMEZONE,
     logLevel: v.LOG_LEVEL,
     pollTimeoutS: v.POLL_TIMEOUT_S,
-    logFile: v.LOG_FILE === undefined ? undefined : path.resolve(PROJECT_ROOT, v.LOG_FILE),
+    logFile: v.LOG_FILE === undefined ? undefined : path.resolve(dataRoot, v.LOG_FILE),
     logMaxBytes: v.LOG_MAX_BYTES,
     logKeep: v.LOG_KEEP,
+    handoverWaitS: v.HANDOVER_WAIT_S,
     projectRoot: PROJECT_ROOT,
+    dataRoot,
   })
   return { config, problems: [] }
 }
@@ -128,5 +140,6 @@ export function loadConfig (env: Env = process.env): Config {
 /** The database path alone, for the Knex CLI and ops steps that do not need a token. */
 export function databaseFileFrom (env: Env = process.env): string {
   const raw = env.DATABASE_FILE?.trim()
-  return path.resolve(PROJECT_ROOT, raw === undefined || raw === '' ? DEFAULT_DATABASE_FILE : raw)
+  const root = path.resolve(PROJECT_ROOT, env.MISTER_TODO_ROOT?.trim() || '.')
+  return path.resolve(root, raw === undefined || raw === '' ? DEFAULT_DATABASE_FILE : raw)
 }
