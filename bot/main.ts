@@ -46,7 +46,8 @@ async function crash (message: string, err: unknown): Promise<never> {
 }
 process.on('uncaughtException', (err) => { void crash(`crashed: ${err.message}`, err) })
 
-let running: RunningBot | undefined
+// Set once the bot has taken over; until then a signal ends the standby instead.
+const serving: { bot?: RunningBot } = {}
 const standby = new AbortController()
 function onSignal (signal: string): void {
   if (stopping) {
@@ -54,7 +55,7 @@ function onSignal (signal: string): void {
     process.exit(1)
   }
   stopping = true
-  if (running === undefined) {
+  if (serving.bot === undefined) {
     // Still standing by (or starting): nothing is in hand, nothing is held.
     logger.info({ signal }, 'stopping before taking over')
     standby.abort()
@@ -62,12 +63,12 @@ function onSignal (signal: string): void {
     return
   }
   logger.info({ signal }, 'stopping: finishing the update in hand')
-  void running.stop()
+  void serving.bot.stop()
 }
 process.on('SIGINT', () => onSignal('SIGINT'))
 process.on('SIGTERM', () => onSignal('SIGTERM'))
 
-running = await startBot(config, {
+const running = await startBot(config, {
   logger,
   signal: standby.signal,
   onStandby: () => {
@@ -79,8 +80,9 @@ running = await startBot(config, {
   return crash(`cannot start: ${err instanceof AppError ? err.message : String(err)}`, err)
 })
 
+serving.bot = running
 void running.ready.then(() => {
-  logger.info({ username: running?.username, schema: running?.schema.head }, 'ready')
+  logger.info({ username: running.username, schema: running.schema.head }, 'ready')
   forgetCrashesLater(crashes)
 })
 

@@ -7,7 +7,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import Sqlite from 'better-sqlite3'
-import { openDatabase } from './db.js'
+import { openDatabase, type Database } from './db.js'
 import { AppError } from './errors.js'
 import type { Logger } from './logger.js'
 
@@ -25,7 +25,16 @@ export type HandoverPlan = {
   undo?: { migrationsDir: string, names: string[] }
 }
 
-export type HandoverResult = { id: string, pid: number, ok: boolean, steps: Array<{ name: string, ms: number, detail: string }>, error: string | null, at: string }
+export type HandoverResult = {
+  id: string
+  pid: number
+  ok: boolean
+  steps: Array<{ name: string, ms: number, detail: string }>
+  error: string | null
+  at: string
+  /** Rows per table just before and just after the migrations (nothing else wrote in between). */
+  counts?: { before: Record<string, number>, after: Record<string, number> }
+}
 
 export function planFileFor (databaseFile: string): string {
   return path.join(path.dirname(databaseFile), 'handover.json')
@@ -98,7 +107,8 @@ export async function carryOutPlan (plan: HandoverPlan, databaseFile: string, lo
     const detail = await fn()
     steps.push({ name, ms: Math.round(performance.now() - started), detail })
   }
-  const result = (ok: boolean, error: string | null): HandoverResult => ({ id: plan.id, pid: process.pid, ok, steps, error, at: new Date().toISOString() })
+  let counts: HandoverResult['counts']
+  const result = (ok: boolean, error: string | null): HandoverResult => ({ id: plan.id, pid: process.pid, ok, steps, error, at: new Date().toISOString(), ...(counts === undefined ? {} : { counts }) })
   try {
     checkpoint(databaseFile)
     if (plan.restore !== undefined) {
@@ -141,7 +151,9 @@ export async function carryOutPlan (plan: HandoverPlan, databaseFile: string, lo
       await timed('migrate', async () => {
         const db = openDatabase(databaseFile)
         try {
+          const before = await rowCounts(db)
           const [, ran] = await db.migrate.latest() as [number, string[]]
+          counts = { before, after: await rowCounts(db) }
           return ran.length === 0 ? 'nothing pending' : `applied ${ran.join(', ')}`
         } catch (err) {
           await db.destroy()
@@ -165,6 +177,16 @@ export async function carryOutPlan (plan: HandoverPlan, databaseFile: string, lo
   writeDurably(resultFileFor(databaseFile), JSON.stringify(done) + '\n')
   logger.info({ plan: plan.id, steps }, 'take-over plan carried out')
   return done
+}
+
+async function rowCounts (db: Database): Promise<Record<string, number>> {
+  const tables = await db.raw("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name") as Array<{ name: string }>
+  const counts: Record<string, number> = {}
+  for (const { name } of tables) {
+    const rows = await db.raw(`select count(*) as n from "${name.replaceAll('"', '""')}"`) as Array<{ n: number }>
+    counts[name] = Number(rows[0]?.n ?? 0)
+  }
+  return counts
 }
 
 /** Written once the bot serves: which process, version and health port (HEALTH_PORT may be 0). */
