@@ -209,8 +209,8 @@ export const STEPS = [
   },
   {
     name: 'snapshot',
-    when: (c) => incoming(c) && c.plan?.snapshot !== undefined,
-    describe: () => 'the snapshot taken at take-over verified, with its manifest (what a rollback restores)',
+    when: (c) => incoming(c) && (c.dryRun || c.migrations.length > 0),
+    describe: () => 'with migrations: the snapshot taken at take-over verified, with its manifest (what a rollback restores)',
     run: async (c) => {
       const file = c.plan?.snapshot ?? ''
       const m = await writeManifestFor(file, { kind: 'backup', source: shown(c.paths, c.paths.databaseFile), gitCommit: c.from })

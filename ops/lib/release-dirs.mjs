@@ -97,6 +97,7 @@ export async function prepareRelease (commit, o = {}) {
   await git(CODE_ROOT, 'worktree', 'add', '--detach', '--force', dir, commit).catch((err) => {
     throw new OpsError('release', `git worktree add for ${commit.slice(0, 7)} failed: ${err.stderr?.trim() ?? err}`, { hint: 'git worktree list; git worktree prune' })
   })
+  fs.rmSync(path.join(dir, 'node_modules'), { recursive: true, force: true })
   fs.symlinkSync(deps.modules, path.join(dir, 'node_modules'))
   return { dir, name, commit, deps: deps.how, created: true }
 }

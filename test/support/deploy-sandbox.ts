@@ -30,8 +30,10 @@ export type DeploySandbox = {
   tasks: () => unknown[]
   /** PRAGMA integrity_check of the live database. */
   integrity: () => string
-  /** A user who sends "<label> <i>" every 100 ms until stopped. */
-  traffic: (label: string, user?: number) => Traffic
+  /** A user who sends "<label> <i>" every `everyMs` (default 100) until stopped. */
+  traffic: (label: string, user?: number, everyMs?: number) => Traffic
+  /** GET /healthz of the process that serves (its port from storage/db/serving.json). */
+  healthz: () => Promise<Record<string, unknown>>
   journal: () => Array<Record<string, unknown>>
   close: () => Promise<void>
 }
@@ -133,7 +135,7 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
     rows,
     tasks: () => rows('select id, chat_id, number, text, done_at, deleted_at from tasks order by id'),
     integrity: () => String((rows('pragma integrity_check')[0] as { integrity_check: string }).integrity_check),
-    traffic: (label, user = FRIEND) => {
+    traffic: (label, user = FRIEND, everyMs = 100) => {
       const sent: string[] = []
       const startedAt = Date.now()
       let sending = true
@@ -141,7 +143,7 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
         for (let i = 0; sending; i++) {
           sent.push(`${label} ${i}`)
           emu.sendText(user, user, `${label} ${i}`)
-          await new Promise((resolve) => setTimeout(resolve, 100))
+          await new Promise((resolve) => setTimeout(resolve, everyMs))
         }
       })()
       const answered = (text: string): boolean => emu.messages(user).some((m) => m.rendered.endsWith(` ${text}`))
@@ -157,6 +159,11 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
           return { sent, unanswered: sent.filter((x) => !answered(x)), stored, longestGapMs }
         },
       }
+    },
+    healthz: async () => {
+      const serving = JSON.parse(fs.readFileSync(path.join(path.dirname(dbFile), 'serving.json'), 'utf8')) as { healthPort: number }
+      const res = await fetch(`http://127.0.0.1:${serving.healthPort}/healthz`)
+      return await res.json() as Record<string, unknown>
     },
     journal: () => {
       const file = path.join(live, 'storage', 'deploys.jsonl')
