@@ -29,6 +29,7 @@
 //   --force-unlock           clear a stale storage/deploy.lock first (never a live one)
 //   --history                print the journal of deploys and rollbacks
 //   --help                   this text
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { backup, DEFAULT_KEEP } from './backup.mjs'
@@ -270,8 +271,10 @@ function replaceCheckoutModules (dir) {
   const live = path.join(CODE_ROOT, 'node_modules')
   const source = fs.realpathSync(path.join(dir, 'node_modules'))
   const old = `${live}.old-${process.pid}`
-  if (fs.existsSync(live) || fs.lstatSync(live, { throwIfNoEntry: false }) !== undefined) fs.renameSync(live, old)
-  fs.cpSync(source, live, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true })
+  const wasLink = fs.lstatSync(live, { throwIfNoEntry: false })?.isSymbolicLink() === true
+  if (fs.lstatSync(live, { throwIfNoEntry: false }) !== undefined) fs.renameSync(live, old)
+  if (wasLink) fs.symlinkSync(source, live)
+  else execFileSync('cp', ['-al', source, live])
   fs.rmSync(old, { recursive: true, force: true })
 }
 
