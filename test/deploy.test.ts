@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { depsKey } from '../ops/lib/deps.mjs'
+import { FRIEND } from './support/bot-harness.js'
 import { git } from './support/code-sandbox.js'
 import { createDeploySandbox } from './support/deploy-sandbox.js'
 
@@ -75,7 +76,7 @@ t.test('deploy: lock held → refused; --dry-run prints the steps from the table
 
 t.test('deploy: happy path → handed over with no wait a user notices, migration applied at take-over, journal good', async (t) => {
   const oldPid = (await s.pm2.app())?.pid
-  const traffic = s.traffic('during deploy', 1002, 50)
+  const traffic = s.traffic('during deploy', FRIEND, 50)
   const run = await s.run('deploy', FAST)
   const report = await traffic.finish()
   t.comment(run.stdout)
@@ -106,7 +107,7 @@ t.test('rollback: after a good deploy → handed back to the previous commit wit
   const dry = await s.run('rollback', ['--yes', '--dry-run'])
   t.equal(dry.code, 0, dry.stderr)
   t.same([...dry.stdout.matchAll(/^ {2}(?:· | {2})([a-z]+(?: [a-z]+)?) {2,}/gm)].map((m) => m[1]), ['release', 'dry start', 'hand over', 'kept copy', 'watch', 'verify', 'checkout', 'prune'])
-  const traffic = s.traffic('during rollback', 1003, 50)
+  const traffic = s.traffic('during rollback', FRIEND, 50)
   const run = await s.run('rollback', ['--yes', '--watch', '1'])
   const report = await traffic.finish()
   t.comment(run.stdout)
@@ -117,7 +118,7 @@ t.test('rollback: after a good deploy → handed back to the previous commit wit
   t.match(run.stdout, /✓ hand over {2}[0-9a-f]{7} serves \(pid \d+, took over from \d+; pm2 reload\); at take-over: restore \d+ ms/)
   t.equal(s.head(), original)
   t.match(await s.ask('/help'), /Mister Todo/)
-  t.same(s.rows('select number, text from tasks where chat_id not in (1002, 1003) order by id'), tasksBefore, 'the owner\'s rows are as before the deploy (traffic since is in the kept pre-restore file)')
+  t.same(s.rows(`select number, text from tasks where chat_id != ${FRIEND} order by id`), tasksBefore, 'the owner\'s rows are as before the deploy (traffic since is in the kept pre-restore file)')
   const kept = fs.readdirSync(path.join(s.live, 'storage', 'backups')).filter((f) => /_pre-restore\.sqlite$/.test(f))
   t.equal(kept.length, 1, 'the replaced database is kept')
   t.equal(s.journal().at(-1)?.kind, 'rollback')
@@ -132,7 +133,7 @@ async function deployBroken (t: Test, message: string, change: (dir: string) => 
   const rowsBefore = s.rows(owned)
   const headBefore = s.head()
   const pidBefore = (await s.pm2.app())?.pid
-  const traffic = s.traffic(`during ${message}`, 1004, 50)
+  const traffic = s.traffic(`during ${message}`, FRIEND, 50)
   const run = await s.run('deploy', [...FAST, ...args])
   const report = await traffic.finish()
   t.comment(run.stdout + run.stderr)
@@ -209,7 +210,7 @@ t.test('deploy: a version that crashes 2 s after taking over is handed back auto
     const main = path.join(dir, 'bot', 'main.ts')
     fs.writeFileSync(main, fs.readFileSync(main, 'utf8') + "\nif (!process.argv.includes('--dry-start')) setTimeout(() => { throw new Error('late crash') }, 2000)\n")
   })
-  const traffic = s.traffic('during late crash', 1005, 50)
+  const traffic = s.traffic('during late crash', FRIEND, 50)
   const run = await s.run('deploy', ['--yes', '--offline', '--watch', '4', '--test-command', 'true'])
   const report = await traffic.finish()
   t.comment(run.stdout + run.stderr)
