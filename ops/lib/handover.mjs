@@ -85,8 +85,20 @@ export async function dryStart (dir, env, timeoutS) {
   if (out.exitCode === 0) return out.stdout.trim()
   const why = out.signal === 'SIGTERM' || out.exitCode === null
     ? `did not finish its dry start within ${timeoutS} s (it hangs while loading)`
-    : (out.stderr.trim().split('\n').filter((l) => l.trim() !== '').slice(-1)[0] ?? `exit ${out.exitCode}`).replace(/^mister_todo: /, '')
+    : whyItFailed(out.stderr, out.exitCode)
   throw new OpsError('dry start', `the new version cannot start: ${why}`, { hint: `cd ${dir} && node --import tsx bot/main.ts --dry-start` })
+}
+
+/**
+ * The line of a failed start that says why: the bot's own one-line reason, else the thrown error
+ * (an uncaught throw prints its stack and then "Node.js v20…").
+ * @param {string} stderr @param {number | null} exitCode
+ */
+function whyItFailed (stderr, exitCode) {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+  const own = lines.find((l) => l.startsWith('mister_todo: '))
+  if (own !== undefined) return own.replace(/^mister_todo: (cannot start: )?/, '')
+  return lines.find((l) => /^([A-Za-z]*Error|Error \[\w+\])\b.*: /.test(l)) ?? lines.at(-1) ?? `exit ${exitCode}`
 }
 
 /** `pm2 <args>` through the ecosystem file; its exit code is not trusted. @param {NodeJS.ProcessEnv} env @param {string[]} args */
