@@ -17,8 +17,9 @@ const TICK_MS = 1000
 const MIN_REDRAW_MS = 100
 
 /**
- * @typedef {{ done?: number, total?: number, unit?: 'bytes', deadline?: number }} Amount
- *   `done`/`total`: how far (bytes when `unit` is 'bytes'); `deadline`: a performance.now() time to
+ * @typedef {{ done?: number, total?: number, unit?: string, deadline?: number }} Amount
+ *   `done`/`total`: how far; `unit` 'bytes' shows them as sizes (`3.0 MB of 9.0 MB (33 %)`), any
+ *   other unit follows the count (`2/3 files (66 %)`); `deadline`: a performance.now() time to
  *   count down to (`12 s left`).
  * @typedef {{
  *   stream?: NodeJS.WritableStream & { isTTY?: boolean, columns?: number },
@@ -61,8 +62,9 @@ function formatAmount (a) {
   const parts = []
   if (a.done !== undefined) {
     const show = a.unit === 'bytes' ? formatBytes : formatCount
-    if (a.total === undefined || a.total <= 0) parts.push(show(a.done))
-    else parts.push(`${show(a.done)}${a.unit === 'bytes' ? ' of ' : '/'}${show(a.total)} (${Math.min(100, Math.floor(100 * a.done / a.total))} %)`)
+    const noun = a.unit === undefined || a.unit === 'bytes' ? '' : ` ${a.unit}`
+    if (a.total === undefined || a.total <= 0) parts.push(`${show(a.done)}${noun}`)
+    else parts.push(`${show(a.done)}${a.unit === 'bytes' ? ' of ' : '/'}${show(a.total)}${noun} (${Math.min(100, Math.floor(100 * a.done / a.total))} %)`)
   }
   if (a.deadline !== undefined) parts.push(`${Math.max(0, Math.ceil((a.deadline - performance.now()) / 1000))} s left`)
   return parts
