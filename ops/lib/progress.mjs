@@ -90,6 +90,8 @@ let drawn = false
 let partial = false
 /** @type {Array<() => void>} */
 let unhooks = []
+/** The streams' own write functions while they are hooked. @type {Map<NodeJS.WritableStream, NodeJS.WritableStream['write']>} */
+const originals = new Map()
 /** When the last plain line (or the outermost step's start) was printed, without a terminal. */
 let lastPlain = 0
 
@@ -121,7 +123,8 @@ export function startProgress (name, options = {}) {
   let lastDraw = 0
   /** @type {NodeJS.Timeout | undefined} */
   let pending
-  const write = stream.write.bind(stream)
+  /** Our own writes bypass the hook (a nested step starts while the stream is hooked). @param {string} s */
+  const write = (s) => Reflect.apply(originals.get(stream) ?? stream.write, stream, [s])
 
   /** The line, fitted to `width` columns: the text is shortened first, the elapsed time kept. @param {boolean} painted @param {number} [width] */
   const render = (painted, width = Infinity) => {
@@ -206,6 +209,7 @@ export function startProgress (name, options = {}) {
 function hookWrites (streams, before, after) {
   return [...new Set(streams)].filter((s) => s === streams[0] || s.isTTY === true).map((stream) => {
     const original = stream.write
+    originals.set(stream, original)
     const hooked = /** @type {typeof stream.write} */ (function (/** @type {unknown[]} */ ...args) {
       before()
       const result = Reflect.apply(original, stream, args)
@@ -216,7 +220,10 @@ function hookWrites (streams, before, after) {
       return result
     })
     stream.write = hooked
-    return () => { if (stream.write === hooked) stream.write = original }
+    return () => {
+      if (stream.write === hooked) stream.write = original
+      originals.delete(stream)
+    }
   })
 }
 
