@@ -13,6 +13,8 @@ import type { Logger } from './logger.js'
 import { ChatSettingsRepository } from './chats/settings.js'
 import { Metrics } from './metrics.js'
 import { ReminderLoop } from './reminders/loop.js'
+import { SendRateLimiter } from './reminders/rate-limit.js'
+import { BackupScheduler, type BackupSchedulerDeps } from './backups/scheduler.js'
 import { TaskRepository } from './tasks/repository.js'
 import { Turn, type TurnFactory } from './turn.js'
 import { WriteGate } from './write-gate.js'
@@ -40,7 +42,7 @@ export type RunningBot = {
 }
 
 /** `clock`: where the bot reads the time (tests and `npm run try` set or speed it up). */
-export type StartOptions = { logger: Logger, clock?: Clock }
+export type StartOptions = { logger: Logger, clock?: Clock, backups?: Pick<BackupSchedulerDeps, 'root' | 'catchUpDelayMs' | 'env' | 'run'> }
 
 async function getMeOrExplain (bot: Bot): Promise<string> {
   try {
@@ -65,10 +67,13 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   const now = (): number => clock.now()
   const ledger = new UpdateLedger(db, now)
   const gate = new WriteGate()
-  const reminders = new ReminderLoop({ db, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate })
+  const limiter = new SendRateLimiter()
+  const reminders = new ReminderLoop({ db, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate, limiter })
+  // Scheduled backups and drills, owner notices (issue 13): started after the first poll, stopped before the database closes.
+  const backups = new BackupScheduler({ db, api: bot.api, clock, logger, gate, limiter, config, ...options.backups })
   const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0 }
   const version = gitVersion(config.projectRoot)
-  const health = (): Promise<Health> => checkHealth({ db, metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => ledger.backlog(), reminders: () => reminders.state() })
+  const health = (): Promise<Health> => checkHealth({ db, metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => ledger.backlog(), reminders: () => reminders.state(), backups: () => backups.state() })
   let schema: SchemaStatus
   let username: string
   let server: Awaited<ReturnType<typeof startHealthServer>>
@@ -118,9 +123,11 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     onFirstPoll: () => {
       markReady()
       reminders.start().catch((err: unknown) => logger.error({ err }, 'reminder loop did not start'))
+      backups.start()
     },
   }).finally(async () => {
     await reminders.stop()
+    await backups.stop()
     await new Promise((resolve) => server.close(resolve))
     await db.destroy()
     lock.release()
