@@ -172,6 +172,8 @@ export class BackupScheduler {
 
   private async checkStale (): Promise<void> {
     if (this.schedules.backup === undefined) return
+    // A failing backup is already told; "no recent backup" would only say it again.
+    if ((await this.store.standing()).some((n) => n.problem === 'backup-failed')) return
     const newest = this.newestBackup()
     const ranOnce = (await this.store.job('backup'))?.outcome != null
     const now = this.d.clock.now()
