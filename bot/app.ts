@@ -18,6 +18,8 @@ import { ChatSettingsRepository } from './chats/settings.js'
 import { Metrics } from './metrics.js'
 import { ReminderLoop } from './reminders/loop.js'
 import { carryOutPlan, pendingPlan, recordServing, type HandoverPlan } from './takeover.js'
+import { SendRateLimiter } from './reminders/rate-limit.js'
+import { BackupScheduler, type BackupSchedulerDeps } from './backups/scheduler.js'
 import { TaskRepository } from './tasks/repository.js'
 import { Turn, type TurnFactory } from './turn.js'
 import { WriteGate } from './write-gate.js'
@@ -52,7 +54,7 @@ export type RunningBot = {
  * (under PM2 this is the `ready` signal, so `pm2 reload` stops the old process only then).
  * `signal`: ends a standby that is still waiting.
  */
-export type StartOptions = { logger: Logger, clock?: Clock, onStandby?: () => void, signal?: AbortSignal }
+export type StartOptions = { logger: Logger, clock?: Clock, onStandby?: () => void, signal?: AbortSignal, backups?: Pick<BackupSchedulerDeps, 'root' | 'catchUpDelayMs' | 'env' | 'run'> }
 
 async function getMeOrExplain (bot: Bot): Promise<string> {
   try {
@@ -136,10 +138,13 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     schema = await ensureSchemaCurrent(database)
     ledger = new UpdateLedger(database, now)
     const gate = new WriteGate()
-    reminders = new ReminderLoop({ db: database, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate })
+    const limiter = new SendRateLimiter()
+    reminders = new ReminderLoop({ db: database, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate, limiter })
+    // Scheduled backups and drills, owner notices (issue 13): started after the first poll, stopped before the database closes.
+    const backups = new BackupScheduler({ db: database, api: bot.api, clock, logger, gate, limiter, config, ...options.backups })
     const led = ledger
     const loop = reminders
-    health = () => checkHealth({ db: database, metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => led.backlog(), reminders: () => loop.state() })
+    health = () => checkHealth({ db: database, metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => led.backlog(), reminders: () => loop.state(), backups: () => backups.state() })
     server = await startHealthServer(config.healthPort, () => health()).catch((err: unknown) => {
       throw new AppError('EHEALTHPORT', `cannot serve health on 127.0.0.1:${config.healthPort}: ${err instanceof Error ? err.message : String(err)}. Set HEALTH_PORT to a free port`, { cause: err })
     })
@@ -159,7 +164,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     await gate.run(() => delivery.flush())
     recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
     logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: plan?.id }, 'took over: serving')
-    return serve({ config, bot, ledger, delivery, reminders, server, db: database, lock, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate })
+    return serve({ config, bot, ledger, delivery, reminders, backups, server, db: database, lock, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate })
   } catch (err) {
     await db?.destroy()
     lock.release()
@@ -173,6 +178,7 @@ type Serving = {
   ledger: UpdateLedger
   delivery: OutboxDelivery
   reminders: ReminderLoop
+  backups: BackupScheduler
   server: Awaited<ReturnType<typeof startHealthServer>>
   db: Database
   lock: { release: () => void }
@@ -203,9 +209,11 @@ function serve (s: Serving): RunningBot {
     onFirstPoll: () => {
       markReady()
       s.reminders.start().catch((err: unknown) => s.logger.error({ err }, 'reminder loop did not start'))
+      s.backups.start()
     },
   }).finally(async () => {
     await s.reminders.stop()
+    await s.backups.stop()
     await new Promise((resolve) => s.server.close(resolve))
     await s.db.destroy()
     s.lock.release()

@@ -57,13 +57,14 @@ export async function checkHealth (options = {}) {
   if (pm2 === null) return result(`${APP_NAME} is not running under pm2`)
   if (pm2.status !== 'online') return result(`${APP_NAME} is "${pm2.status}" in pm2 (restarted ${pm2.restarts} times)`)
   if (healthz === null) return result(`${APP_NAME} is online in pm2 but http://127.0.0.1:${port}/healthz does not answer (${fetchError})`)
-  if (healthz.status !== 'ok') {
+  if (healthz.status !== 'ok' && healthz.status !== 'degraded') {
     const problems = Array.isArray(healthz.problems) ? healthz.problems.join('; ') : String(healthz.status)
     return result(`${APP_NAME} answers ${httpStatus}: ${problems}`)
   }
   const tasks = /** @type {{ open?: number } | null} */ (healthz.tasks)
   const version = typeof healthz.version === 'string' ? healthz.version.slice(0, 7) : '?'
-  return result(`${APP_NAME} online (pid ${pm2.pid}, ${pm2.restarts} restarts), version ${version}, ${tasks?.open ?? 0} open tasks`, true)
+  const backups = /** @type {{ problem?: string | null } | null} */ (healthz.backups)
+  return result(`${APP_NAME} online (pid ${pm2.pid}, ${pm2.restarts} restarts), version ${version}, ${tasks?.open ?? 0} open tasks${backups?.problem == null ? '' : `; backups: ${backups.problem}`}`, true)
 }
 
 /** Checks until healthy or `waitS` has passed. @param {{ waitS?: number, env?: NodeJS.ProcessEnv, port?: number }} [options] */
