@@ -14,6 +14,7 @@ import { ChatSettingsRepository } from './chats/settings.js'
 import { Metrics } from './metrics.js'
 import { ReminderLoop } from './reminders/loop.js'
 import { TaskRepository } from './tasks/repository.js'
+import { createAttachmentLoader } from './transfer/attachment.js'
 import { Turn, type TurnFactory } from './turn.js'
 import { WriteGate } from './write-gate.js'
 import { OutboxDelivery } from './updates/delivery.js'
@@ -93,7 +94,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     return new Turn({ tasks: new TaskRepository(trx, now), chats, settings: await chats.get(chatId), chatId, updateId, now: now(), defaultZone: config.defaultTimezone })
   }
   const commands = commandList([healthCommand(health)])
-  const handle = createPipeline({ api: bot.api, ledger, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn })
+  const handle = createPipeline({ api: bot.api, ledger, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn,
+    attachments: createAttachmentLoader({ api: bot.api, token: config.token, apiRoot: config.apiRoot, logger }) })
   bot.use(async (ctx) => {
     await gate.run(() => handle(ctx.update))
     reminders.poke()
