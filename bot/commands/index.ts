@@ -14,6 +14,7 @@ import type { CommandSpec } from './types.js'
 export type Dispatch = (turn: Turn, update: T.Update) => Promise<void>
 
 const NON_TEXT_HINT = 'I keep text tasks only: send the task as a text message, one task per line.'
+const FILE_HINT = `${NON_TEXT_HINT} To add the tasks in a file, reply /import to it.`
 // Service messages (members joining, titles changing...) are not for us to answer.
 const CONTENT_KEYS = ['photo', 'sticker', 'voice', 'video', 'video_note', 'audio', 'document', 'animation', 'location', 'venue', 'contact', 'poll', 'dice', 'game', 'story']
 
@@ -35,10 +36,10 @@ export function createDispatch (botUsername: string, commands: readonly CommandS
     }
     if (!('message' in update)) return
     const message = update.message
-    // A command in a caption counts (a document sent with /import as its caption).
-    const captionCommand = message.caption === undefined ? undefined : parseCommand(message.caption)
+    // A file's caption may be a command (a document sent with /import as its caption).
+    const captionCommand = message.document === undefined || message.caption === undefined ? undefined : parseCommand(message.caption)
     if (message.text === undefined && captionCommand === undefined) {
-      if (CONTENT_KEYS.some((k) => k in message)) turn.reply(NON_TEXT_HINT)
+      if (CONTENT_KEYS.some((k) => k in message)) turn.reply('document' in message ? FILE_HINT : NON_TEXT_HINT)
       return
     }
     const command = captionCommand ?? parseCommand(message.text ?? '')

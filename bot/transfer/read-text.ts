@@ -89,9 +89,9 @@ export function readTodo (text: string): PortableTask[] {
   const out: PortableTask[] = []
   const counter = { count: 0 }
   text.split('\n').forEach((raw, i) => {
-    if (checkedText(raw, i + 1) === '') return
+    if (cleanTaskText(raw) === '') return
     counted(counter, i + 1)
-    const task = todoTask(raw.replace(/\r$/, ''), i + 1)
+    const task = todoTask(raw, i + 1)
     if (task !== undefined) out.push(task)
   })
   return out
