@@ -223,7 +223,7 @@ export class BotApiEmulator {
       res.end(file.data)
     }
     const delay = fault !== undefined && 'hangMs' in fault ? fault.hangMs : this.faults.delayFor('file')
-    if (delay > 0) setTimeout(() => { if (!res.destroyed) send() }, delay)
+    if (delay > 0) setTimeout(() => { if (!res.destroyed) send() }, delay).unref()
     else send()
   }
 
