@@ -21,6 +21,7 @@ import { carryOutPlan, pendingPlan, recordServing, type HandoverPlan } from './t
 import { SendRateLimiter } from './reminders/rate-limit.js'
 import { BackupScheduler, type BackupSchedulerDeps } from './backups/scheduler.js'
 import { TaskRepository } from './tasks/repository.js'
+import { createAttachmentLoader } from './transfer/attachment.js'
 import { Turn, type TurnFactory } from './turn.js'
 import { WriteGate } from './write-gate.js'
 import { OutboxDelivery } from './updates/delivery.js'
@@ -152,7 +153,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       const chats = new ChatSettingsRepository(trx, now)
       return new Turn({ tasks: new TaskRepository(trx, now), chats, settings: await chats.get(chatId), chatId, updateId, now: now(), defaultZone: config.defaultTimezone })
     }
-    const handle = createPipeline({ api: bot.api, ledger, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn })
+    const handle = createPipeline({ api: bot.api, ledger, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn,
+      attachments: createAttachmentLoader({ api: bot.api, token: config.token, apiRoot: config.apiRoot, logger }) })
     bot.use(async (ctx) => {
       await gate.run(() => handle(ctx.update))
       loop.poke()
