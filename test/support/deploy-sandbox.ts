@@ -32,6 +32,8 @@ export type DeploySandbox = {
   integrity: () => string
   /** A user who sends "<label> <i>" every `everyMs` (default 100) until stopped. */
   traffic: (label: string, user?: number, everyMs?: number) => Traffic
+  /** Where the last hand-over's wait went, from the bots' own log lines (ms from the old one's SIGINT). */
+  handoverTimeline: () => string
   /** GET /healthz of the process that serves (its port from storage/db/serving.json). */
   healthz: () => Promise<Record<string, unknown>>
   journal: () => Array<Record<string, unknown>>
@@ -159,6 +161,17 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
           return { sent, unanswered: sent.filter((x) => !answered(x)), stored, longestGapMs }
         },
       }
+    },
+    handoverTimeline: () => {
+      const log = fs.readFileSync(path.join(live, 'storage', 'logs', 'bot.log'), 'utf8').split('\n')
+        .map((l) => { try { return JSON.parse(l.slice(l.indexOf('{'))) as { time: string, msg: string, pid: number } } catch { return null } })
+        .filter((e) => e !== null)
+      const sigint = log.findLast((e) => e.msg.startsWith('stopping: finishing'))
+      if (sigint === undefined) return 'no hand-over in the log'
+      const t0 = Date.parse(sigint.time)
+      const marks = ['standby: ready', 'stopping: finishing', 'polling ended', 'stopped', 'take-over plan carried out', 'took over: serving', 'ready']
+      return log.filter((e) => Date.parse(e.time) >= t0 - 60_000 && marks.some((m) => e.msg.startsWith(m)))
+        .map((e) => `${e.msg.split(':')[0]} (pid ${e.pid}) ${Date.parse(e.time) - t0} ms`).join('; ')
     },
     healthz: async () => {
       const serving = JSON.parse(fs.readFileSync(path.join(path.dirname(dbFile), 'serving.json'), 'utf8')) as { healthPort: number }
