@@ -6,8 +6,6 @@ import t from 'tap'
 import { undeclaredChanges } from '../ops/lib/migrations.mjs'
 import { createSandbox, type Sandbox } from './support/ops-sandbox.js'
 
-const CREATE = '20261124000000_create_tasks.ts'
-const DUE = '20261124120000_due_dates_and_reminders.ts'
 /** Every migration the code ships, in order (the fixtures below come on top of these). */
 const BASE = fs.readdirSync(path.join(import.meta.dirname, '..', 'storage', 'migrations')).filter((f) => /^\d{14}_.+\.ts$/.test(f)).sort()
 const CASCADE = '20261201000000_drop_chat_timezone.ts'

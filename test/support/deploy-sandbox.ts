@@ -18,6 +18,9 @@ export type DeploySandbox = {
   dbFile: string
   pm2: Pm2Sandbox
   run: (script: 'deploy' | 'rollback' | 'preflight', args: string[], options?: RunOptions) => Promise<Run>
+  /** Any ops script of the live checkout (e.g. reload), without a TTY. */
+  runScript: (script: string, args: string[], options?: RunOptions) => Promise<Run>
+  startScript: (script: string, args: string[], options?: RunOptions) => { child: ChildProcess, done: Promise<Run>, output: () => string }
   /** Starts a script in its own process group (as a terminal would), for signals; `done` is its run. */
   start: (script: 'deploy' | 'rollback', args: string[], options?: RunOptions) => { child: ChildProcess, done: Promise<Run>, output: () => string }
   /** Commits in the developer clone and pushes to origin; returns the new commit. */
@@ -114,6 +117,14 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
     dbFile,
     pm2,
     run: (script, args, options = {}) => collect(spawnScript(script, args, options, false)),
+    runScript: (script, args, options = {}) => collect(spawnScript(script, args, options, false)),
+    startScript: (script, args, options = {}) => {
+      const child = spawnScript(script, args, options, true)
+      let out = ''
+      child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+      child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
+      return { child, done: collect(child), output: () => out }
+    },
     start: (script, args, options = {}) => {
       const child = spawnScript(script, args, options, true)
       let out = ''
