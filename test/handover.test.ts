@@ -8,7 +8,7 @@ import t from 'tap'
 import { FRIEND } from './support/bot-harness.js'
 import { createDeploySandbox } from './support/deploy-sandbox.js'
 
-const s = await createDeploySandbox()
+const s = await createDeploySandbox(process.env.HANDOVER_DEBUG === '1' ? { LOG_LEVEL: 'debug' } : {})
 t.teardown(() => s.close())
 const servingFile = path.join(path.dirname(s.dbFile), 'serving.json')
 const serving = (): { pid: number, version: string } => JSON.parse(fs.readFileSync(servingFile, 'utf8')) as { pid: number, version: string }
@@ -64,6 +64,7 @@ t.test('handover: kill -9 of the new process right after it took over → PM2 br
   await wait(500)
   const report = await traffic.finish()
   t.comment(`${report.sent.length} messages; longest gap ${report.longestGapMs} ms (a crash: PM2's restart and a cold start)`)
+  if (report.unanswered.length > 0) fs.writeFileSync('/tmp/handover-debug.log', logText())
   t.equal((await s.pm2.app())?.status, 'online')
   t.same(report.unanswered, [], 'every message answered')
   t.same(report.stored, report.sent, 'each applied once, in order')
