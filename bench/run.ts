@@ -9,13 +9,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { backupBench } from './backup.js'
-import { deployDowntime } from './deploy-downtime.js'
-import { rollbackTime } from './rollback-time.js'
+import { handover } from './handover.js'
 import { formatTable, met, writeResults, type Benchmark, type Row } from './lib/report.js'
 import { scale } from './scale.js'
 import { throughput } from './throughput.js'
 
-export const BENCHMARKS: readonly Benchmark[] = [throughput, backupBench, scale, deployDowntime, rollbackTime]
+export const BENCHMARKS: readonly Benchmark[] = [throughput, backupBench, scale, handover]
 export const RESULTS_FILE = path.join(import.meta.dirname, 'results.json')
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } })
