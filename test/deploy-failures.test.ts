@@ -156,6 +156,27 @@ t.test('deploy: Ctrl-C at each step → the completed steps undone, the previous
   revertOrigin(s)
 })
 
+t.test('rollback: Ctrl-C at each step → the completed steps undone, the version that ran serving with its data, lock released, journal says interrupted', async (t) => {
+  for (const step of ['release', 'dry start', 'hand over']) {
+    const before = await snapshot()
+    const rollback = s.start('rollback', ['--yes', '--watch', '0'])
+    await s.emu.waitFor(() => new RegExp(`✓ ${step} `).test(rollback.output()), 60_000)
+    process.kill(-(rollback.child.pid ?? 0), 'SIGINT')
+    const run = await rollback.done
+    t.comment(`Ctrl-C after ${step}:\n${run.stdout}${run.stderr}`)
+    t.not(run.code, 0)
+    t.match(run.stdout, /! rollback {2}Ctrl-C: finishing the step in hand, then undoing what was done/)
+    if (step === 'hand over') t.match(run.stdout, /✓ undo hand over {2}[0-9a-f]{7} serves .*, with the database it had/)
+    t.match(run.stderr.trim().split('\n').at(-1), /^✗ rollback: interrupted \(Ctrl-C\); (handed back|nothing changed): .*; [0-9a-f]{7} serving/)
+    t.equal(s.head(), before.head, 'the checkout names the version that ran')
+    t.equal(await s.ask('/ping'), 'pong', 'the version that ran answers')
+    t.same(s.tasks(), before.tasks, 'rows identical')
+    t.equal(s.integrity(), 'ok')
+    t.notOk(fs.existsSync(LOCK), 'the lock is released')
+    t.match(lastEntry(), { kind: 'rollback', outcome: 'interrupted' })
+  }
+})
+
 t.test('deploy: a diverged branch (a commit made on the server) → refused, nothing changed', async (t) => {
   fs.writeFileSync(path.join(s.live, 'HOTFIX.md'), 'a fix made on the server\n')
   git(s.live, 'add', 'HOTFIX.md')
