@@ -34,7 +34,7 @@ t.test('backup: a backup taken while another process writes verifies, and restor
   t.equal(line?.[3], inBackup.toLocaleString('en-US'), 'the line shows the backup\'s task count')
   t.ok(inBackup > 50_000, `the backup holds rows written during it (${inBackup})`)
   t.ok(live > inBackup, `the writer kept writing after the snapshot (${live} > ${inBackup})`)
-  t.match(manifest, { file: name, verified: true, integrity: 'ok', size: fs.statSync(file).size, migrationHead: '20261124120000_due_dates_and_reminders.ts' })
+  t.match(manifest, { file: name, verified: true, integrity: 'ok', size: fs.statSync(file).size, migrationHead: '20261130120000_outbox_documents.ts' })
   t.equal(fs.statSync(file).mode & 0o777, 0o600, 'owner-only backup')
   t.equal(fs.statSync(`${file}.json`).mode & 0o777, 0o600, 'owner-only manifest')
   t.equal(fs.statSync(box.backupsDir).mode & 0o777, 0o700, 'owner-only folder')

@@ -8,7 +8,8 @@ import { createSandbox, type Sandbox } from './support/ops-sandbox.js'
 
 const CREATE = '20261124000000_create_tasks.ts'
 const DUE = '20261124120000_due_dates_and_reminders.ts'
-const BASE = [CREATE, DUE]
+const OUTBOX = '20261130120000_outbox_documents.ts'
+const BASE = [CREATE, DUE, OUTBOX]
 const CASCADE = '20261201000000_drop_chat_timezone.ts'
 const PURGE = '20261201000000_purge_deleted_tasks.ts'
 
@@ -77,7 +78,7 @@ t.test('migrate: the rehearsal accepts a migration that declares its data change
   t.equal(count(box, 'purged_tasks'), 30)
 
   const status = await box.run('migrate', ['status'])
-  t.equal(status.stdout, `  applied  ${CREATE}\n  applied  ${DUE}\n  applied  ${PURGE}\n✓ migrate  storage/db/todo.sqlite: 3 applied, 0 pending, 0 unknown to this code\n`)
+  t.equal(status.stdout, `  applied  ${CREATE}\n  applied  ${DUE}\n  applied  ${OUTBOX}\n  applied  ${PURGE}\n✓ migrate  storage/db/todo.sqlite: 4 applied, 0 pending, 0 unknown to this code\n`)
 
   const rollback = await box.run('migrate', ['rollback', '--yes'])
   t.equal(rollback.code, 0, rollback.stderr)
@@ -94,9 +95,10 @@ t.test('migrate: status lists applied, pending and unknown-to-this-code migratio
   t.equal(run.stdout, [
     `  applied  ${CREATE}`,
     `  applied  ${DUE}`,
+    `  applied  ${OUTBOX}`,
     '  applied  20261130000000_from_the_future.ts  (unknown to this code)',
     `  pending  ${PURGE}`,
-    '✓ migrate  storage/db/todo.sqlite: 3 applied, 1 pending, 1 unknown to this code',
+    '✓ migrate  storage/db/todo.sqlite: 4 applied, 1 pending, 1 unknown to this code',
     '! migrate  the database was migrated by newer code: deploy that version, or roll back with npx zx ops/rollback.mjs',
     '',
   ].join('\n'))
