@@ -159,6 +159,13 @@ t.test('import: a todo.txt from another tool keeps its dates, priorities as text
   ])
 })
 
+t.test('import: the reader is chosen by name, then by shape; the reply says which', async (t) => {
+  t.equal(await importFile(-3400, 'notes.txt', 'buy gifts 24 dec\n2026-12-31 party\n'), '📥 Imported 2 tasks from text (2 open, 0 done):\n#1 buy gifts — due Thu 24 Dec\n#2 party — due Thu 31 Dec', 'a plain list: dates are read from the words')
+  t.equal(await importFile(-3401, 'renamed.txt', '2026-11-20 buy gifts\n2026-11-21 party\n'), '📥 Imported 2 tasks from todo.txt (2 open, 0 done):\n#1 buy gifts\n#2 party', 'a date opening every line is todo.txt\'s creation date')
+  t.equal(await importFile(-3402, 'list', 'x 2026-11-20 sent the card\nbuy gifts\n'), '📥 Imported 2 tasks from todo.txt (1 open, 1 done):\n✅ #1 sent the card\n#2 buy gifts')
+  t.equal(await importFile(-3403, 'export', '\uFEFFnumber,status,text\r\n1,done,"a, b"\r\n'), '📥 Imported 1 task from CSV (0 open, 1 done):\n✅ #1 a, b (was #1)')
+})
+
 t.test('import: hostile files get one reply naming the line and the problem, and nothing is stored', async (t) => {
   const cases: Array<[string, string, Buffer | string, string]> = [
     ['binary', 'photo.png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff, 0xfe, 0x10]),
