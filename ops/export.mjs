@@ -69,7 +69,7 @@ export async function exportChats (options = {}) {
         const tasks = new TaskRepository(trx)
         const settings = await new ChatSettingsRepository(trx).get(chat)
         const open = await tasks.open(chat)
-        const done = await tasks.doneSince(chat, 0)
+        const done = await tasks.doneSince(chat, Number.MIN_SAFE_INTEGER)
         if (open.length + done.length === 0) return undefined
         return writeExport(format, { open, done, zone: settings.timezone ?? defaultZone, settings, now: now.getTime() })
       })
