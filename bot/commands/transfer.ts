@@ -72,7 +72,7 @@ async function importTasks (turn: Turn): Promise<void> {
   const done = added.filter((t) => t.doneAt !== null).length
   const lines = added.slice(0, LISTED_IMPORTS).map((task, i) => importedLine(task, ordered[i]!, turn))
   if (added.length > LISTED_IMPORTS) {
-    lines.push(`… and ${plural(added.length - LISTED_IMPORTS, 'more task')}: #${added[LISTED_IMPORTS]?.number}–#${added.at(-1)?.number}, in the file's order.`)
+    lines.push(`… and ${plural(added.length - LISTED_IMPORTS, 'more task')}: #${added[LISTED_IMPORTS]?.number}–#${added.at(-1)?.number}.`)
   }
   turn.replyLines([`📥 Imported ${plural(added.length, 'task')} from ${kind} (${(added.length - done).toLocaleString('en-US')} open, ${done.toLocaleString('en-US')} done):`, ...lines])
 }
