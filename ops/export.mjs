@@ -103,8 +103,9 @@ export async function exportChats (options = {}) {
 if (isMain(import.meta.url)) {
   await runMain('export', async () => {
     // A group's id is negative: "--chat -4242" would read as a flag, so it is joined first.
-    const args = scriptArgs().map((a, i, all) => all[i - 1] === '--chat' && /^-\d+$/.test(a) ? `=${a}` : a)
-      .reduce((/** @type {string[]} */ out, a) => a.startsWith('=') ? [...out.slice(0, -1), `--chat${a}`] : [...out, a], [])
+    const raw = scriptArgs()
+    const negative = (/** @type {string | undefined} */ a) => a !== undefined && /^-\d+$/.test(a)
+    const args = raw.flatMap((a, i) => a === '--chat' && negative(raw[i + 1]) ? [] : raw[i - 1] === '--chat' && negative(a) ? [`--chat=${a}`] : [a])
     const flags = parseFlags('export', args, { chat: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' } }, import.meta.url)
     if (flags === null) return
     const rawChat = flags.values.chat
