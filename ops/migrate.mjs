@@ -26,6 +26,7 @@
 //   --help            this text
 import fs from 'node:fs'
 import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
 import { backup } from './backup.mjs'
 import { listBackupFiles, verifyBackup } from './lib/backups.mjs'
 import { confirm, isMain, OpsError, parseFlags, refuseWithoutTerminal, reporter, runMain, scriptArgs } from './lib/cli.mjs'
@@ -33,13 +34,17 @@ import { countsTable } from './lib/format.mjs'
 import { declaredDataChange, lastBatch, openKnex, schemaStatusOf, undeclaredChanges } from './lib/migrations.mjs'
 import { resolvePaths, shown } from './lib/paths.mjs'
 import { APP_NAME, appStatus } from './lib/pm2.mjs'
+import { silentProgress, startProgress } from './lib/progress.mjs'
 import { databaseFileProblem, inspectDatabase, readHead } from './lib/sqlite.mjs'
 
 /**
  * @typedef {{
  *   root?: string, env?: NodeJS.ProcessEnv, yes?: boolean, dryRun?: boolean, quiet?: boolean,
- *   backupFile?: string, fresh?: boolean, rehearsed?: boolean, botStopped?: boolean
+ *   backupFile?: string, fresh?: boolean, rehearsed?: boolean, botStopped?: boolean,
+ *   progress?: import('./lib/progress.mjs').Progress
  * }} MigrateOptions
+ *   `progress`: where rehearse shows how far it is (deploy passes its step's); by default rehearse
+ *   shows its own unless `quiet`.
  * @typedef {import('./lib/migrations.mjs').SchemaStatus} SchemaStatus
  */
 
@@ -75,24 +80,45 @@ export async function migrationStatus (options = {}) {
  * @returns {Promise<{ source: string, ran: string[], before: Record<string, number>, after: Record<string, number> }>}
  */
 export async function rehearse (options = {}) {
+  const own = options.progress === undefined
+  const progress = options.progress ?? (options.quiet === true ? silentProgress('rehearse') : startProgress('rehearse'))
+  try {
+    return await rehearseWith(progress, options, () => { if (own) progress.stop() })
+  } finally {
+    if (own) progress.stop()
+  }
+}
+
+/**
+ * @param {import('./lib/progress.mjs').Progress} progress @param {MigrateOptions} options
+ * @param {() => void} endLine ends the progress line before the ✓ line
+ * @returns {Promise<{ source: string, ran: string[], before: Record<string, number>, after: Record<string, number> }>}
+ */
+async function rehearseWith (progress, options, endLine) {
   const paths = resolvePaths(options)
   const say = reporter(options.quiet)
-  const source = await rehearsalSource(paths, options)
+  const source = await rehearsalSource(paths, options, progress)
   const name = path.basename(source)
   fs.mkdirSync(paths.storageDir, { recursive: true, mode: 0o700 })
   const scratchDir = fs.mkdtempSync(path.join(paths.storageDir, '.rehearse-'))
   try {
     const scratch = path.join(scratchDir, 'todo.sqlite')
-    fs.copyFileSync(source, scratch)
+    await copyWithProgress(source, scratch, (done, total) => progress.update(`copying ${name}`, { done, total, unit: 'bytes' }))
+    progress.update(`counting the rows of the copy of ${name}`)
     const before = inspectDatabase(scratch).counts
     const knex = await openKnex(scratch, paths.migrationsDir)
     /** @type {string[]} */
-    let ran = []
+    const ran = []
     try {
       const status = await schemaStatusOf(knex, paths.migrationsDir)
       if (status.unknown.length > 0) throw new OpsError('rehearse', `${name} has migrations this code does not know: ${status.unknown.join(', ')}`, { hint: 'npx zx ops/migrate.mjs status' })
       if (status.pending.length > 0) say.info(`  rehearsing ${status.pending.length} migration(s) on a copy of ${name}: ${status.pending.join(', ')}`)
-      ran = (await knex.migrate.latest())[1]
+      // One at a time, so the line can say which one runs; on a scratch copy the batch numbers
+      // this gives (one per migration) are never seen.
+      for (const [i, next] of status.pending.entries()) {
+        progress.update(`running ${next}`, { done: i, total: status.pending.length, unit: 'migrations done' })
+        ran.push(...(await knex.migrate.up())[1])
+      }
     } catch (err) {
       if (err instanceof OpsError) throw err
       throw new OpsError('rehearse', `a migration failed on the copy of ${name}: ${err instanceof Error ? err.message : String(err)}; the live database was not touched`, { hint: 'fix the migration, then: npx zx ops/migrate.mjs rehearse', cause: err })
@@ -100,11 +126,14 @@ export async function rehearse (options = {}) {
       await knex.destroy()
     }
     if (ran.length === 0) {
+      endLine()
       say.ok('rehearse', `nothing pending on a copy of ${name}`)
       return { source, ran, before, after: before }
     }
+    progress.update(`checking the migrated copy (integrity, foreign keys, rows)`)
     const after = inspectDatabase(scratch)
     if (!after.ok) throw new OpsError('rehearse', `the copy does not verify after migrating: ${after.problem}; the live database was not touched`, { hint: 'fix the migration, then: npx zx ops/migrate.mjs rehearse' })
+    endLine()
     say.info(countsTable(before, after.counts))
     const problems = undeclaredChanges(before, after.counts, await declaredDataChange(paths.migrationsDir, ran))
     if (problems.length > 0) {
@@ -117,10 +146,29 @@ export async function rehearse (options = {}) {
   }
 }
 
-/** @param {import('./lib/paths.mjs').Paths} paths @param {MigrateOptions} options @returns {Promise<string>} */
-async function rehearsalSource (paths, options) {
+/**
+ * Copies a (large) backup in 1 MB chunks, saying how many bytes are done; owner-only like the backup.
+ * @param {string} from @param {string} to @param {(done: number, total: number) => void} onBytes
+ */
+async function copyWithProgress (from, to, onBytes) {
+  const total = fs.statSync(from).size
+  let done = 0
+  const input = fs.createReadStream(from, { highWaterMark: 1 << 20 })
+  input.on('data', (chunk) => {
+    done += chunk.length
+    onBytes(done, total)
+  })
+  await pipeline(input, fs.createWriteStream(to, { mode: 0o600, flags: 'wx' }))
+}
+
+/**
+ * @param {import('./lib/paths.mjs').Paths} paths @param {MigrateOptions} options
+ * @param {import('./lib/progress.mjs').Progress} progress @returns {Promise<string>}
+ */
+async function rehearsalSource (paths, options, progress) {
   if (options.backupFile !== undefined) {
     const file = [path.resolve(options.backupFile), path.join(paths.backupsDir, options.backupFile)].find((f) => fs.existsSync(f)) ?? options.backupFile
+    progress.update(`verifying ${path.basename(file)}`)
     const verification = await verifyBackup(file)
     if (!verification.ok) throw new OpsError('rehearse', `cannot rehearse on ${shown(paths, file)}: ${verification.problem}`, { hint: 'npx zx ops/migrate.mjs rehearse --fresh' })
     return file
@@ -128,11 +176,19 @@ async function rehearsalSource (paths, options) {
   if (options.fresh !== true) {
     const live = fs.existsSync(paths.databaseFile) ? readHead(paths.databaseFile) : undefined
     for (const b of listBackupFiles(paths.backupsDir).filter((f) => f.kind === 'backup')) {
+      progress.update(`verifying ${path.basename(b.file)}`)
       const verification = await verifyBackup(b.file)
       if (verification.ok && (live === undefined || verification.manifest?.migrationHead === live)) return b.file
     }
   }
-  const fresh = await backup({ root: paths.root, env: paths.env, keep: null, quiet: options.quiet })
+  progress.update('taking a fresh backup to rehearse on')
+  const fresh = await backup({
+    root: paths.root,
+    env: paths.env,
+    keep: null,
+    quiet: options.quiet,
+    onProgress: (p) => progress.update('taking a fresh backup to rehearse on', { done: p.totalPages - p.remainingPages, total: p.totalPages, unit: 'pages' }),
+  })
   if (fresh.file === null) throw new OpsError('rehearse', 'no backup to rehearse on')
   return fresh.file
 }

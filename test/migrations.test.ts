@@ -1,9 +1,11 @@
 // Migrations: each has a real down; up → down → up works on a populated database, and the bot
 // refuses a database that is newer than its code or needs migrating.
+import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { ensureSchemaCurrent, openDatabase, schemaStatus } from '../bot/db.js'
 import { TaskRepository } from '../bot/tasks/repository.js'
+import { MIGRATIONS_DIR } from '../knexfile.js'
 import { tempDir } from './support/bot-harness.js'
 
 t.test('migrations: up → down → up on a populated database', async (t) => {
@@ -64,5 +66,7 @@ t.test('schema: an existing database with pending migrations is refused with the
   const db = openDatabase(path.join(tempDir(), 'todo.sqlite'))
   t.teardown(() => db.destroy())
   await db.schema.createTable('something_else', (tb) => { tb.integer('x') })
-  await t.rejects(ensureSchemaCurrent(db), { code: 'ESCHEMA_PENDING', message: /needs 3 migration\(s\): .*_create_tasks\.ts, .*_due_dates_and_reminders\.ts, .*_outbox_documents\.ts\. Run: npx zx ops\/migrate\.mjs latest/ })
+  const all = fs.readdirSync(MIGRATIONS_DIR).filter((f) => /^\d{14}_.+\.ts$/.test(f)).sort()
+  t.ok(all.includes('20261201153000_outbox_documents.ts'))
+  await t.rejects(ensureSchemaCurrent(db), { code: 'ESCHEMA_PENDING', message: `the database needs ${all.length} migration(s): ${all.join(', ')}. Run: npx zx ops/migrate.mjs latest (it backs up first)` })
 })

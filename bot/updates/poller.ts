@@ -64,7 +64,12 @@ export async function pollUpdates (o: PollOptions): Promise<void> {
       // The first poll does not wait: readiness needs its answer, not a long poll's worth of silence.
       updates = await o.api.getUpdates({ offset, timeout: first ? 0 : o.timeoutS, limit: 100, allowed_updates: ALLOWED_UPDATES as T.GetUpdatesParams['allowed_updates'] }, o.signal)
     } catch (err) {
-      if (o.signal.aborted) break
+      // Stopping: the open poll was aborted, or ended by the next poller's getUpdates (409 —
+      // the version taking over). Either way polling is over, not failing.
+      if (o.signal.aborted) {
+        o.logger.info({ conflict: err instanceof TelegramApiError && err.errorCode === 409 }, 'polling ended for the stop')
+        break
+      }
       if (err instanceof TelegramApiError && err.errorCode === 401) {
         throw tokenRejected(err)
       }

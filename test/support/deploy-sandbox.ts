@@ -30,8 +30,12 @@ export type DeploySandbox = {
   tasks: () => unknown[]
   /** PRAGMA integrity_check of the live database. */
   integrity: () => string
-  /** A user who sends "<label> <i>" every 100 ms until stopped. */
-  traffic: (label: string, user?: number) => Traffic
+  /** A user who sends "<label> <i>" every `everyMs` (default 100) until stopped. */
+  traffic: (label: string, user?: number, everyMs?: number) => Traffic
+  /** Where the last hand-over's wait went, from the bots' own log lines (ms from the old one's SIGINT). */
+  handoverTimeline: () => string
+  /** GET /healthz of the process that serves (its port from storage/db/serving.json). */
+  healthz: () => Promise<Record<string, unknown>>
   journal: () => Array<Record<string, unknown>>
   close: () => Promise<void>
 }
@@ -133,7 +137,7 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
     rows,
     tasks: () => rows('select id, chat_id, number, text, done_at, deleted_at from tasks order by id'),
     integrity: () => String((rows('pragma integrity_check')[0] as { integrity_check: string }).integrity_check),
-    traffic: (label, user = FRIEND) => {
+    traffic: (label, user = FRIEND, everyMs = 100) => {
       const sent: string[] = []
       const startedAt = Date.now()
       let sending = true
@@ -141,7 +145,7 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
         for (let i = 0; sending; i++) {
           sent.push(`${label} ${i}`)
           emu.sendText(user, user, `${label} ${i}`)
-          await new Promise((resolve) => setTimeout(resolve, 100))
+          await new Promise((resolve) => setTimeout(resolve, everyMs))
         }
       })()
       const answered = (text: string): boolean => emu.messages(user).some((m) => m.rendered.endsWith(` ${text}`))
@@ -157,6 +161,22 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
           return { sent, unanswered: sent.filter((x) => !answered(x)), stored, longestGapMs }
         },
       }
+    },
+    handoverTimeline: () => {
+      const log = fs.readFileSync(path.join(live, 'storage', 'logs', 'bot.log'), 'utf8').split('\n')
+        .map((l) => { try { return JSON.parse(l.slice(l.indexOf('{'))) as { time: string, msg: string, pid: number } } catch { return null } })
+        .filter((e) => e !== null)
+      const sigint = log.findLast((e) => e.msg.startsWith('stopping: finishing'))
+      if (sigint === undefined) return 'no hand-over in the log'
+      const t0 = Date.parse(sigint.time)
+      const marks = ['standby: ready', 'stopping: finishing', 'polling ended', 'stopped', 'take-over plan carried out', 'took over: serving', 'ready']
+      return log.filter((e) => Date.parse(e.time) >= t0 - 60_000 && marks.some((m) => e.msg.startsWith(m)))
+        .map((e) => `${e.msg.split(':')[0]} (pid ${e.pid}) ${Date.parse(e.time) - t0} ms`).join('; ')
+    },
+    healthz: async () => {
+      const serving = JSON.parse(fs.readFileSync(path.join(path.dirname(dbFile), 'serving.json'), 'utf8')) as { healthPort: number }
+      const res = await fetch(`http://127.0.0.1:${serving.healthPort}/healthz`)
+      return await res.json() as Record<string, unknown>
     },
     journal: () => {
       const file = path.join(live, 'storage', 'deploys.jsonl')
