@@ -138,6 +138,11 @@ t.test('import: reply /import to a file sent earlier; a file without a command g
   const waiting = h.emu.waitForMessage(chat)
   h.emu.sendText(OWNER, chat, '/import', sent.message?.message_id)
   t.equal((await waiting).rendered, '📥 Imported 2 tasks from text (2 open, 0 done):\n#1 buy milk\n#2 call the bank — due Fri 27 Nov 10:00')
+  const before = h.emu.calls('getFile').length
+  const other = h.emu.sendDocument(OWNER, chat, { name: 'list.txt', data: 'not for us\n', caption: '/import@other_bot' })
+  await h.emu.waitFor(() => h.emu.confirmedOffset > other.update_id)
+  t.equal(h.emu.calls('getFile').length, before, 'a file for another bot is not fetched')
+  t.same((await rows(chat)).map((r) => r.text), ['buy milk', 'call the bank'], 'nor imported')
   t.equal((await h.say('/import', OWNER, chat)).rendered, 'Send me a file with /import as its caption, or reply /import to a file you sent. I read the JSON or CSV from /export, todo.txt, and plain text (one task per line), up to 1 MB and 10,000 tasks.')
 })
 
