@@ -36,13 +36,25 @@ const logger = createLogger(config.logLevel)
 if (config.logFile !== undefined) startLogRotation(config.logFile, config.logMaxBytes, config.logKeep, logger)
 const crashes = crashCounterFile(config.databaseFile)
 
+/**
+ * Exits once the last log lines are out: pino buffers, and under PM2's cluster mode stdout is an
+ * asynchronous file stream in this process (lost by a bare process.exit). Bounded, never a hang.
+ */
+async function exitAfterLogs (code: number): Promise<never> {
+  const flushed = new Promise<void>((resolve) => {
+    logger.flush(() => process.stdout.write('', () => resolve()))
+  })
+  await Promise.race([flushed, new Promise((resolve) => setTimeout(resolve, 500).unref())])
+  process.exit(code)
+}
+
 let stopping = false
 async function crash (message: string, err: unknown): Promise<never> {
   logger.fatal({ err }, message)
   process.stderr.write(`mister_todo: ${scrubSecrets(message)}\n`)
   const delay = recordCrash(crashes)
   if (!stopping) await new Promise((resolve) => setTimeout(resolve, delay))
-  process.exit(1)
+  return exitAfterLogs(1)
 }
 process.on('uncaughtException', (err) => { void crash(`crashed: ${err.message}`, err) })
 
@@ -76,7 +88,7 @@ const running = await startBot(config, {
     process.send?.('ready')
   },
 }).catch((err: unknown) => {
-  if (err instanceof AppError && err.code === 'EABORTED') process.exit(0)
+  if (err instanceof AppError && err.code === 'EABORTED') return exitAfterLogs(0)
   return crash(`cannot start: ${err instanceof AppError ? err.message : String(err)}`, err)
 })
 
@@ -90,7 +102,7 @@ try {
   await running.done
   logger.info('stopped')
   // PM2's IPC channel would otherwise keep the process alive until it is killed.
-  process.exit(0)
+  await exitAfterLogs(0)
 } catch (err) {
   await crash(`stopped on a fatal error: ${err instanceof AppError ? err.message : String(err)}`, err)
 }

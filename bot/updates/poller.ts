@@ -58,6 +58,7 @@ export async function pollUpdates (o: PollOptions): Promise<void> {
   let offset = last === undefined ? undefined : last + 1
   let failures = 0
   let first = true
+  let endedBy409 = false
   while (!o.signal.aborted) {
     let updates: T.Update[]
     try {
@@ -67,7 +68,7 @@ export async function pollUpdates (o: PollOptions): Promise<void> {
       // Stopping: the open poll was aborted, or ended by the next poller's getUpdates (409 —
       // the version taking over). Either way polling is over, not failing.
       if (o.signal.aborted) {
-        o.logger.info({ conflict: err instanceof TelegramApiError && err.errorCode === 409 }, 'polling ended for the stop')
+        endedBy409 = err instanceof TelegramApiError && err.errorCode === 409
         break
       }
       if (err instanceof TelegramApiError && err.errorCode === 401) {
@@ -100,4 +101,5 @@ export async function pollUpdates (o: PollOptions): Promise<void> {
     }
     await o.afterPoll()
   }
+  o.logger.info({ endedBy409 }, 'polling ended for the stop')
 }

@@ -18,6 +18,9 @@ export type DeploySandbox = {
   dbFile: string
   pm2: Pm2Sandbox
   run: (script: 'deploy' | 'rollback' | 'preflight', args: string[], options?: RunOptions) => Promise<Run>
+  /** Any ops script of the live checkout (e.g. reload), without a TTY. */
+  runScript: (script: string, args: string[], options?: RunOptions) => Promise<Run>
+  startScript: (script: string, args: string[], options?: RunOptions) => { child: ChildProcess, done: Promise<Run>, output: () => string }
   /** Starts a script in its own process group (as a terminal would), for signals; `done` is its run. */
   start: (script: 'deploy' | 'rollback', args: string[], options?: RunOptions) => { child: ChildProcess, done: Promise<Run>, output: () => string }
   /** Commits in the developer clone and pushes to origin; returns the new commit. */
@@ -70,7 +73,7 @@ export function addColumnMigration (dir: string, name: string, column: string): 
 
 const ZX = 'node_modules/zx/build/cli.js'
 
-export async function createDeploySandbox (): Promise<DeploySandbox> {
+export async function createDeploySandbox (extraEnv: Record<string, string> = {}): Promise<DeploySandbox> {
   const emu = await BotApiEmulator.start()
   const code = createCodeSandbox()
   const base = tempDir('mister-todo-deploy-')
@@ -85,7 +88,7 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
     if (!fs.existsSync(path.join(dir, 'node_modules'))) fs.symlinkSync(path.join(import.meta.dirname, '..', '..', 'node_modules'), path.join(dir, 'node_modules'))
   }
   const data = path.join(base, 'data')
-  const env = botEnv(emu, data, { HEALTH_PORT: String(await freePort()), LOG_LEVEL: 'info' })
+  const env = botEnv(emu, data, { HEALTH_PORT: String(await freePort()), LOG_LEVEL: 'info', ...extraEnv })
   const pm2 = new Pm2Sandbox(live, env)
   await pm2.pm2('start', 'ecosystem.config.js')
   const dbFile = env.DATABASE_FILE ?? ''
@@ -114,6 +117,14 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
     dbFile,
     pm2,
     run: (script, args, options = {}) => collect(spawnScript(script, args, options, false)),
+    runScript: (script, args, options = {}) => collect(spawnScript(script, args, options, false)),
+    startScript: (script, args, options = {}) => {
+      const child = spawnScript(script, args, options, true)
+      let out = ''
+      child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+      child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
+      return { child, done: collect(child), output: () => out }
+    },
     start: (script, args, options = {}) => {
       const child = spawnScript(script, args, options, true)
       let out = ''
@@ -153,7 +164,7 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
         finish: async () => {
           sending = false
           await loop
-          await emu.waitFor(() => sent.every(answered), 20_000).catch(() => undefined)
+          await emu.waitFor(() => sent.every(answered), 60_000).catch(() => undefined)
           const replies = emu.calls('sendMessage').filter((c) => c.params.chat_id === user && c.status === 200 && c.at >= startedAt).map((c) => c.at)
           let longestGapMs = 0
           for (let i = 1; i < replies.length; i++) longestGapMs = Math.max(longestGapMs, (replies[i] ?? 0) - (replies[i - 1] ?? 0))
