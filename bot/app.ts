@@ -154,7 +154,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       return new Turn({ tasks: new TaskRepository(trx, now), chats, settings: await chats.get(chatId), chatId, updateId, now: now(), defaultZone: config.defaultTimezone })
     }
     const handle = createPipeline({ api: bot.api, ledger, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn,
-      attachments: createAttachmentLoader({ api: bot.api, token: config.token, apiRoot: config.apiRoot, logger }) })
+      attachments: createAttachmentLoader({ api: bot.api, token: config.token, apiRoot: config.apiRoot, logger, botUsername: username }) })
     bot.use(async (ctx) => {
       await gate.run(() => handle(ctx.update))
       loop.poke()

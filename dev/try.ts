@@ -3,7 +3,8 @@
 // press an inline button by typing its number in brackets, e.g. `!2`. `/quit` or Ctrl-D to leave.
 // The bot's clock can be set, so a day of reminders fits in a minute:
 //   npm run try -- --at 2026-11-25T08:00 --tz Europe/Berlin [--speed 60]
-// and in the chat, `!time +2h` or `!time 2026-11-25T09:00` moves it.
+// and in the chat, `!time +2h` or `!time 2026-11-25T09:00` moves it. A file the bot sends (/export)
+// is saved and its path printed; `!file path [caption]` sends a file (caption /import by default).
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -43,6 +44,8 @@ const config = loadConfig({
   DEFAULT_TIMEZONE: zone,
 })
 const logFile = path.join(dir, 'bot.log')
+// Outside the throwaway folder, so an export outlives /quit.
+const exportsDir = path.join(os.tmpdir(), 'mister-todo-try-exports')
 const bot = await startBot(config, { logger: createLogger('info', fs.createWriteStream(logFile)), clock })
 await bot.ready
 
@@ -50,6 +53,7 @@ out(`Mister Todo, running locally against a Bot API emulator (${emu.apiRoot}).`)
 out('You are a Telegram user in a private chat with the bot. Type a message, or /help.')
 out('Buttons show as [1] [2] ...: type !1 to press one. /quit or Ctrl-D to leave.')
 out('The clock: !time +2h, !time +30m or !time 2026-11-25T09:00 moves it.')
+out(`Files: /export saves what the bot sends in ${exportsDir}; !file path sends a file with /import as its caption.`)
 out(`(throwaway database and log in ${dir})`)
 out(`${clockLine()}\n`)
 
@@ -63,6 +67,10 @@ function show (m: BotMessage): void {
   const edited = printed.has(m.message_id)
   printed.set(m.message_id, shape)
   if (m.deleted) return
+  if (m.document !== undefined && !edited) {
+    const saved = saveFile(m.document.file_name ?? 'file', emu.fileBytes(m.document.file_id) ?? Buffer.alloc(0))
+    out(`📎 bot sent ${m.document.file_name ?? 'a file'} (${m.document.file_size.toLocaleString('en-US')} bytes), saved as ${saved}`)
+  }
   out(`${edited ? '✎ bot (edited)' : '🤖 bot'}: ${renderForTerminal(m.text).replace(/\n/g, '\n   ')}`)
   const rows = m.reply_markup?.inline_keyboard ?? []
   if (rows.length === 0) return
@@ -73,6 +81,16 @@ function show (m: BotMessage): void {
       return `[${buttons.length}] ${b.text}`
     }).join('   ')}`)
   }
+}
+
+/** Writes a file the bot sent under exportsDir without replacing an earlier one. */
+function saveFile (name: string, bytes: Buffer): string {
+  fs.mkdirSync(exportsDir, { recursive: true, mode: 0o700 })
+  const { name: stem, ext } = path.parse(path.basename(name))
+  let target = path.join(exportsDir, `${stem}${ext}`)
+  for (let i = 2; fs.existsSync(target); i++) target = path.join(exportsDir, `${stem}-${i}${ext}`)
+  fs.writeFileSync(target, bytes, { mode: 0o600 })
+  return target
 }
 
 let toasts = 0
@@ -123,8 +141,18 @@ rl.on('line', (line) => {
       return
     }
     const press = /^!(\d+)$/.exec(text)
+    const file = /^!file\s+(\S+)(?:\s+(.+))?$/.exec(text)
     const before = emu.calls().length
-    if (press !== null) {
+    if (file !== null) {
+      const where = path.resolve(file[1] ?? '')
+      if (!fs.statSync(where, { throwIfNoEntry: false })?.isFile()) {
+        out(`   (no file at ${where})`)
+        rl.prompt()
+        return
+      }
+      emu.sendDocument(USER, USER, { name: path.basename(where), data: fs.readFileSync(where), caption: file[2] ?? '/import' })
+      out(`   📎 you sent ${path.basename(where)}`)
+    } else if (press !== null) {
       const button = buttons[Number(press[1]) - 1]
       if (button === undefined) out(`   (no button ${press[1]})`)
       else emu.pressButton(USER, USER, button.messageId, button.data)

@@ -138,6 +138,11 @@ t.test('import: reply /import to a file sent earlier; a file without a command g
   const waiting = h.emu.waitForMessage(chat)
   h.emu.sendText(OWNER, chat, '/import', sent.message?.message_id)
   t.equal((await waiting).rendered, '📥 Imported 2 tasks from text (2 open, 0 done):\n#1 buy milk\n#2 call the bank — due Fri 27 Nov 10:00')
+  const before = h.emu.calls('getFile').length
+  const other = h.emu.sendDocument(OWNER, chat, { name: 'list.txt', data: 'not for us\n', caption: '/import@other_bot' })
+  await h.emu.waitFor(() => h.emu.confirmedOffset > other.update_id)
+  t.equal(h.emu.calls('getFile').length, before, 'a file for another bot is not fetched')
+  t.same((await rows(chat)).map((r) => r.text), ['buy milk', 'call the bank'], 'nor imported')
   t.equal((await h.say('/import', OWNER, chat)).rendered, 'Send me a file with /import as its caption, or reply /import to a file you sent. I read the JSON or CSV from /export, todo.txt, and plain text (one task per line), up to 1 MB and 10,000 tasks.')
 })
 
@@ -157,6 +162,20 @@ t.test('import: a todo.txt from another tool keeps its dates, priorities as text
     [NOW, Date.parse('2026-11-23T12:00:00Z')],
     [Date.parse('2026-11-20T12:00:00Z'), null],
   ])
+})
+
+t.test('import: a task completed before 1970 in a file is exported again, not lost', async (t) => {
+  const chat = -3500
+  t.match(await importFile(chat, 'old.json', '{"tasks":[{"text":"moon landing","done":true,"completed_at":"1969-07-20T20:17:00Z"}]}'), /^📥 Imported 1 task from JSON \(0 open, 1 done\)/)
+  const data = JSON.parse(bytesOf(await exportAs(chat)).toString('utf8')) as { tasks: Array<{ text: string, completed_at: string }> }
+  t.same(data.tasks.map((x) => [x.text, x.completed_at]), [['moon landing', '1969-07-20T20:17:00.000Z']])
+})
+
+t.test('import: the reader is chosen by name, then by shape; the reply says which', async (t) => {
+  t.equal(await importFile(-3400, 'notes.txt', 'buy gifts 24 dec\n2026-12-31 party\n'), '📥 Imported 2 tasks from text (2 open, 0 done):\n#1 buy gifts — due Thu 24 Dec\n#2 party — due Thu 31 Dec', 'a plain list: dates are read from the words')
+  t.equal(await importFile(-3401, 'renamed.txt', '2026-11-20 buy gifts\n2026-11-21 party\n'), '📥 Imported 2 tasks from todo.txt (2 open, 0 done):\n#1 buy gifts\n#2 party', 'a date opening every line is todo.txt\'s creation date')
+  t.equal(await importFile(-3402, 'list', 'x 2026-11-20 sent the card\nbuy gifts\n'), '📥 Imported 2 tasks from todo.txt (1 open, 1 done):\n✅ #1 sent the card\n#2 buy gifts')
+  t.equal(await importFile(-3403, 'export', '\uFEFFnumber,status,text\r\n1,done,"a, b"\r\n'), '📥 Imported 1 task from CSV (0 open, 1 done):\n✅ #1 a, b (was #1)')
 })
 
 t.test('import: hostile files get one reply naming the line and the problem, and nothing is stored', async (t) => {
@@ -230,8 +249,10 @@ t.test('import: 10,000 tasks from a todo.txt export arrive in one update, number
   await new TaskRepository(h.bot.db, () => NOW).add(chat, Array.from({ length: 10_000 }, (_, i) => `task ${i + 1} due friday`))
   const file = await exportAs(chat, 'todo')
   t.ok(bytesOf(file).length < 1024 * 1024, 'the todo.txt of 10,000 short tasks fits the import limit')
+  const started = performance.now()
   const reply = await importFile(-7101, file.document?.file_name ?? '', bytesOf(file))
-  t.match(reply, /^📥 Imported 10,000 tasks from todo\.txt \(10,000 open, 0 done\):\n#1 task 1 due friday\n[\s\S]*\n… and 9,980 more tasks: #21–#10000, in the file's order\.$/)
+  t.comment(`10,000 tasks imported from ${(bytesOf(file).length / 1024).toFixed(0)} kB of todo.txt in ${Math.round(performance.now() - started)} ms, reply included`)
+  t.match(reply, /^📥 Imported 10,000 tasks from todo\.txt \(10,000 open, 0 done\):\n#1 task 1 due friday\n[\s\S]*\n… and 9,980 more tasks: #21–#10000\.$/)
   const imported = await rows(-7101)
   t.equal(imported.length, 10_000)
   t.same(imported.map((r) => r.text), Array.from({ length: 10_000 }, (_, i) => `task ${i + 1} due friday`))

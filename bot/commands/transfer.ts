@@ -27,7 +27,8 @@ async function exportTasks (turn: Turn, args: string): Promise<void> {
   const format = FORMATS[args.trim().toLowerCase()]
   if (format === undefined) throw new UserInputError(`I export as JSON (/export), CSV (/export csv) or todo.txt (/export todo), not “${args.slice(0, 20)}”.`)
   const open = await turn.tasks.open(turn.chatId)
-  const done = await turn.tasks.doneSince(turn.chatId, 0)
+  // Every done task: a completion time read from a file may lie before 1970.
+  const done = await turn.tasks.doneSince(turn.chatId, Number.MIN_SAFE_INTEGER)
   if (open.length + done.length === 0) {
     turn.reply('Nothing to export yet: this chat has no tasks.')
     return
@@ -71,7 +72,7 @@ async function importTasks (turn: Turn): Promise<void> {
   const done = added.filter((t) => t.doneAt !== null).length
   const lines = added.slice(0, LISTED_IMPORTS).map((task, i) => importedLine(task, ordered[i]!, turn))
   if (added.length > LISTED_IMPORTS) {
-    lines.push(`… and ${plural(added.length - LISTED_IMPORTS, 'more task')}: #${added[LISTED_IMPORTS]?.number}–#${added.at(-1)?.number}, in the file's order.`)
+    lines.push(`… and ${plural(added.length - LISTED_IMPORTS, 'more task')}: #${added[LISTED_IMPORTS]?.number}–#${added.at(-1)?.number}.`)
   }
   turn.replyLines([`📥 Imported ${plural(added.length, 'task')} from ${kind} (${(added.length - done).toLocaleString('en-US')} open, ${done.toLocaleString('en-US')} done):`, ...lines])
 }

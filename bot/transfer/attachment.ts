@@ -17,14 +17,19 @@ export type Attachment =
 
 export type AttachmentLoader = (update: T.Update) => Promise<Attachment | undefined>
 
-const isImport = (text: string | undefined): boolean => text !== undefined && parseCommand(text)?.name === 'import'
+/** /import, to this bot or to no bot in particular (`/import@OtherBot` is not ours to fetch). */
+function isImport (text: string | undefined, botUsername: string | undefined): boolean {
+  const command = text === undefined ? undefined : parseCommand(text)
+  if (command?.name !== 'import') return false
+  return command.addressedTo === undefined || botUsername === undefined || command.addressedTo.toLowerCase() === botUsername.toLowerCase()
+}
 
 /** The document an update asks to import: sent with /import as its caption, or replied to with /import. */
-export function importDocument (update: T.Update): T.Document | undefined {
+export function importDocument (update: T.Update, botUsername?: string): T.Document | undefined {
   if (!('message' in update)) return undefined
   const m = update.message
-  if (m.document !== undefined && isImport(m.caption)) return m.document
-  if (isImport(m.text)) return m.reply_to_message?.document
+  if (m.document !== undefined && isImport(m.caption, botUsername)) return m.document
+  if (isImport(m.text, botUsername)) return m.reply_to_message?.document
   return undefined
 }
 
@@ -54,12 +59,12 @@ function describe (err: unknown): string {
   return typeof code === 'string' ? `the download failed (${code})` : 'the download failed'
 }
 
-export type LoaderOptions = { api: Api, token: string, apiRoot: string, logger: Logger, timeoutMs?: number, limit?: number }
+export type LoaderOptions = { api: Api, token: string, apiRoot: string, logger: Logger, botUsername?: string, timeoutMs?: number, limit?: number }
 
 export function createAttachmentLoader (o: LoaderOptions): AttachmentLoader {
   const limit = o.limit ?? MAX_IMPORT_BYTES
   return async (update) => {
-    const doc = importDocument(update)
+    const doc = importDocument(update, o.botUsername)
     if (doc === undefined) return undefined
     const name = doc.file_name ?? 'file'
     // Telegram says the size up front: a file over the limit is refused without reading it.

@@ -98,7 +98,7 @@ export function readTodo (text: string): PortableTask[] {
 }
 
 /** RFC 4180 records with the line each starts on; quoted cells may hold commas, quotes, newlines. */
-export function csvRecords (text: string): Array<{ line: number, cells: string[] }> {
+function readCsvRecords (text: string): Array<{ line: number, cells: string[] }> {
   const records: Array<{ line: number, cells: string[] }> = []
   let cells: string[] = []
   let cell = ''
@@ -141,7 +141,7 @@ function csvDue (value: string, line: number): WallDue | null {
 }
 
 export function readCsv (text: string): PortableTask[] {
-  const [header, ...rows] = csvRecords(text)
+  const [header, ...rows] = readCsvRecords(text)
   const names = (header?.cells ?? []).map((c) => c.trim().toLowerCase())
   const col = (name: string): number => names.indexOf(name)
   if (col('text') < 0) throw new ImportError(1, 'the first row must name the columns, with one called "text" (as /export csv writes it).')

@@ -49,8 +49,11 @@ function kindOf (name: string, text: string): ImportKind {
   const header = (text.split('\n', 1)[0] ?? '').toLowerCase().replace(/"/g, '')
   if (lower.endsWith('.csv') || header.startsWith(CSV_HEADER.slice(0, 3).join(','))) return 'CSV'
   if (/(^|[._-])(todo|done)\.txt$/.test(lower)) return 'todo.txt'
-  // Lines shaped like todo.txt: "x 2026-…", "(A) …", "2026-11-20 …", or due:/rec: tags.
-  if (/^(x \d{4}-\d\d-\d\d|\([A-Z]\) |\d{4}-\d\d-\d\d )|(^|\s)(due:\d{4}-\d\d-\d\d|rec:\+?\d*[dbwmy])(\s|$)/m.test(text)) return 'todo.txt'
+  // Lines shaped like todo.txt: "x 2026-…", "(A) …", due:/rec: tags, or a date opening every line
+  // (a creation date; in a plain list one date-first line is more likely a due date).
+  if (/^(x \d{4}-\d\d-\d\d|\([A-Z]\) )|(^|\s)(due:\d{4}-\d\d-\d\d|rec:\+?\d*[dbwmy])(\s|$)/m.test(text)) return 'todo.txt'
+  const lines = text.split('\n').filter((l) => l.trim() !== '')
+  if (lines.length > 0 && lines.every((l) => /^\d{4}-\d\d-\d\d /.test(l))) return 'todo.txt'
   return 'text'
 }
 

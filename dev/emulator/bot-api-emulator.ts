@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { METHODS, resolveMethod, type MethodContext } from './bot-methods.js'
 import { ChatState } from './chat-state.js'
 import { FaultBook, faultError } from './faults.js'
-import { FileStore, type StoredFile } from './files.js'
+import { serveDownload } from './file-download.js'
+import { FileStore } from './files.js'
 import { normalizeParams, parseBody, readBody, type UploadedFile } from './request-body.js'
 import { TelegramError, type Envelope } from './telegram-errors.js'
 import type { ApiCall, BotMessage, CallbackAnswer, EmulatorChat, EmulatorOptions, EmulatorUser, Fault, Update } from './types.js'
@@ -155,7 +156,10 @@ export class BotApiEmulator {
   // ---- HTTP ----
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.apiRoot)
-    if (url.pathname.startsWith('/file/')) return this.download(url, res)
+    if (url.pathname.startsWith('/file/')) {
+      serveDownload(url, res, { token: this.token, files: this.files, faults: this.faults, log: this.log, answer: (r, c, status, envelope) => this.answer(r, c, status, envelope) })
+      return
+    }
     const route = /^\/bot([^/]*)\/([^/]+)\/?$/.exec(url.pathname)
     const call: ApiCall = { method: route?.[2] ?? url.pathname, params: {}, at: Date.now(), status: 0 }
     this.log.push(call)
@@ -197,34 +201,6 @@ export class BotApiEmulator {
         : new TelegramError(500, `Internal Server Error: ${err instanceof Error ? err.message : String(err)}`)
       this.answer(res, call, error.status, error.envelope())
     }
-  }
-
-  /** GET /file/bot<token>/<file_path>: the bytes, as Telegram serves them; 404 for anything else. */
-  private download (url: URL, res: ServerResponse): void {
-    const route = /^\/file\/bot([^/]*)\/(.+)$/.exec(url.pathname)
-    const call: ApiCall = { method: 'file', params: { path: route?.[2] ?? url.pathname }, at: Date.now(), status: 0 }
-    this.log.push(call)
-    const fault = this.faults.take('file')
-    const file: StoredFile | undefined = route !== null && decodeURIComponent(route[1] ?? '') === this.token
-      ? this.files.atPath(decodeURIComponent(route[2] ?? ''))
-      : undefined
-    if (fault !== undefined && 'drop' in fault) {
-      res.destroy()
-      return
-    }
-    const failed = fault === undefined ? undefined : faultError(fault)
-    if (failed !== undefined || file === undefined) {
-      this.answer(res, call, failed?.status ?? 404, (failed ?? new TelegramError(404)).envelope())
-      return
-    }
-    call.status = 200
-    const send = (): void => {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': file.data.length })
-      res.end(file.data)
-    }
-    const delay = fault !== undefined && 'hangMs' in fault ? fault.hangMs : this.faults.delayFor('file')
-    if (delay > 0) setTimeout(() => { if (!res.destroyed) send() }, delay).unref()
-    else send()
   }
 
   private answer (res: ServerResponse, call: ApiCall, status: number, envelope: Envelope): void {

@@ -1,7 +1,7 @@
 // Files on the emulated Telegram: what users and the bot uploaded, with Telegram's ids and paths,
 // its size limits (bots upload up to 50 MB, download up to 20 MB), and the methods that touch
 // them: sendDocument (multipart upload or a known file_id), getFile. The download route itself
-// (GET /file/bot<token>/<file_path>) is served by bot-api-emulator.ts from this store.
+// (GET /file/bot<token>/<file_path>) is served from this store by file-download.ts.
 import type { ChatState } from './chat-state.js'
 import { formatText, readReplyMarkup } from './message-content.js'
 import type { UploadedFile } from './request-body.js'
