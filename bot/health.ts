@@ -15,6 +15,9 @@ export type Health = {
   status: 'ok' | 'degraded' | 'failing'
   problems: string[]
   version: string
+  /** Only the process holding the instance lock answers /healthz: a standby is not listening yet. */
+  role: 'serving'
+  pid: number
   startedAt: string
   uptimeS: number
   lastPollAt: string | null
@@ -79,6 +82,8 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
     status: problems.length > 0 ? 'failing' : backups?.problem != null ? 'degraded' : 'ok',
     problems,
     version: s.version,
+    role: 'serving',
+    pid: process.pid,
     startedAt: new Date(s.startedAt).toISOString(),
     uptimeS: Math.round((now - s.startedAt) / 1000),
     lastPollAt: s.pollState.lastPollAt === null ? null : new Date(s.pollState.lastPollAt).toISOString(),
