@@ -4,7 +4,10 @@
 // loaded, getMe, the schema checked, the command menu set) and take-over (the instance lock, the
 // hand-over plan carried out with nothing writing, health served, polling from the committed
 // offset). `dryStart` runs the standby checks alone and stops: ops runs it before a hand-over.
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { Bot, TelegramApiError } from 'node-telegram-bot-api'
+import { MIGRATIONS_DIR } from '../knexfile.js'
 import { healthCommand } from './commands/health.js'
 import { commandList, createDispatch } from './commands/index.js'
 import { systemClock, type Clock } from './clock.js'
@@ -90,13 +93,26 @@ async function checkSchemaForStandby (databaseFile: string, plan: HandoverPlan |
   }
 }
 
+/**
+ * Loads (and so compiles) the migration files the take-over will run, while the old version still
+ * serves: Knex imports them by the same URL, so at take-over they come from the module cache.
+ */
+async function preloadMigrations (plan: HandoverPlan | null, status: SchemaStatus | null): Promise<void> {
+  const files = [
+    ...(plan?.migrate === true ? (status?.pending ?? []).map((name) => path.join(MIGRATIONS_DIR, name)) : []),
+    ...(plan?.undo?.names ?? []).map((name) => path.join(plan?.undo?.migrationsDir ?? '', name)),
+  ]
+  for (const file of files) await import(pathToFileURL(file).href)
+}
+
 type Standby = { bot: Bot, username: string, version: string, plan: HandoverPlan | null, startedAt: number }
 
 async function standBy (config: Config): Promise<Standby> {
   const startedAt = Date.now()
   const version = gitVersion(config.projectRoot)
   const plan = pendingPlan(config.databaseFile, version)
-  await checkSchemaForStandby(config.databaseFile, plan)
+  const status = await checkSchemaForStandby(config.databaseFile, plan)
+  await preloadMigrations(plan, status)
   const bot = new Bot(config.token, { apiRoot: config.apiRoot, timeoutMs: API_TIMEOUT_MS })
   const username = await getMeOrExplain(bot)
   return { bot, username, version, plan, startedAt }

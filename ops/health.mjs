@@ -69,7 +69,10 @@ export async function checkHealth (options = {}) {
   const tasks = /** @type {{ open?: number } | null} */ (healthz.tasks)
   const version = typeof healthz.version === 'string' ? healthz.version.slice(0, 7) : '?'
   const backups = /** @type {{ problem?: string | null } | null} */ (healthz.backups)
-  return result(`${APP_NAME} online (pid ${pm2.pid}, ${pm2.restarts} restarts), version ${version}, ${tasks?.open ?? 0} open tasks${backups?.problem == null ? '' : `; backups: ${backups.problem}`}`, true)
+  // During a hand-over PM2 already lists the incoming process while the old one still serves.
+  const servingPid = typeof healthz.pid === 'number' ? healthz.pid : pm2.pid
+  const standby = servingPid !== pm2.pid ? `; pid ${pm2.pid} stands by to take over` : ''
+  return result(`${APP_NAME} online (pid ${servingPid}, ${pm2.restarts} restarts), version ${version}, ${tasks?.open ?? 0} open tasks${backups?.problem == null ? '' : `; backups: ${backups.problem}`}${standby}`, true)
 }
 
 /** Checks until healthy or `waitS` has passed. @param {{ waitS?: number, env?: NodeJS.ProcessEnv, port?: number }} [options] */
