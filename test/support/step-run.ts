@@ -24,10 +24,11 @@ export type StepOptions = {
 /** Single-quoted for sh. */
 const sh = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`
 
-/** The environment of an operator's shell: no CI, no tap loader, no forced colours. */
+/** The environment of an operator's shell: no CI, none of this tap run's settings, no forced colours. */
 export function operatorEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env }
-  for (const name of ['CI', 'NODE_OPTIONS', 'FORCE_COLOR', 'NO_COLOR', 'TAP', 'MISTER_TODO_PROGRESS_INTERVAL_S', 'COLUMNS']) delete env[name]
+  for (const name of Object.keys(env)) if (/^_?TAP/.test(name)) delete env[name]
+  for (const name of ['CI', 'NODE_OPTIONS', 'FORCE_COLOR', 'NO_COLOR', 'MISTER_TODO_PROGRESS_INTERVAL_S', 'COLUMNS']) delete env[name]
   return { ...env, TERM: 'xterm-256color', ...extra }
 }
 
