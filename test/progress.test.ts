@@ -26,17 +26,25 @@ t.test('progress: on a terminal one line is redrawn in place and the ✓ line ta
   t.ok(seen.at(-1)?.endsWith('\u001b[39m') === true && seen.at(-1)?.includes('\u001b[90m· 0:0') === true, 'the elapsed time is grey')
 })
 
-t.test('progress: NO_COLOR draws no colour codes, and a narrow terminal gets the line cut to its width', async (t) => {
-  const run = await runStep(['sleep', '1200'], { tty: { columns: 20 }, env: { NO_COLOR: '1' } })
+t.test('progress: NO_COLOR draws the live line without colour codes', async (t) => {
+  const run = await runStep(['sleep', '1200'], { tty: { columns: 80 }, env: { NO_COLOR: '1' } })
   t.equal(run.code, 0, run.stdout)
   const seen = frames(run.stdout)
-  t.match(seen.pop() ?? '', /^✓ sleep {2}done \(1\.\d s\)\n$/)
-  t.ok(seen.length >= 3)
-  for (const frame of seen) {
-    t.notOk(frame.includes('\u001b'), 'no escape codes in the line itself')
-    t.ok(frame.length <= 19, `"${frame}" fits in 19 columns`)
-  }
+  t.match(seen.pop() ?? '', /^✓ sleep {2}done \(\d\.\d s\)\n$/)
+  t.ok(seen.length >= 2)
+  for (const frame of seen) t.match(frame, new RegExp(`^ {2}step {2}[1-4]/4 files ${ELAPSED}$`), 'no escape codes in the line')
+})
+
+t.test('progress: a narrow terminal gets the line cut to its width', async (t) => {
+  const run = await runStep(['sleep', '1200'], { tty: { columns: 20 } })
+  t.equal(run.code, 0, run.stdout)
+  const seen = frames(run.stdout).map((f) => stripVTControlCharacters(f))
+  t.match(seen.pop() ?? '', /^✓ sleep {2}done \(\d\.\d s\)\n$/, 'the ✓ line itself is not cut')
+  t.ok(seen.length >= 2)
+  for (const frame of seen) t.ok(frame.length <= 19, `"${frame}" fits in 19 columns`)
   t.equal(seen.at(-1), '  step  4/4 files …', 'the line is cut, with an ellipsis')
+  const wider = frames((await runStep(['sleep', '1200'], { tty: { columns: 23 } })).stdout).map((f) => stripVTControlCharacters(f))
+  t.match(wider.at(-2), /^ {2}step {2}4\/4 fi… · 0:0\d$/, 'with room for it, the elapsed time stays and the text is cut')
 })
 
 t.test('progress: a line printed during the step erases the live line, stays whole, and the live line comes back under it', async (t) => {
