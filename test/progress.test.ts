@@ -48,13 +48,17 @@ t.test('progress: a narrow terminal gets the line cut to its width', async (t) =
 })
 
 t.test('progress: a line printed during the step erases the live line, stays whole, and the live line comes back under it', async (t) => {
-  const run = await runStep(['sleep', '1600', '--say'], { tty: { columns: 80 } })
+  const run = await runStep(['sleep', '3600', '--say'], { tty: { columns: 80 } })
   t.equal(run.code, 0, run.stdout)
   const seen = frames(run.stdout)
   const said = seen.findIndex((f) => f.includes('not ok'))
   t.ok(said > 0, 'the live line was shown before the line was printed')
-  t.match(stripVTControlCharacters(seen[said] ?? ''), new RegExp(`^ {4}not ok: test/c\\.test\\.ts > area: fails\n {2}step {2}[34]/4 files ${ELAPSED}$`), 'the line is printed whole from the first column, and the live line comes back under it')
+  t.match(stripVTControlCharacters(seen[said] ?? ''), new RegExp(`^ {4}not ok: test/c\\.test\\.ts > area: fails\n {2}step {2}3/4 files ${ELAPSED}$`), 'the line is printed whole from the first column, and the live line comes back under it before the next update')
   t.match(seen.at(-1), /^✓ sleep {2}done/)
+  const i = run.chunks.findIndex((c) => c.text.includes('not ok'))
+  const printed = run.chunks[i]
+  const back = run.chunks.slice(i).find((c, k) => (k === 0 ? c.text.slice(c.text.indexOf('not ok')) : c.text).includes('  step  '))
+  t.ok(printed !== undefined && back !== undefined && back.at - printed.at < 300, `the live line is back ${Math.round((back?.at ?? 0) - (printed?.at ?? 0))} ms after the printed line (not at the next clock tick)`)
 })
 
 t.test('progress: without a terminal a plain line comes every interval while the step runs, and nothing else changes', async (t) => {
