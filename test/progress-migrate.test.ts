@@ -1,0 +1,31 @@
+// ops/migrate.mjs rehearse with its progress: in a log (no terminal) the plain lines name what the
+// rehearsal is doing — the migration running — and everything else it prints is unchanged.
+import t from 'tap'
+import { createSandbox } from './support/ops-sandbox.js'
+
+const SLOW = '20261201000000_slow_index.ts'
+
+t.test('migrate: rehearse in a log says which migration runs while it runs, and prints nothing else new', async (t) => {
+  const box = await createSandbox(t, { tasks: 300, pending: ['migrations-slow'] })
+  const run = await box.run('migrate', ['rehearse', '--fresh'], { MISTER_TODO_PROGRESS_INTERVAL_S: '0.3' })
+  t.equal(run.code, 0, run.stderr)
+  const lines = run.stdout.trimEnd().split('\n')
+  const progress = lines.filter((l) => l.startsWith('  rehearse  '))
+  t.ok(progress.length >= 3, `a line every 0.3 s of the 1.2 s migration (${progress.length})`)
+  for (const line of progress) t.match(line, /^ {2}rehearse {2}(running 20261201000000_slow_index\.ts · 0\/1 migrations done \(0 %\)|copying todo_\S+\.sqlite · [\d.]+ kB of [\d.]+ kB \(\d+ %\)|counting the rows of the copy of \S+|checking the migrated copy \(integrity, foreign keys, rows\)|taking a fresh backup to rehearse on.*) · 0:0\d$/)
+  t.ok(progress.some((l) => l.includes(`running ${SLOW} · 0/1 migrations done (0 %)`)), 'the running migration is named')
+  const name = /storage\/backups\/(todo_\S+\.sqlite)/.exec(run.stdout)?.[1] ?? ''
+  t.match(lines.filter((l) => !l.startsWith('  rehearse  ')).join('\n'), new RegExp([
+    '^✓ backup  storage/backups/todo_\\S+\\.sqlite \\([\\d.]+ kB, 300 tasks, integrity ok\\)',
+    `  rehearsing 1 migration\\(s\\) on a copy of ${name}: ${SLOW}`,
+    '  table      before  after',
+    '  bot_state       0      0',
+    '  chats           1      1',
+    '  digests         0      0',
+    '  outbox          0      0',
+    '  reminders       0      0',
+    '  tasks         300    300',
+    `✓ rehearse  1 migration\\(s\\) ran on a copy of ${name}, rows as expected$`,
+  ].join('\n')), 'the rest is what rehearse always printed')
+  t.equal(run.stderr, '')
+})
