@@ -1,7 +1,10 @@
 // ops/migrate.mjs rehearse with its progress: in a log (no terminal) the plain lines name what the
-// rehearsal is doing — the migration running — and everything else it prints is unchanged.
+// rehearsal is doing — the migration running — and everything else it prints is unchanged; on a
+// terminal NO_COLOR takes the colour out of the ✓ lines.
+import path from 'node:path'
 import t from 'tap'
-import { createSandbox } from './support/ops-sandbox.js'
+import { CODE_ROOT, createSandbox } from './support/ops-sandbox.js'
+import { runOnTerminal } from './support/step-run.js'
 
 const SLOW = '20261201000000_slow_index.ts'
 
@@ -28,4 +31,15 @@ t.test('migrate: rehearse in a log says which migration runs while it runs, and 
     `✓ rehearse  1 migration\\(s\\) ran on a copy of ${name}, rows as expected$`,
   ].join('\n')), 'the rest is what rehearse always printed')
   t.equal(run.stderr, '')
+})
+
+t.test('migrate: on a terminal the ✓ line is green, and NO_COLOR takes the colour out', async (t) => {
+  const box = await createSandbox(t)
+  const zx = path.join(CODE_ROOT, 'node_modules', 'zx', 'build', 'cli.js')
+  const env: NodeJS.ProcessEnv = { ...box.env, TERM: 'xterm-256color' }
+  delete env.FORCE_COLOR
+  delete env.NO_COLOR
+  const status = async (extra: Record<string, string>): Promise<string> => (await runOnTerminal([process.execPath, zx, path.join(CODE_ROOT, 'ops', 'migrate.mjs'), 'status'], { ...env, ...extra }, box.root)).replaceAll('\r\n', '\n').trimEnd().split('\n').at(-1) ?? ''
+  t.equal(await status({}), '\u001b[32m✓\u001b[39m migrate  storage/db/todo.sqlite: 2 applied, 0 pending, 0 unknown to this code')
+  t.equal(await status({ NO_COLOR: '1' }), '✓ migrate  storage/db/todo.sqlite: 2 applied, 0 pending, 0 unknown to this code')
 })

@@ -154,8 +154,13 @@ export function startProgress (name, options = {}) {
   }
   const me = { draw, schedule: scheduleDraw }
   if (live) {
-    if (stack.length === 0) unhooks = hookWrites([stream, process.stdout, process.stderr], () => clearLine(write), () => stack.at(-1)?.schedule())
-    else clearLine(write)
+    if (stack.length === 0) {
+      unhooks = hookWrites([stream, process.stdout, process.stderr], () => clearLine(write), () => stack.at(-1)?.schedule())
+      // A script that exits in the middle of a step leaves no half-drawn line before the prompt.
+      const onExit = () => clearLine(write)
+      process.on('exit', onExit)
+      unhooks.push(() => process.off('exit', onExit))
+    } else clearLine(write)
   }
   if (stack.length === 0) lastPlain = started
   stack.push(me)

@@ -62,6 +62,14 @@ export function runStep (args: string[], options: StepOptions = {}): Promise<Ste
   })
 }
 
+/** Runs a command on a pseudo-terminal of 100 columns and gives back what the terminal received. */
+export function runOnTerminal (command: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<string> {
+  const child = spawn('script', ['-q', '-e', '-c', `stty cols 100 rows 24; exec ${command.map(sh).join(' ')}`, '/dev/null'], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  return new Promise((resolve) => child.on('close', () => resolve(out)))
+}
+
 /**
  * A terminal transcript as the successive states of its last line: each erase (`ESC[1G ESC[2K`)
  * starts a new frame; colours are kept so a test can look for them.
