@@ -104,3 +104,27 @@ t.test('progress: amounts, countdowns and a nested step, drawn on an injected te
   t.equal(formatElapsed(134_000), '2:14')
   t.equal(formatElapsed(3_723_000), '1:02:03')
 })
+
+t.test('progress: without a terminal a nested step keeps the cadence of the plain lines (no longer silence when it starts)', async (t) => {
+  const lines: Array<{ at: number, text: string }> = []
+  const started = performance.now()
+  const stream = Object.assign(Object.create(process.stdout) as NodeJS.WriteStream, { isTTY: false, write: (s: string) => { lines.push({ at: performance.now() - started, text: s }); return true } })
+  const options = { stream, intervalMs: 300 }
+  await withProgress('deps', async (outer) => {
+    outer.update('staging')
+    await new Promise((resolve) => setTimeout(resolve, 450))
+    await withProgress('install', async (inner) => {
+      inner.update('fetching packages', { done: 2, total: 3 })
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }, options)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }, options)
+  t.same(lines.map((l) => l.text), [
+    '  deps  staging · 0:00\n',
+    '  install  fetching packages · 2/3 (66 %) · 0:00\n',
+    '  install  fetching packages · 2/3 (66 %) · 0:00\n',
+    '  deps  staging · 0:01\n',
+  ], 'the inner step prints while it runs, the outer one before and after, nothing more')
+  const gaps = lines.slice(1).map((l, i) => l.at - (lines[i]?.at ?? 0))
+  t.ok(gaps.every((g) => g >= 295 && g <= 450), `every ~300 ms (${gaps.map(Math.round).join(', ')} ms)`)
+})
