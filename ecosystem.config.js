@@ -1,5 +1,9 @@
-// The PM2 app `mister_todo`: one forked instance (two long-pollers on one token get 409), started
-// like `npm run bot`, logging to storage/logs/bot.log, stopped with SIGINT and time to finish.
+// The PM2 app `mister_todo`: one instance in cluster mode, so that `pm2 reload` starts the new
+// process first, waits for its `ready` (loaded, standing by for the instance lock) and only then
+// sends SIGINT to the old one, which finishes the update in hand and lets go of the lock; the new
+// one takes it at once (docs/decisions.md, "Hand-over"). Only one process ever polls: the instance
+// lock, not PM2, guarantees it. Cluster mode starts node in the PM2 daemon's folder, so every path
+// here is absolute.
 // This project is "type": "module", so this file is ESM: PM2 require()s it, which Node ≥ 20.19
 // answers with the module's exports, so `apps` must be a named export (a default export is not
 // seen by PM2). See docs/decisions.md.
@@ -10,16 +14,17 @@ const log = path.join(root, 'storage', 'logs', 'bot.log')
 
 export const apps = [{
   name: 'mister_todo',
+  // Follows releases/current (or runs this checkout before the first deploy).
   script: path.join(root, 'bot', 'pm2-entry.mjs'),
   cwd: root,
-  interpreter: 'node',
-  node_args: ['--env-file-if-exists=.env', '--import', 'tsx'],
-  exec_mode: 'fork',
+  node_args: [`--env-file-if-exists=${path.join(root, '.env')}`],
+  exec_mode: 'cluster',
   instances: 1,
   // Graceful stop: SIGINT, then up to kill_timeout for the update in hand (a handler takes
   // milliseconds; a slow Bot API call times out after 15 s).
   kill_timeout: 20_000,
-  // Ready = database open and current, token works, first getUpdates answered.
+  // Ready = standing by: database and schema checked, token works, commands set; the process then
+  // takes the instance lock as soon as the running one lets go (at once on a plain start).
   wait_ready: true,
   listen_timeout: 30_000,
   // Crash restarts: the crashing bot itself waits 200 ms, 400 ms ... up to 5 s before it exits
@@ -36,5 +41,8 @@ export const apps = [{
   env: {
     NODE_ENV: 'production',
     LOG_FILE: log,
+    MISTER_TODO_ROOT: root,
+    // A new process stands by this long for the old one to hand over before it gives up.
+    HANDOVER_WAIT_S: '60',
   },
 }]

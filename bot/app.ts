@@ -1,19 +1,27 @@
 // Builds and runs the bot from a Config: database, Bot API client, commands, polling. Kept apart
 // from main.ts so tests and `npm run try` run the very same bot in-process.
+// Two phases, so that a new version can hand over with no gap: standby (everything slow: code
+// loaded, getMe, the schema checked, the command menu set) and take-over (the instance lock, the
+// hand-over plan carried out with nothing writing, health served, polling from the committed
+// offset). `dryStart` runs the standby checks alone and stops: ops runs it before a hand-over.
 import { Bot, TelegramApiError } from 'node-telegram-bot-api'
 import { healthCommand } from './commands/health.js'
 import { commandList, createDispatch } from './commands/index.js'
 import { systemClock, type Clock } from './clock.js'
 import type { Config } from './config.js'
-import { ensureSchemaCurrent, openDatabase, type Database, type SchemaStatus } from './db.js'
+import { ensureSchemaCurrent, openDatabase, schemaStatus, type Database, type SchemaStatus } from './db.js'
 import { AppError } from './errors.js'
 import { checkHealth, gitVersion, startHealthServer, type Health } from './health.js'
-import { acquireInstanceLock } from './instance-lock.js'
+import { waitForInstanceLock } from './instance-lock.js'
 import type { Logger } from './logger.js'
 import { ChatSettingsRepository } from './chats/settings.js'
 import { Metrics } from './metrics.js'
 import { ReminderLoop } from './reminders/loop.js'
+import { carryOutPlan, pendingPlan, recordServing, type HandoverPlan } from './takeover.js'
+import { SendRateLimiter } from './reminders/rate-limit.js'
+import { BackupScheduler, type BackupSchedulerDeps } from './backups/scheduler.js'
 import { TaskRepository } from './tasks/repository.js'
+import { createAttachmentLoader } from './transfer/attachment.js'
 import { Turn, type TurnFactory } from './turn.js'
 import { WriteGate } from './write-gate.js'
 import { OutboxDelivery } from './updates/delivery.js'
@@ -28,8 +36,10 @@ export type RunningBot = {
   done: Promise<void>
   /** Stops polling at once, finishes the update in hand, closes the database. */
   stop: () => Promise<void>
+  /** The first getUpdates has been answered: the bot serves. */
   ready: Promise<void>
   username: string
+  version: string
   db: Database
   schema: SchemaStatus
   metrics: Metrics
@@ -39,8 +49,13 @@ export type RunningBot = {
   healthPort: number
 }
 
-/** `clock`: where the bot reads the time (tests and `npm run try` set or speed it up). */
-export type StartOptions = { logger: Logger, clock?: Clock }
+/**
+ * `clock`: where the bot reads the time (tests and `npm run try` set or speed it up).
+ * `onStandby`: called once everything slow is done and the bot only waits for the instance lock
+ * (under PM2 this is the `ready` signal, so `pm2 reload` stops the old process only then).
+ * `signal`: ends a standby that is still waiting.
+ */
+export type StartOptions = { logger: Logger, clock?: Clock, onStandby?: () => void, signal?: AbortSignal, backups?: Pick<BackupSchedulerDeps, 'root' | 'catchUpDelayMs' | 'env' | 'run'> }
 
 async function getMeOrExplain (bot: Bot): Promise<string> {
   try {
@@ -54,76 +69,156 @@ async function getMeOrExplain (bot: Bot): Promise<string> {
   }
 }
 
+/**
+ * Can this code run on the database as it will be after the take-over? The live schema must be
+ * current, or pending only where the plan migrates, or unknown only where the plan undoes; a plan
+ * that restores a backup replaces the database, which ops verified against this release.
+ */
+async function checkSchemaForStandby (databaseFile: string, plan: HandoverPlan | null): Promise<SchemaStatus | null> {
+  if (plan?.restore !== undefined) return null
+  const db = openDatabase(databaseFile)
+  try {
+    const status = await schemaStatus(db)
+    const undoing = new Set(plan?.undo?.names ?? [])
+    const unknown = status.unknown.filter((n) => !undoing.has(n))
+    if (unknown.length > 0 || (status.pending.length > 0 && plan?.migrate !== true && status.applied.length > 0)) {
+      await ensureSchemaCurrent(db)
+    }
+    return status
+  } finally {
+    await db.destroy()
+  }
+}
+
+type Standby = { bot: Bot, username: string, version: string, plan: HandoverPlan | null, startedAt: number }
+
+async function standBy (config: Config): Promise<Standby> {
+  const startedAt = Date.now()
+  const version = gitVersion(config.projectRoot)
+  const plan = pendingPlan(config.databaseFile, version)
+  await checkSchemaForStandby(config.databaseFile, plan)
+  const bot = new Bot(config.token, { apiRoot: config.apiRoot, timeoutMs: API_TIMEOUT_MS })
+  const username = await getMeOrExplain(bot)
+  return { bot, username, version, plan, startedAt }
+}
+
+/** The standby checks alone (code loads, schema, token), touching nothing: ops runs it first. */
+export async function dryStart (config: Config): Promise<{ username: string, version: string, plan: string | null }> {
+  const s = await standBy(config)
+  return { username: s.username, version: s.version, plan: s.plan?.id ?? null }
+}
+
 export async function startBot (config: Config, options: StartOptions): Promise<RunningBot> {
   const { logger } = options
-  const startedAt = Date.now()
-  const lock = acquireInstanceLock(config.databaseFile)
-  const db = openDatabase(config.databaseFile)
-  const bot = new Bot(config.token, { apiRoot: config.apiRoot, timeoutMs: API_TIMEOUT_MS })
-  const metrics = new Metrics()
+  const { bot, username, version, plan, startedAt } = await standBy(config)
   const clock = options.clock ?? systemClock
   const now = (): number => clock.now()
-  const ledger = new UpdateLedger(db, now)
-  const gate = new WriteGate()
-  const reminders = new ReminderLoop({ db, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate })
-  const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0 }
-  const version = gitVersion(config.projectRoot)
-  const health = (): Promise<Health> => checkHealth({ db, metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => ledger.backlog(), reminders: () => reminders.state() })
+  let health: () => Promise<Health> = () => Promise.reject(new Error('not serving yet'))
+  const commands = commandList([healthCommand(() => health())])
+  await bot.api.setMyCommands({ commands: commands.filter((c) => c.menu !== false).map((c) => ({ command: c.name, description: c.description })) })
+    .catch((err: unknown) => logger.warn({ err }, 'setMyCommands failed; the command menu may be out of date'))
+
+  options.onStandby?.()
+  const lock = await waitForInstanceLock(config.databaseFile, {
+    waitMs: config.handoverWaitS * 1000,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    onWait: (holder) => logger.info({ holder, version }, 'standby: loaded, waiting for the running bot to hand over'),
+  })
+  const takeOverAt = performance.now()
+  let db: Database | undefined
   let schema: SchemaStatus
-  let username: string
   let server: Awaited<ReturnType<typeof startHealthServer>>
+  const metrics = new Metrics()
+  const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0 }
+  let ledger: UpdateLedger
+  let reminders: ReminderLoop
   try {
-    schema = await ensureSchemaCurrent(db)
-    username = await getMeOrExplain(bot)
-    server = await startHealthServer(config.healthPort, health).catch((err: unknown) => {
+    if (plan !== null) await carryOutPlan(plan, config.databaseFile, logger)
+    db = openDatabase(config.databaseFile)
+    const database = db
+    schema = await ensureSchemaCurrent(database)
+    ledger = new UpdateLedger(database, now)
+    const gate = new WriteGate()
+    const limiter = new SendRateLimiter()
+    reminders = new ReminderLoop({ db: database, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate, limiter })
+    // Scheduled backups and drills, owner notices (issue 13): started after the first poll, stopped before the database closes.
+    const backups = new BackupScheduler({ db: database, api: bot.api, clock, logger, gate, limiter, config, ...options.backups })
+    const led = ledger
+    const loop = reminders
+    health = () => checkHealth({ db: database, metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => led.backlog(), reminders: () => loop.state(), backups: () => backups.state() })
+    server = await startHealthServer(config.healthPort, () => health()).catch((err: unknown) => {
       throw new AppError('EHEALTHPORT', `cannot serve health on 127.0.0.1:${config.healthPort}: ${err instanceof Error ? err.message : String(err)}. Set HEALTH_PORT to a free port`, { cause: err })
     })
+    const newTurn: TurnFactory = async (trx, chatId, updateId) => {
+      const chats = new ChatSettingsRepository(trx, now)
+      return new Turn({ tasks: new TaskRepository(trx, now), chats, settings: await chats.get(chatId), chatId, updateId, now: now(), defaultZone: config.defaultTimezone })
+    }
+    const handle = createPipeline({ api: bot.api, ledger, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn,
+      attachments: createAttachmentLoader({ api: bot.api, token: config.token, apiRoot: config.apiRoot, logger }) })
+    bot.use(async (ctx) => {
+      await gate.run(() => handle(ctx.update))
+      loop.poke()
+    })
+    // Errors that reach here could not even be recorded (the database is failing): stop loudly,
+    // so the supervisor restarts us and Telegram redelivers the update.
+    bot.catch((err) => { throw err })
+    const delivery = new OutboxDelivery(bot.api, ledger, logger)
+    await gate.run(() => delivery.flush())
+    recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
+    logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: plan?.id }, 'took over: serving')
+    return serve({ config, bot, ledger, delivery, reminders, backups, server, db: database, lock, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate })
   } catch (err) {
-    await db.destroy()
+    await db?.destroy()
     lock.release()
     throw err
   }
-  const delivery = new OutboxDelivery(bot.api, ledger, logger)
+}
+
+type Serving = {
+  config: Config
+  bot: Bot
+  ledger: UpdateLedger
+  delivery: OutboxDelivery
+  reminders: ReminderLoop
+  backups: BackupScheduler
+  server: Awaited<ReturnType<typeof startHealthServer>>
+  db: Database
+  lock: { release: () => void }
+  logger: Logger
+  metrics: Metrics
+  pollState: PollState
+  health: () => Promise<Health>
+  username: string
+  version: string
+  schema: SchemaStatus
+  startedAt: number
+  gate: WriteGate
+}
+
+function serve (s: Serving): RunningBot {
   const controller = new AbortController()
   let markReady: () => void = () => {}
   const ready = new Promise<void>((resolve) => { markReady = resolve })
-
-  const newTurn: TurnFactory = async (trx, chatId, updateId) => {
-    const chats = new ChatSettingsRepository(trx, now)
-    return new Turn({ tasks: new TaskRepository(trx, now), chats, settings: await chats.get(chatId), chatId, updateId, now: now(), defaultZone: config.defaultTimezone })
-  }
-  const commands = commandList([healthCommand(health)])
-  const handle = createPipeline({ api: bot.api, ledger, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn })
-  bot.use(async (ctx) => {
-    await gate.run(() => handle(ctx.update))
-    reminders.poke()
-  })
-  // Errors that reach here could not even be recorded (the database is failing): stop loudly,
-  // so the supervisor restarts us and Telegram redelivers the update.
-  bot.catch((err) => { throw err })
-
-  await bot.api.setMyCommands({ commands: commands.filter((c) => c.menu !== false).map((c) => ({ command: c.name, description: c.description })) })
-    .catch((err: unknown) => logger.warn({ err }, 'setMyCommands failed; the command menu may be out of date'))
-  await gate.run(() => delivery.flush())
-
   const done = pollUpdates({
-    api: bot.api,
-    ledger,
-    handle: (update) => bot.handleUpdate(update),
-    afterPoll: () => gate.run(() => delivery.flush()),
-    timeoutS: config.pollTimeoutS,
+    api: s.bot.api,
+    ledger: s.ledger,
+    handle: (update) => s.bot.handleUpdate(update),
+    afterPoll: () => s.gate.run(() => s.delivery.flush()),
+    timeoutS: s.config.pollTimeoutS,
     signal: controller.signal,
-    logger,
-    state: pollState,
+    logger: s.logger,
+    state: s.pollState,
     onFirstPoll: () => {
       markReady()
-      reminders.start().catch((err: unknown) => logger.error({ err }, 'reminder loop did not start'))
+      s.reminders.start().catch((err: unknown) => s.logger.error({ err }, 'reminder loop did not start'))
+      s.backups.start()
     },
   }).finally(async () => {
-    await reminders.stop()
-    await new Promise((resolve) => server.close(resolve))
-    await db.destroy()
-    lock.release()
+    await s.reminders.stop()
+    await s.backups.stop()
+    await new Promise((resolve) => s.server.close(resolve))
+    await s.db.destroy()
+    s.lock.release()
   })
   done.catch(() => {})
 
@@ -134,13 +229,14 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       await done.catch(() => {})
     },
     ready,
-    username,
-    db,
-    schema,
-    metrics,
-    pollState,
-    startedAt,
-    health,
-    healthPort: server.port,
+    username: s.username,
+    version: s.version,
+    db: s.db,
+    schema: s.schema,
+    metrics: s.metrics,
+    pollState: s.pollState,
+    startedAt: s.startedAt,
+    health: s.health,
+    healthPort: s.server.port,
   }
 }

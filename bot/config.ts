@@ -3,14 +3,31 @@
 // toolkit can never disagree about what a good .env is.
 import path from 'node:path'
 import { z } from 'zod'
+import { splitCommand } from '../ops/lib/copy-command.mjs'
+import { checkCron } from './backups/cron.js'
 import { AppError } from './errors.js'
 
 export const DEFAULT_API_ROOT = 'https://api.telegram.org'
 export const DEFAULT_DATABASE_FILE = 'storage/db/todo.sqlite'
 export const DEFAULT_HEALTH_PORT = 8787
 export const DEFAULT_POLL_TIMEOUT_S = 25
+/** Every day at 03:00 in DEFAULT_TIMEZONE. */
+export const DEFAULT_BACKUP_SCHEDULE = '0 3 * * *'
+/** Every Sunday at 04:30 in DEFAULT_TIMEZONE. */
+export const DEFAULT_DRILL_SCHEDULE = '30 4 * * 0'
+export const DEFAULT_BACKUP_COPY_TIMEOUT_S = 600
 
 const TOKEN_SHAPE = /^\d{5,}:[A-Za-z0-9_-]{20,}$/
+
+/** A cron setting: five fields or `off`, checked by the same parser the scheduler uses. */
+function cronSetting (fallback: string, example: string) {
+  return z.string().trim().default(fallback).transform((raw, ctx) => {
+    const check = checkCron(raw)
+    if (check.ok) return check.expression
+    ctx.addIssue({ code: 'custom', message: `${check.problem}: use five fields (minute hour day-of-month month day-of-week) like "${example}", or off` })
+    return z.NEVER
+  })
+}
 
 function isTimeZone (name: string): boolean {
   try {
@@ -55,8 +72,31 @@ const schema = z.object({
   LOG_KEEP: z.string().trim().default('5')
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 100, 'is not a count of rotated files: use 1–100 (default 5)')
     .transform(Number),
+  HANDOVER_WAIT_S: z.string().trim().default('0')
+    .refine((v) => /^\d+$/.test(v) && Number(v) <= 600, 'is not a number of seconds: use 0–600 (0: refuse at once when another bot holds the database)')
+    .transform(Number),
+  MISTER_TODO_ROOT: z.string().trim().optional(),
   POLL_TIMEOUT_S: z.string().trim().default(String(DEFAULT_POLL_TIMEOUT_S))
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 0 && Number(v) <= 50, 'is not a long-poll timeout: use 0–50 seconds')
+    .transform(Number),
+  BACKUP_SCHEDULE: cronSetting(DEFAULT_BACKUP_SCHEDULE, DEFAULT_BACKUP_SCHEDULE),
+  DRILL_SCHEDULE: cronSetting(DEFAULT_DRILL_SCHEDULE, DEFAULT_DRILL_SCHEDULE),
+  BACKUP_COPY_TO: z.string().trim().optional(),
+  BACKUP_COPY_COMMAND: z.string().trim().optional().transform((raw, ctx) => {
+    if (raw === undefined) return null
+    const split = splitCommand(raw)
+    if ('problem' in split) {
+      ctx.addIssue({ code: 'custom', message: `${split.problem}: write it as on a command line, e.g. rclone copy {file} remote:mister_todo/` })
+      return z.NEVER
+    }
+    if (!split.words.some((w) => w.includes('{file}'))) {
+      ctx.addIssue({ code: 'custom', message: 'does not name {file}: put {file} where the backup file goes, e.g. rclone copy {file} remote:mister_todo/' })
+      return z.NEVER
+    }
+    return Object.freeze(split.words)
+  }),
+  BACKUP_COPY_TIMEOUT_S: z.string().trim().default(String(DEFAULT_BACKUP_COPY_TIMEOUT_S))
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 86_400, `is not a time limit in seconds: use 1–86400 (default ${DEFAULT_BACKUP_COPY_TIMEOUT_S})`)
     .transform(Number),
 })
 
@@ -73,7 +113,20 @@ export type Config = Readonly<{
   logFile: string | undefined
   logMaxBytes: number
   logKeep: number
+  /** How long a new process stands by for the instance lock (a hand-over) before it refuses. */
+  handoverWaitS: number
+  /** The code this process runs (a release directory): its commit is the version. */
   projectRoot: string
+  /** Where storage/ and .env live; relative DATABASE_FILE and LOG_FILE are resolved from here. */
+  dataRoot: string
+  /** Cron expressions in defaultTimezone, or null when off. */
+  backupSchedule: string | null
+  drillSchedule: string | null
+  /** An absolute folder for off-machine copies, or null. */
+  backupCopyTo: string | null
+  /** The copy command's words, {file} and {name} not yet replaced, or null. */
+  backupCopyCommand: readonly string[] | null
+  backupCopyTimeoutS: number
 }>
 
 export class ConfigError extends AppError {
@@ -101,19 +154,27 @@ export function checkEnvironment (env: Env = process.env): { config?: Config, pr
     return { problems: [...new Set(problems)] }
   }
   const v = parsed.data
+  const dataRoot = path.resolve(PROJECT_ROOT, v.MISTER_TODO_ROOT ?? '.')
   const config: Config = Object.freeze({
     token: v.TELEGRAM_BOT_TOKEN,
     allowedUserIds: v.ALLOWED_USER_IDS,
     apiRoot: v.TELEGRAM_API_ROOT,
-    databaseFile: path.resolve(PROJECT_ROOT, v.DATABASE_FILE),
+    databaseFile: path.resolve(dataRoot, v.DATABASE_FILE),
     healthPort: v.HEALTH_PORT,
     defaultTimezone: v.DEFAULT_TIMEZONE,
     logLevel: v.LOG_LEVEL,
     pollTimeoutS: v.POLL_TIMEOUT_S,
-    logFile: v.LOG_FILE === undefined ? undefined : path.resolve(PROJECT_ROOT, v.LOG_FILE),
+    logFile: v.LOG_FILE === undefined ? undefined : path.resolve(dataRoot, v.LOG_FILE),
     logMaxBytes: v.LOG_MAX_BYTES,
     logKeep: v.LOG_KEEP,
+    handoverWaitS: v.HANDOVER_WAIT_S,
     projectRoot: PROJECT_ROOT,
+    dataRoot,
+    backupSchedule: v.BACKUP_SCHEDULE,
+    drillSchedule: v.DRILL_SCHEDULE,
+    backupCopyTo: v.BACKUP_COPY_TO === undefined ? null : path.resolve(PROJECT_ROOT, v.BACKUP_COPY_TO),
+    backupCopyCommand: v.BACKUP_COPY_COMMAND,
+    backupCopyTimeoutS: v.BACKUP_COPY_TIMEOUT_S,
   })
   return { config, problems: [] }
 }
@@ -128,5 +189,25 @@ export function loadConfig (env: Env = process.env): Config {
 /** The database path alone, for the Knex CLI and ops steps that do not need a token. */
 export function databaseFileFrom (env: Env = process.env): string {
   const raw = env.DATABASE_FILE?.trim()
-  return path.resolve(PROJECT_ROOT, raw === undefined || raw === '' ? DEFAULT_DATABASE_FILE : raw)
+  const root = path.resolve(PROJECT_ROOT, env.MISTER_TODO_ROOT?.trim() || '.')
+  return path.resolve(root, raw === undefined || raw === '' ? DEFAULT_DATABASE_FILE : raw)
+}
+
+export type CopySettings = Pick<Config, 'backupCopyTo' | 'backupCopyCommand' | 'backupCopyTimeoutS'>
+
+/** The off-machine copy settings alone (no token needed), for ops/backup.mjs: validated by the same rules. */
+export function copySettingsFrom (env: Env = process.env): { settings?: CopySettings, problems: string[] } {
+  const keys = ['BACKUP_COPY_TO', 'BACKUP_COPY_COMMAND', 'BACKUP_COPY_TIMEOUT_S'] as const
+  const cleaned: Record<string, string> = {}
+  for (const key of keys) {
+    const value = env[key]
+    if (value !== undefined && value.trim() !== '') cleaned[key] = value
+  }
+  const parsed = schema.pick({ BACKUP_COPY_TO: true, BACKUP_COPY_COMMAND: true, BACKUP_COPY_TIMEOUT_S: true }).safeParse(cleaned)
+  if (!parsed.success) return { problems: parsed.error.issues.map((issue) => `${String(issue.path[0] ?? 'environment')} ${issue.message}`) }
+  const v = parsed.data
+  return {
+    settings: { backupCopyTo: v.BACKUP_COPY_TO === undefined ? null : path.resolve(PROJECT_ROOT, v.BACKUP_COPY_TO), backupCopyCommand: v.BACKUP_COPY_COMMAND, backupCopyTimeoutS: v.BACKUP_COPY_TIMEOUT_S },
+    problems: [],
+  }
 }

@@ -7,10 +7,12 @@ import { quickCheck, schemaStatus, type Database } from './db.js'
 import type { Metrics } from './metrics.js'
 import { TaskRepository, type TaskCounts } from './tasks/repository.js'
 import type { ReminderState } from './reminders/loop.js'
+import type { BackupHealth } from './backups/describe.js'
 import type { PollState } from './updates/poller.js'
 
 export type Health = {
-  status: 'ok' | 'failing'
+  /** 'degraded': working, but something needs the owner (a backup problem); served with 200. */
+  status: 'ok' | 'degraded' | 'failing'
   problems: string[]
   version: string
   startedAt: string
@@ -21,6 +23,7 @@ export type Health = {
   schema: { current: string | null, pending: string[], unknown: string[] }
   tasks: TaskCounts | null
   reminders: ReminderState | null
+  backups: BackupHealth | null
   metrics: { updates: number, duplicates: number, refused: number, errors: number, p50Ms: number | null, p99Ms: number | null, outboxBacklog: number | null }
 }
 
@@ -33,6 +36,7 @@ export type HealthSources = {
   version: string
   outboxBacklog: () => Promise<number>
   reminders?: () => Promise<ReminderState>
+  backups?: () => Promise<BackupHealth>
 }
 
 /** The git commit of the code in `root`, as health reports it. */
@@ -56,6 +60,7 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
   let tasks: TaskCounts | null = null
   let backlog: number | null = null
   let reminders: ReminderState | null = null
+  let backups: BackupHealth | null = null
   try {
     check = await quickCheck(s.db)
     const status = await schemaStatus(s.db)
@@ -63,6 +68,7 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
     tasks = await new TaskRepository(s.db).counts()
     backlog = await s.outboxBacklog()
     reminders = s.reminders === undefined ? null : await s.reminders()
+    backups = s.backups === undefined ? null : await s.backups()
   } catch (err) {
     check = err instanceof Error ? err.message : String(err)
   }
@@ -70,7 +76,7 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
   if (reminders?.lastError != null) problems.push(`reminder loop failing: ${reminders.lastError}`)
   if (schema.pending.length > 0) problems.push(`pending migrations: ${schema.pending.join(', ')}`)
   return {
-    status: problems.length === 0 ? 'ok' : 'failing',
+    status: problems.length > 0 ? 'failing' : backups?.problem != null ? 'degraded' : 'ok',
     problems,
     version: s.version,
     startedAt: new Date(s.startedAt).toISOString(),
@@ -85,6 +91,7 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
     schema,
     tasks,
     reminders,
+    backups,
     metrics: {
       updates: s.metrics.updates,
       duplicates: s.metrics.duplicates,
@@ -105,7 +112,7 @@ export async function startHealthServer (port: number, health: () => Promise<Hea
       return
     }
     health().then((h) => {
-      res.writeHead(h.status === 'ok' ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(h))
+      res.writeHead(h.status === 'failing' ? 503 : 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(h))
     }, (err: unknown) => {
       res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'failing', problems: [String(err)] }))
     })

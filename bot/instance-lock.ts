@@ -1,18 +1,35 @@
 // One bot per database: an exclusive SQLite (fcntl) lock on storage's bot.lock, held for the life
 // of the process. The OS drops it when the process dies, so a kill -9 never leaves a stale lock.
+// A hand-over is a wait for this lock: the incoming version stands by, loaded, and takes the lock
+// the moment the outgoing one lets go of it (waitForInstanceLock).
 import fs from 'node:fs'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import Sqlite from 'better-sqlite3'
 import { makeOwnerOnly } from './db.js'
 import { AppError } from './errors.js'
 
 export type InstanceLock = { release: () => void, file: string }
 
+/** How often a standby asks for the lock: the hand-over gap is at most this plus the take-over. */
+const LOCK_POLL_MS = 5
+
 export function lockFileFor (databaseFile: string): string {
   return path.join(path.dirname(databaseFile), 'bot.lock')
 }
 
-export function acquireInstanceLock (databaseFile: string): InstanceLock {
+/** The pid written beside the lock by its holder, if any. */
+export function lockHolder (databaseFile: string): number | null {
+  try {
+    const pid = Number(fs.readFileSync(`${lockFileFor(databaseFile)}.pid`, 'utf8').trim())
+    return Number.isInteger(pid) && pid > 0 ? pid : null
+  } catch {
+    return null
+  }
+}
+
+/** The lock, or null while another process holds it. */
+export function tryInstanceLock (databaseFile: string): InstanceLock | null {
   const file = lockFileFor(databaseFile)
   const pidFile = `${file}.pid`
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
@@ -27,9 +44,8 @@ export function acquireInstanceLock (databaseFile: string): InstanceLock {
     db.exec('COMMIT')
   } catch (err) {
     db.close()
-    let holder = 'another process'
-    try { holder = `process ${fs.readFileSync(pidFile, 'utf8').trim()}` } catch { /* no pid file: the holder is unnamed */ }
-    throw new AppError('ELOCKED', `another Mister_Todo bot (${holder}) is already running on ${databaseFile}: stop it first (npm stop), or use another DATABASE_FILE`, { cause: err })
+    if ((err as { code?: unknown }).code === 'SQLITE_BUSY') return null
+    throw err
   }
   fs.writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 })
   return {
@@ -38,5 +54,38 @@ export function acquireInstanceLock (databaseFile: string): InstanceLock {
       fs.rmSync(pidFile, { force: true })
       db.close()
     },
+  }
+}
+
+function lockedError (databaseFile: string, waitedMs: number): AppError {
+  const holder = lockHolder(databaseFile)
+  const who = holder === null ? 'another process' : `process ${holder}`
+  const waited = waitedMs > 0 ? ` and did not hand over within ${Math.round(waitedMs / 1000)} s` : ''
+  return new AppError('ELOCKED', `another Mister_Todo bot (${who}) is already running on ${databaseFile}${waited}: stop it first (npm stop), or use another DATABASE_FILE`)
+}
+
+export function acquireInstanceLock (databaseFile: string): InstanceLock {
+  const lock = tryInstanceLock(databaseFile)
+  if (lock === null) throw lockedError(databaseFile, 0)
+  return lock
+}
+
+/**
+ * Stands by until the lock is free (the outgoing version has committed and exited), for at most
+ * `waitMs`; `onWait` is told once who holds it. An abort ends the wait with EABORTED.
+ */
+export async function waitForInstanceLock (databaseFile: string, o: { waitMs: number, signal?: AbortSignal, onWait?: (holder: number | null) => void }): Promise<InstanceLock> {
+  const started = Date.now()
+  let told = false
+  for (;;) {
+    if (o.signal?.aborted === true) throw new AppError('EABORTED', 'stopped while standing by for the instance lock')
+    const lock = tryInstanceLock(databaseFile)
+    if (lock !== null) return lock
+    if (Date.now() - started >= o.waitMs) throw lockedError(databaseFile, o.waitMs)
+    if (!told) {
+      told = true
+      o.onWait?.(lockHolder(databaseFile))
+    }
+    await sleep(LOCK_POLL_MS, undefined, o.signal === undefined ? {} : { signal: o.signal }).catch(() => {})
   }
 }

@@ -14,7 +14,7 @@ export type Logger = pino.Logger
 export function createLogger (level: string, destination?: pino.DestinationStream): Logger {
   return pino({
     level,
-    base: { app: 'mister_todo' },
+    base: { app: 'mister_todo', pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ['token', '*.token', 'config.token', 'headers.authorization'], censor: '<redacted>' },
     // The last line of defence: whatever an error or a library put in a message is scrubbed.

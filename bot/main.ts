@@ -1,7 +1,11 @@
 // The bot's process: config → logger → bot → signals. Exit 0 after a graceful stop, 1 when the
 // bot cannot start or stops on a fatal error (the message says what to fix), after a back-off
 // that grows with repeated crashes (see crash-backoff.ts).
-import { startBot, type RunningBot } from './app.js'
+// Under PM2 `ready` is sent at standby (loaded, waiting for the instance lock), so `pm2 reload`
+// stops the old process only once the new one can take over at once.
+// `--dry-start`: the standby checks alone (code loads, config, schema, getMe), then exit 0 — what
+// ops runs on an incoming release before it is handed anything.
+import { dryStart, startBot, type RunningBot } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { crashCounterFile, forgetCrashesLater, recordCrash } from './crash-backoff.js'
 import { AppError } from './errors.js'
@@ -16,6 +20,18 @@ try {
   process.stderr.write(`mister_todo: ${err.message}\n(see .env.example)\n`)
   process.exit(1)
 }
+
+if (process.argv.includes('--dry-start')) {
+  try {
+    const r = await dryStart(config)
+    process.stdout.write(`dry start ok: ${r.version.slice(0, 7)} as @${r.username}${r.plan === null ? '' : `, hand-over plan ${r.plan}`}\n`)
+    process.exit(0)
+  } catch (err) {
+    process.stderr.write(`mister_todo: cannot start: ${scrubSecrets(err instanceof Error ? err.message : String(err))}\n`)
+    process.exit(1)
+  }
+}
+
 const logger = createLogger(config.logLevel)
 if (config.logFile !== undefined) startLogRotation(config.logFile, config.logMaxBytes, config.logKeep, logger)
 const crashes = crashCounterFile(config.databaseFile)
@@ -30,25 +46,44 @@ async function crash (message: string, err: unknown): Promise<never> {
 }
 process.on('uncaughtException', (err) => { void crash(`crashed: ${err.message}`, err) })
 
-const running: RunningBot = await startBot(config, { logger })
-  .catch((err: unknown) => crash(`cannot start: ${err instanceof AppError ? err.message : String(err)}`, err))
-
+// Set once the bot has taken over; until then a signal ends the standby instead.
+const serving: { bot?: RunningBot } = {}
+const standby = new AbortController()
 function onSignal (signal: string): void {
   if (stopping) {
     logger.warn({ signal }, 'second signal: exiting now')
     process.exit(1)
   }
   stopping = true
+  if (serving.bot === undefined) {
+    // Still standing by (or starting): nothing is in hand, nothing is held.
+    logger.info({ signal }, 'stopping before taking over')
+    standby.abort()
+    setTimeout(() => process.exit(0), 2000).unref()
+    return
+  }
   logger.info({ signal }, 'stopping: finishing the update in hand')
-  void running.stop()
+  void serving.bot.stop()
 }
 process.on('SIGINT', () => onSignal('SIGINT'))
 process.on('SIGTERM', () => onSignal('SIGTERM'))
 
+const running = await startBot(config, {
+  logger,
+  signal: standby.signal,
+  onStandby: () => {
+    logger.info('standby: ready to take over')
+    process.send?.('ready')
+  },
+}).catch((err: unknown) => {
+  if (err instanceof AppError && err.code === 'EABORTED') process.exit(0)
+  return crash(`cannot start: ${err instanceof AppError ? err.message : String(err)}`, err)
+})
+
+serving.bot = running
 void running.ready.then(() => {
   logger.info({ username: running.username, schema: running.schema.head }, 'ready')
   forgetCrashesLater(crashes)
-  process.send?.('ready')
 })
 
 try {

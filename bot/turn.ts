@@ -8,6 +8,7 @@ import type { Outgoing } from './updates/ledger.js'
 import type { TaskRepository } from './tasks/repository.js'
 import { chunkLines } from './tasks/render.js'
 import type { TimeView } from './time/format.js'
+import type { Attachment } from './transfer/attachment.js'
 
 export type TurnFactory = (trx: Knex.Transaction, chatId: number, updateId: number) => Promise<Turn>
 
@@ -22,6 +23,8 @@ export class Turn {
   readonly now: number
   /** The chat's time zone (its own, or DEFAULT_TIMEZONE). */
   readonly zone: string
+  /** The file this update brought for /import, fetched before the transaction (see pipeline.ts). */
+  attachment: Attachment | undefined
 
   constructor (parts: { tasks: TaskRepository, chats: ChatSettingsRepository, settings: ChatSettings, chatId: number, updateId: number, now: number, defaultZone: string }) {
     this.tasks = parts.tasks
@@ -54,6 +57,15 @@ export class Turn {
   replyLines (lines: readonly string[], keyboard?: T.InlineKeyboardMarkup): void {
     const chunks = chunkLines(lines)
     chunks.forEach((chunk, i) => this.reply(chunk, i === chunks.length - 1 ? keyboard : undefined))
+  }
+
+  /** Sends a file; its bytes are stored in the outbox row with the update (see ledger.ts). */
+  replyDocument (file: { name: string, contentType: string, bytes: Uint8Array }, captionHtml: string): void {
+    this.outgoing.push({
+      method: 'sendDocument',
+      params: { chat_id: this.chatId, caption: captionHtml, parse_mode: 'HTML', document: { filename: file.name, content_type: file.contentType } },
+      file: file.bytes,
+    })
   }
 
   edit (messageId: number, html: string, keyboard?: T.InlineKeyboardMarkup): void {

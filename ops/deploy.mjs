@@ -1,47 +1,53 @@
 // @ts-check
-// ops/deploy.mjs: the deploy checklist, one step after another; stops at the first failure and,
-// once the bot has been stopped, rolls back by itself.
+// ops/deploy.mjs: the deploy checklist as a table of steps (below, `STEPS`); the bot keeps serving
+// until the new version takes over, and a new version that cannot start never replaces it.
 //
-// Lock → preflight (clean checkout, fetch, fast-forward only, .env valid for the incoming code,
-// token, disk) → npm ci of the incoming dependencies in storage/deps if they changed → tests of the
-// incoming commit (in a temp worktree) → backup and a rehearsal of the incoming migrations on a
-// copy → plan and "Proceed? [y/N]" → [announce] → stop (pm2) → final backup (what a rollback
-// restores) → switch code (ff-only) → swap in the staged node_modules (rename) → migrate → start (waits for ready) → watch the log → verify (health, version, integrity,
-// row counts) → journal (storage/deploys.jsonl) → a notice to the owner's chat. A failure after
-// the stop, or Ctrl-C, restores the previous code and data, starts it, verifies it and marks the
-// release bad.
+// preflight (clean checkout, fetch, fast-forward only, .env valid for the incoming code, token,
+// disk) → release (releases/<stamp>-<sha7>, a git worktree with its own node_modules; npm ci in
+// storage/deps only when the dependencies changed) → tests of the incoming commit there → backup
+// and a rehearsal of the incoming migrations on a copy → plan and "Proceed? [y/N]" → [announce] →
+// dry start (the new version loads, checks .env, schema and token, and exits) → hand over (pm2
+// reload: the new process stands by, the old one finishes the update in hand and exits, the new
+// one takes the lock at once, takes the snapshot a rollback restores and migrates while nothing
+// writes) → snapshot verified → watch the log → verify (health, version, integrity, rows) →
+// checkout (the operator's checkout fast-forwarded, so git names what runs) → prune old releases →
+// journal (storage/deploys.jsonl) → a notice to the owner's chat. A failure or Ctrl-C undoes the
+// completed steps in reverse: after the hand-over that hands the bot back to the previous release.
 //
 // When: to put what origin/main holds into production.
 //
 // Usage: npx zx ops/deploy.mjs [flags]
-//   --yes                    do not ask (also: roll back without asking if the deploy fails)
-//   --dry-run                run the checks, print the plan and the commands, change nothing
+//   --yes                    do not ask (also: hand back without asking if the deploy fails)
+//   --dry-run                run the checks, print the steps it would run, change nothing
 //   --branch <remote/branch> what to deploy (default origin/main); --remote <name> sets the remote
 //   --test-command "<cmd>"   the incoming tests (default: $DEPLOY_TEST_COMMAND or "npm test")
 //   --skip-tests             skip the tests (asks; recorded in the journal)
-//   --watch <seconds>        follow the log after the start (default 20)
-//   --ready-timeout <s>      how long the new version may take to signal ready (default 30)
+//   --watch <seconds>        follow the log after the hand-over (default 20)
+//   --ready-timeout <s>      how long the new version may take to start and take over (default 30)
 //   --offline                do not ask Telegram getMe
-//   --announce [text]        send a maintenance notice to the allowed users' chats before the stop
+//   --announce [text]        send a maintenance notice to the allowed users' chats first
 //   --force-unlock           clear a stale storage/deploy.lock first (never a live one)
 //   --history                print the journal of deploys and rollbacks
 //   --help                   this text
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { backup, DEFAULT_KEEP } from './backup.mjs'
-import { migrateLatest, rehearse } from './migrate.mjs'
+import { rehearse } from './migrate.mjs'
 import { DEFAULT_BRANCH, preflight } from './preflight.mjs'
 import { confirm, info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
-import { DEPS_DIR, depsDiffer, depsKey, pruneDeps, stageDeps } from './lib/deps.mjs'
+import { depsKey } from './lib/deps.mjs'
 import { headCommit } from './lib/git.mjs'
+import { clearPlan, dryStart, handOver, servingRecord, settlePm2, writePlan } from './lib/handover.mjs'
 import { acquireLock } from './lib/lock.mjs'
-import { declaredDataChange } from './lib/migrations.mjs'
+import { declaredDataChange, undeclaredChanges } from './lib/migrations.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
+import { currentReleaseDir, depsFor, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
 import { appendRelease, historyTable, newId, readReleases, who } from './lib/releases.mjs'
 import { announce, notifyOwner } from './lib/notices.mjs'
-import { createRunner, DEFAULT_READY_S, formatMs, installDeps, logOffset, preparePm2Stop, releasePm2, reported, runTests, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
-import { rollBack } from './rollback.mjs'
+import { freeBackupPath, writeManifestFor } from './lib/snapshot.mjs'
+import { createRunner, DEFAULT_READY_S, reported, runTests, switchCode, verifyBot, watchBot, logOffset } from './lib/steps.mjs'
+import { runTable } from './lib/step-table.mjs'
 
 export const DEFAULT_WATCH_S = 20
 
@@ -83,168 +89,267 @@ function withAnnounceText (args) {
   return args.flatMap((a, i) => a === '--announce' && (args[i + 1] === undefined || args[i + 1]?.startsWith('--')) ? [a, ''] : [a])
 }
 
+/**
+ * @typedef {{
+ *   paths: import('./lib/paths.mjs').Paths, branch: string, offline: boolean, testCommand: string, skipTests: boolean,
+ *   announce: string | null, watchS: number, readyS: number, yes: boolean, dryRun: boolean,
+ *   pf: Awaited<ReturnType<typeof preflight>> | null, from: string, to: string, upToDate: boolean,
+ *   release: { dir: string, name: string, created: boolean, deps: string } | null, previousDir: string,
+ *   backupFile: string | null, migrations: string[], plan: import('./lib/handover.mjs').HandoverPlan | null,
+ *   tookOver: Awaited<ReturnType<typeof handOver>> | null, logOffset: number, depsChanged: boolean
+ * }} DeployContext
+ */
+
+const short = (/** @type {string} */ c) => c.slice(0, 7)
+const incoming = (/** @type {DeployContext} */ c) => !c.upToDate
+
+/**
+ * Gives the bot back to the release that ran before, with its data: migrations the new version
+ * applied are undone with the new release's own files (tasks added since are kept); a take-over
+ * that failed has already put its snapshot back.
+ * @param {DeployContext} c
+ */
+async function handBack (c) {
+  await settlePm2(process.env)
+  const applied = c.tookOver?.result?.ok === true && c.migrations.length > 0
+  const plan = applied
+    ? writePlan(c.paths.databaseFile, { version: c.from, snapshot: freeBackupPath(c.paths.backupsDir, 'backup'), undo: { migrationsDir: path.join(c.release?.dir ?? '', 'storage', 'migrations'), names: [...c.migrations].reverse() } })
+    : null
+  if (plan === null) clearPlan(c.paths.databaseFile)
+  const back = await handOver({ dir: c.previousDir, version: c.from, env: process.env, databaseFile: c.paths.databaseFile, plan, timeoutS: c.readyS })
+  return `${back.detail}${applied ? `; undid ${c.migrations.join(', ')}, tasks kept` : ''}`
+}
+
+/** @type {import('./lib/step-table.mjs').Step<DeployContext>[]} */
+export const STEPS = [
+  {
+    name: 'preflight',
+    check: true,
+    describe: (c) => `clean checkout, git fetch ${c.branch}, fast-forward only, .env valid for the incoming version${c.offline ? '' : ', token works'}, disk space`,
+    run: async (c) => {
+      const r = await preflight({ branch: c.branch, offline: c.offline, dryRun: c.dryRun, quiet: true })
+      Object.assign(c, { pf: r, from: r.from, to: r.to, upToDate: r.upToDate })
+      return r.upToDate ? `already up to date at ${short(r.from)}` : `${r.commits.length} incoming commit(s) ${short(r.from)} → ${short(r.to)}, .env valid${c.offline ? ' (offline)' : ', token works'}`
+    },
+  },
+  {
+    name: 'release',
+    when: incoming,
+    describe: (c) => `releases/<stamp>-${short(c.to)}: a git worktree of ${short(c.to)} with its node_modules (npm ci in storage/deps only if the dependencies changed)`,
+    run: async (c) => {
+      c.previousDir = currentReleaseDir()
+      const r = await prepareRelease(c.to, { onInstall: () => info(`    installing the dependencies of ${short(c.to)} (npm ci in storage/deps) …`) })
+      c.release = r
+      c.depsChanged = await depsKey(CODE_ROOT, c.from) !== await depsKey(CODE_ROOT, c.to)
+      return `releases/${r.name} (${r.created ? 'new' : 'already on disk'}; node_modules ${r.deps === 'installed' ? 'installed with npm ci' : r.deps === 'linked' ? 'linked, unchanged' : 'reused'})`
+    },
+    undo: async (c) => {
+      if (c.release === null || !c.release.created) return 'kept'
+      await removeRelease(c.release.dir)
+      return `releases/${c.release.name} removed`
+    },
+  },
+  {
+    name: 'tests',
+    when: (c) => incoming(c) && !c.skipTests,
+    describe: (c) => `${c.testCommand} in the new release; any failure stops here`,
+    run: (c) => runTests(c.release?.dir ?? '', c.testCommand),
+  },
+  {
+    name: 'backup',
+    when: incoming,
+    describe: () => 'an online backup of the live database, verified (integrity, counts, sha256)',
+    run: async (c) => {
+      const r = await backup({ keep: DEFAULT_KEEP, yes: c.yes, quiet: true }).catch(explainWriteError)
+      c.backupFile = r.file
+      return `${shown(c.paths, r.file ?? '')} (${r.manifest?.counts.tasks ?? 0} tasks, integrity ok)`
+    },
+  },
+  {
+    name: 'rehearse',
+    when: incoming,
+    describe: () => 'the incoming migrations on a copy of that backup; rows checked',
+    run: async (c) => {
+      const r = await rehearse({ root: c.release?.dir ?? '', env: { ...process.env, DATABASE_FILE: c.paths.databaseFile }, backupFile: c.backupFile ?? '', quiet: true })
+      c.migrations = r.ran
+      return r.ran.length === 0 ? 'no incoming migrations' : `${r.ran.length} migration(s) ran on a copy, rows as expected`
+    },
+  },
+  {
+    name: 'announce',
+    when: (c) => incoming(c) && c.announce !== null,
+    ask: (c) => `hand the bot over to ${short(c.to)}`,
+    describe: () => 'a maintenance notice to the allowed users\' chats',
+    run: (c) => announce(c.pf?.botEnv ?? process.env, c.announce ?? ''),
+  },
+  {
+    name: 'dry start',
+    when: incoming,
+    ask: (c) => `hand the bot over to ${short(c.to)}`,
+    describe: (c) => `the new version loads, checks .env, the schema${c.migrations.length > 0 ? ' (after its migrations)' : ''} and the token, and exits; the running bot is not touched`,
+    run: async (c) => {
+      c.plan = writePlan(c.paths.databaseFile, c.migrations.length > 0 ? { version: c.to, snapshot: freeBackupPath(c.paths.backupsDir, 'backup'), migrate: true } : { version: c.to })
+      return dryStart(c.release?.dir ?? '', process.env, c.readyS)
+    },
+    undo: async (c) => {
+      clearPlan(c.paths.databaseFile)
+      return 'hand-over plan withdrawn'
+    },
+  },
+  {
+    name: 'hand over',
+    when: incoming,
+    describe: (c) => `pm2 reload: ${short(c.to)} stands by, ${short(c.from)} finishes the update in hand and exits, ${short(c.to)} takes over${c.migrations.length > 0 ? ', snapshots the database and applies ' + c.migrations.join(', ') : ''} and polls`,
+    run: async (c) => {
+      c.logOffset = logOffset(path.join(c.paths.logsDir, 'bot.log'))
+      c.tookOver = await handOver({ dir: c.release?.dir ?? '', version: c.to, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS })
+      const took = c.tookOver.result?.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')
+      return `${c.tookOver.detail}${took === undefined || took === '' ? '' : `; at take-over: ${took}`}`
+    },
+    undo: handBack,
+  },
+  {
+    name: 'snapshot',
+    when: (c) => incoming(c) && (c.dryRun || c.migrations.length > 0),
+    describe: () => 'with migrations: the snapshot taken at take-over verified, with its manifest (what a rollback restores)',
+    run: async (c) => {
+      const file = c.plan?.snapshot ?? ''
+      const m = await writeManifestFor(file, { kind: 'backup', source: shown(c.paths, c.paths.databaseFile), gitCommit: c.from })
+      if (!m.verified) throw new OpsError('snapshot', `the snapshot ${path.basename(file)} does not verify: ${m.integrity}`, { hint: 'npx zx ops/backup.mjs --list' })
+      c.backupFile = file
+      const counts = c.tookOver?.result?.counts
+      const problems = counts === undefined ? [] : undeclaredChanges(counts.before, counts.after, await declaredDataChange(path.join(c.release?.dir ?? '', 'storage', 'migrations'), c.migrations))
+      if (problems.length > 0) throw new OpsError('snapshot', `the migrations changed rows they do not declare: ${problems.join('; ')}`, { hint: 'npx zx ops/rollback.mjs' })
+      return `${shown(c.paths, file)} (${m.counts.tasks ?? 0} tasks, integrity ok); rows after the migrations as declared`
+    },
+  },
+  {
+    name: 'watch',
+    when: (c) => incoming(c) && c.watchS > 0,
+    describe: (c) => `follow storage/logs/bot.log for ${c.watchS} s: no fatal line, no restart`,
+    run: (c) => watchBot({ env: process.env, logFile: path.join(c.paths.logsDir, 'bot.log'), fromOffset: c.logOffset, seconds: c.watchS }),
+  },
+  {
+    name: 'verify',
+    when: incoming,
+    describe: (c) => `health ok, version ${short(c.to)}, integrity ok`,
+    run: (c) => verifyBot({ env: process.env, commit: c.to, databaseFile: c.paths.databaseFile, before: null }),
+  },
+  {
+    name: 'checkout',
+    when: incoming,
+    describe: (c) => `the operator's checkout fast-forwarded to ${short(c.to)}${c.depsChanged ? ', with its node_modules' : ''}, so git names what runs`,
+    run: async (c) => {
+      if (c.depsChanged) await depsFor(c.from)
+      await switchCode(c.to, { branch: c.pf?.branch })
+      if (c.depsChanged) replaceCheckoutModules(c.release?.dir ?? '')
+      return `checkout at ${short(c.to)}`
+    },
+    undo: async (c) => {
+      await switchCode(c.from, { reset: true })
+      if (c.depsChanged) replaceCheckoutModules(path.join(CODE_ROOT, 'storage', 'deps', await depsKey(CODE_ROOT, c.from)))
+      return `checkout back at ${short(c.from)}`
+    },
+  },
+  {
+    name: 'prune',
+    when: incoming,
+    describe: () => 'keep the newest 5 releases and the dependencies they use',
+    run: async (c) => {
+      const removed = await pruneReleases({ also: [c.previousDir] })
+      return removed.length === 0 ? 'nothing to prune' : `removed ${removed.join(', ')}`
+    },
+  },
+]
+
+/**
+ * The checkout's node_modules (what the ops scripts use) becomes the one `dir` uses: a hard-linked
+ * copy, so the release's own stays untouched whatever npm later does in the checkout.
+ * @param {string} dir a release directory, or a storage/deps/<key> folder
+ */
+function replaceCheckoutModules (dir) {
+  const live = path.join(CODE_ROOT, 'node_modules')
+  const source = fs.realpathSync(path.join(dir, 'node_modules'))
+  const old = `${live}.old-${process.pid}`
+  const wasLink = fs.lstatSync(live, { throwIfNoEntry: false })?.isSymbolicLink() === true
+  if (fs.lstatSync(live, { throwIfNoEntry: false }) !== undefined) fs.renameSync(live, old)
+  if (wasLink) fs.symlinkSync(source, live)
+  else execFileSync('cp', ['-al', source, live])
+  fs.rmSync(old, { recursive: true, force: true })
+}
+
 async function main () {
   const flags = parseFlags('deploy', withAnnounceText(scriptArgs()), FLAGS, import.meta.url)
   if (flags === null) return
   const v = flags.values
   const paths = resolvePaths()
   if (v.history === true) return info(historyTable(readReleases(paths.journalFile)))
-  const yes = v.yes === true
-  const dryRun = v['dry-run'] === true
-  const watchS = intFlag('deploy', v.watch, '--watch', 0) ?? DEFAULT_WATCH_S
-  const readyS = intFlag('deploy', v['ready-timeout'], '--ready-timeout', 1) ?? DEFAULT_READY_S
   const branchFlag = typeof v.branch === 'string' ? v.branch : DEFAULT_BRANCH
-  const branch = typeof v.remote === 'string' ? `${v.remote}/${branchFlag.split('/').slice(-1)[0]}` : branchFlag
-  const testCommand = typeof v['test-command'] === 'string' ? v['test-command'] : (process.env.DEPLOY_TEST_COMMAND?.trim() || 'npm test')
-  refuseWithoutTerminal('deploy', 'deploy', { yes, dryRun })
+  /** @type {DeployContext} */
+  const ctx = {
+    paths,
+    branch: typeof v.remote === 'string' ? `${v.remote}/${branchFlag.split('/').slice(-1)[0]}` : branchFlag,
+    offline: v.offline === true,
+    testCommand: typeof v['test-command'] === 'string' ? v['test-command'] : (process.env.DEPLOY_TEST_COMMAND?.trim() || 'npm test'),
+    skipTests: v['skip-tests'] === true,
+    announce: typeof v.announce === 'string' ? v.announce : null,
+    watchS: intFlag('deploy', v.watch, '--watch', 0) ?? DEFAULT_WATCH_S,
+    readyS: intFlag('deploy', v['ready-timeout'], '--ready-timeout', 1) ?? DEFAULT_READY_S,
+    yes: v.yes === true,
+    dryRun: v['dry-run'] === true,
+    pf: null, from: '', to: '', upToDate: false, release: null, previousDir: CODE_ROOT, backupFile: null, migrations: [], plan: null, tookOver: null, logOffset: 0, depsChanged: false,
+  }
+  refuseWithoutTerminal('deploy', 'deploy', { yes: ctx.yes, dryRun: ctx.dryRun })
+  if (ctx.skipTests && !ctx.dryRun) await confirm('deploy', 'deploy WITHOUT running the tests of the incoming commit', { yes: ctx.yes })
 
-  const lock = lockOrRecord(paths, dryRun, v['force-unlock'] === true)
+  const lock = lockOrRecord(paths, ctx.dryRun, v['force-unlock'] === true)
   if (lock.cleared !== null) warn('lock', `cleared a stale lock of pid ${lock.cleared?.pid ?? '?'} (--force-unlock)`)
-  // Ctrl-C: the step in hand finishes, no further deploy step starts, and the rollback (which a
-  // second Ctrl-C does not interrupt) brings the old version back if the bot was stopped.
+  // Ctrl-C: the step in hand finishes, no further step starts, and the completed ones are undone
+  // (a second Ctrl-C does not interrupt the undo).
   let interrupted = false
-  let rollingBack = false
   const onSigint = () => {
-    if (!interrupted) warn('deploy', 'Ctrl-C: finishing the step in hand, then leaving a consistent state')
+    if (!interrupted) warn('deploy', 'Ctrl-C: finishing the step in hand, then undoing what was done')
     interrupted = true
   }
   process.on('SIGINT', onSigint)
   // A file-size limit (ulimit -f) must fail the write with EFBIG, not kill the deploy half-way: a
   // listener of our own keeps signal-exit (loaded by our dependencies) from re-raising SIGXFSZ.
   process.on('SIGXFSZ', ignoreSignal)
-  const run = createRunner({ interrupted: () => interrupted && !rollingBack })
+  const run = createRunner({ interrupted: () => interrupted })
   /** @type {import('./lib/releases.mjs').Release} */
   const record = { id: newId(), kind: 'deploy', start: new Date().toISOString(), from: null, to: null, backup: null, migrations: [], steps: run.steps, outcome: 'failed', reason: null, who: who() }
-  /** @type {Awaited<ReturnType<typeof preflight>> | null} */
-  let pf = null
-  let stoppedAt = 0
-  // From the moment the stop starts (an interrupted stop may still have stopped the bot).
-  let stopping = false
-  let downtimeMs = 0
-  let journal = !dryRun
-  /** @type {Record<string, number> | null} */
-  let before = null
-  let migrated = false
-  // Known before the stop, so the rollback of an unchanged-dependency deploy asks git nothing.
-  let depsUnchanged = false
+  if (ctx.skipTests) record.skippedTests = true
+  let journal = !ctx.dryRun
   try {
     record.from = await headCommit(CODE_ROOT)
-    // Checks: nothing is stopped until all of these pass.
-    pf = await run.step('preflight', async () => {
-      const r = await preflight({ branch, offline: v.offline === true, dryRun, keepWorktree: true, quiet: true })
-      return { ...r, detail: r.upToDate ? `already up to date at ${r.from.slice(0, 7)}` : `${r.commits.length} incoming commit(s) ${r.from.slice(0, 7)} → ${r.to.slice(0, 7)}, .env valid${v.offline === true ? ' (offline)' : ', token works'}` }
-    })
-    if (pf.upToDate || pf.worktree === null) {
+    const r = await runTable(STEPS, ctx, { run, dryRun: ctx.dryRun, yes: ctx.yes, step: 'deploy', interrupted: () => interrupted })
+    if (ctx.upToDate) {
       journal = false
-      return ok('deploy', `nothing to deploy: already at ${pf.from.slice(0, 7)}`)
+      return ok('deploy', `nothing to deploy: already at ${short(ctx.from)}`)
     }
-    const incoming = pf.worktree.dir
-    const { from, to } = pf
-    Object.assign(record, { from, to })
-    for (const c of pf.commits) info(`    ${c}`)
-    // Changed dependencies are installed now, beside the running bot's, and the tests use them.
-    const depsChange = await depsDiffer(CODE_ROOT, from, to)
-    /** @type {{ differ: boolean, fromKey?: string, toKey?: string }} */
-    const deps = { differ: depsChange }
-    depsUnchanged = !depsChange
-    if (depsChange && !dryRun) {
-      await run.step('install', async () => {
-        const r = await stageDeps(CODE_ROOT, to)
-        Object.assign(deps, { fromKey: await depsKey(CODE_ROOT, from), toKey: r.key })
-        const link = path.join(incoming, 'node_modules')
-        fs.rmSync(link, { force: true })
-        fs.symlinkSync(r.modules, link)
-        return `${r.reused ? 'already installed' : 'npm ci done'} in ${DEPS_DIR}/${r.key}; the running bot's node_modules untouched`
-      })
-    }
-    if (v['skip-tests'] === true) {
-      await confirm('deploy', 'deploy WITHOUT running the tests of the incoming commit', { yes })
-      record.skippedTests = true
-      warn('tests', 'skipped (--skip-tests), recorded in the journal')
-    } else if (!dryRun) {
-      await run.step('tests', () => runTests(incoming, testCommand))
-    }
-    const first = await run.step('backup', async () => {
-      const r = await backup({ keep: DEFAULT_KEEP, yes, dryRun, quiet: true }).catch(explainWriteError)
-      return { ...r, detail: r.file === null ? 'would take a verified backup (dry run)' : `${shown(paths, r.file)} (${r.manifest?.counts.tasks ?? 0} tasks, integrity ok)` }
-    })
-    const rehearsal = dryRun || first.file === null
-      ? null
-      : await run.step('rehearse', async () => {
-        const r = await rehearse({ root: incoming, env: { ...process.env, DATABASE_FILE: paths.databaseFile }, backupFile: first.file ?? '', quiet: true })
-        return { ...r, detail: r.ran.length === 0 ? 'no incoming migrations' : `${r.ran.length} migration(s) ran on a copy, rows as expected` }
-      })
-
-    // Plan, then ask.
-    info(`\n  plan: ${from.slice(0, 7)} → ${to.slice(0, 7)} (${pf.commits.length} commit(s))`)
-    info(`    migrations: ${rehearsal === null ? 'checked at migrate' : rehearsal.ran.length === 0 ? 'none' : rehearsal.ran.join(', ')}`)
-    info(`    dependencies: ${depsChange ? `changed: ${dryRun ? 'npm ci in storage/deps before the stop' : 'installed'}, swapped in by rename after the stop` : 'unchanged'}`)
-    info(`    backup: ${first.file === null ? '(dry run)' : shown(paths, first.file)}, plus a final one after the stop`)
-    if (dryRun) {
-      info('  commands it would run:')
-      for (const c of ['pm2 stop ecosystem.config.js', 'backup (online, verified)', `git merge --ff-only ${to}`, ...(depsChange ? ['mv node_modules storage/deps/<old>; mv storage/deps/<new>/node_modules node_modules'] : []), 'knex migrate:latest', 'pm2 start ecosystem.config.js --update-env', `watch storage/logs/bot.log ${watchS} s`, 'health + version + integrity + row counts']) info(`    ${c}`)
-      return ok('deploy', 'dry run: nothing was changed')
-    }
-    await confirm('deploy', `stop the bot and deploy ${to.slice(0, 7)}`, { yes })
-    if (typeof v.announce === 'string') await run.step('announce', () => announce(pf?.botEnv ?? process.env, String(v.announce)))
-
-    await preparePm2Stop(process.env)
-    // Changes: from here on a failure rolls back.
-    stopping = true
-    await run.step('stop', () => stopBot(process.env))
-    stoppedAt = performance.now()
-    const final = await run.step('backup', async () => {
-      const r = await backup({ keep: null, quiet: true }).catch(explainWriteError)
-      return { ...r, detail: `${shown(paths, r.file ?? '')} (the database as the bot left it)` }
-    })
-    record.backup = final.file
-    before = final.manifest?.counts ?? null
-    await run.step('switch', () => switchCode(to, { branch: pf?.branch }))
-    await run.step('deps', () => installDeps(from, to, false, deps))
-    migrated = true
-    const m = await run.step('migrate', async () => {
-      const r = await migrateLatest({ botStopped: true, yes: true, rehearsed: true, backupFile: final.file ?? undefined, quiet: true })
-      return { ...r, detail: r.ran.length === 0 ? 'nothing pending' : `applied ${r.ran.join(', ')}` }
-    })
-    record.migrations = m.ran
-    const offset = logOffset(paths.logsDir + '/bot.log')
-    await run.step('start', () => startBot(process.env, { readyS }))
-    downtimeMs = performance.now() - stoppedAt
-    await run.step('watch', () => watchBot({ env: process.env, logFile: paths.logsDir + '/bot.log', fromOffset: offset, seconds: watchS }))
-    await run.step('verify', async () => verifyBot({ env: process.env, commit: to, databaseFile: paths.databaseFile, before, declared: await declaredDataChange(paths.migrationsDir, m.ran) }))
-    record.outcome = 'good'
-    if (depsChange) pruneDeps(CODE_ROOT, [await depsKey(CODE_ROOT, from)])
-    ok('deploy', `${to.slice(0, 7)} is live; downtime ${formatMs(downtimeMs)}; ${run.tally()}`)
-    await notifyOwner(pf.botEnv, `Mister Todo ${to.slice(0, 7)} is deployed and verified (downtime ${formatMs(downtimeMs)}).`)
+    if (r.dryRun) return ok('deploy', 'dry run: nothing was changed')
+    Object.assign(record, { from: ctx.from, to: ctx.to, backup: ctx.backupFile, migrations: ctx.migrations, outcome: 'good' })
+    ok('deploy', `${short(ctx.to)} is live, handed over from ${short(ctx.from)} without a stop; ${run.tally()}`)
+    await notifyOwner(ctx.pf?.botEnv ?? process.env, `Mister Todo ${short(ctx.to)} is deployed and verified (handed over without a stop).`)
   } catch (err) {
+    Object.assign(record, { to: ctx.to || null, backup: ctx.backupFile, migrations: ctx.migrations })
+    if (ctx.from !== '') record.from = ctx.from
     record.reason = err instanceof Error ? err.message : String(err)
     if (err instanceof OpsError && err.code === 'ECANCELLED') record.outcome = 'cancelled'
-    if (interrupted) {
-      record.outcome = 'interrupted'
-      record.reason = `interrupted (Ctrl-C)${stopping ? ' after the bot was stopped' : ''}: ${record.reason}`
-    }
-    if (stopping && pf !== null) {
-      if (!reported.has(/** @type {object} */ (err))) warn('deploy', `failed: ${record.reason}`)
-      // Ctrl-C already said "stop": asking again would leave the bot down, so roll back.
-      if (!interrupted) await confirm('rollback', `roll back to ${pf.from.slice(0, 7)}`, { yes })
-      rollingBack = true
-      await rollBack(run, { from: pf.to, to: pf.from, db: migrated ? (record.migrations.length > 0 ? 'undo' : 'restore') : 'none', backupFile: record.backup, watchS: Math.min(watchS, 5), how: 'reset', ...(depsUnchanged ? { deps: { differ: false } } : {}) })
-        .then(() => {
-          record.reason += `; rolled back to ${pf?.from.slice(0, 7)}`
-          if (record.outcome !== 'interrupted') record.outcome = 'rolled-back'
-        }, (rollbackErr) => {
-          record.outcome = 'failed'
-          record.reason += `; the rollback failed too: ${rollbackErr instanceof Error ? rollbackErr.message : String(rollbackErr)}`
-        })
-      await notifyOwner(pf.botEnv, `Mister Todo: the deploy of ${pf.to.slice(0, 7)} failed${record.outcome === 'failed' ? ' and so did the rollback' : ` and was rolled back to ${pf.from.slice(0, 7)}`}. Reason: ${record.reason}`)
-    }
-    const summary = record.outcome === 'failed' && stopping ? 'the rollback failed too: the bot may be down' : stopping ? `rolled back to ${pf?.from.slice(0, 7)}, release marked bad` : `nothing was deployed: ${record.reason}`
+    const handedOver = run.steps.some((s) => s.name === 'hand over' && s.ok)
+    const handedBack = run.steps.some((s) => s.name === 'undo hand over' && s.ok)
+    if (interrupted) record.outcome = 'interrupted'
+    else if (handedOver && handedBack) record.outcome = 'rolled-back'
+    const serving = servingRecord(paths.databaseFile)
+    const still = serving === null ? 'nothing serves: see npm run status' : `${short(serving.version)} still serving`
+    const summary = handedOver
+      ? (handedBack ? `handed back to ${short(ctx.from)}, release marked bad` : `the hand back failed too (${still})`)
+      : `nothing changed: ${record.reason}; ${still}`
+    if (ctx.pf !== null && !ctx.upToDate && record.outcome !== 'cancelled') await notifyOwner(ctx.pf.botEnv, `Mister Todo: the deploy of ${short(ctx.to)} failed (${summary}). Reason: ${record.reason}`)
     if (interrupted) throw new OpsError('deploy', `interrupted (Ctrl-C); ${summary}; ${run.tally()}`, { hint: 'npx zx ops/deploy.mjs --history', code: 'EINTERRUPTED' })
     throw reported.has(/** @type {object} */ (err)) ? new OpsError('deploy', `${summary}; ${run.tally()}`, { hint: 'npx zx ops/deploy.mjs --history' }) : err
   } finally {
-    if (journal && record.from !== null) appendRelease(paths.journalFile, { ...record, end: new Date().toISOString(), ...(downtimeMs > 0 ? { downtimeMs: Math.round(downtimeMs) } : {}) })
-    await pf?.worktree?.remove()
-    releasePm2()
+    if (journal && record.from !== null) appendRelease(paths.journalFile, { ...record, end: new Date().toISOString() })
     lock.release()
     process.off('SIGINT', onSigint)
     process.off('SIGXFSZ', ignoreSignal)

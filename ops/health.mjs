@@ -6,10 +6,11 @@
 // Usage: npx zx ops/health.mjs [--wait SECONDS] [--json]
 //   --wait S   keep checking (every 0.5 s) until healthy, or give up after S seconds
 //   --json     print the whole result as JSON instead of one line
-import path from 'node:path'
 import { sleep } from 'zx'
 import { info, intFlag, isMain, ok, OpsError, parseFlags, runMain, scriptArgs } from './lib/cli.mjs'
-import { readDotEnv, resolvePaths } from './lib/paths.mjs'
+import { servingRecord } from './lib/handover.mjs'
+import { resolvePaths } from './lib/paths.mjs'
+import { botSettings } from './lib/settings.mjs'
 import { APP_NAME, appStatus } from './lib/pm2.mjs'
 
 const DEFAULT_HEALTH_PORT = 8787
@@ -24,22 +25,26 @@ export async function pm2View (env = process.env) {
   return { status: app.status, restarts: app.restarts ?? 0, pid: app.pid ?? null }
 }
 
-/** HEALTH_PORT as the bot reads it: environment, then .env, then 8787; a bad value is named. @param {NodeJS.ProcessEnv} env */
-export function healthPort (env = process.env) {
+/**
+ * Where the bot serves /healthz: the port the serving process recorded (HEALTH_PORT=0 means any
+ * free port), else HEALTH_PORT as the bot itself reads it (environment over .env, the bot's
+ * schema); a value the bot would refuse is named with its fix.
+ * @param {NodeJS.ProcessEnv} env @returns {Promise<number>}
+ */
+export async function healthPort (env = process.env) {
   const paths = resolvePaths({ env })
-  const fromEnv = env.HEALTH_PORT?.trim()
-  const raw = fromEnv || readDotEnv(path.join(paths.root, '.env')).HEALTH_PORT?.trim()
-  if (raw === undefined || raw === '') return DEFAULT_HEALTH_PORT
-  if (!/^\d+$/.test(raw) || Number(raw) > 65535) {
-    throw new OpsError('health', `HEALTH_PORT ${fromEnv ? 'in the environment' : 'in .env'} is not a port number: "${raw.slice(0, 20)}"`, { hint: 'set HEALTH_PORT to 1–65535 in .env (default 8787), then npm run restart' })
-  }
-  return Number(raw)
+  const serving = servingRecord(paths.databaseFile)
+  if (serving !== null) return serving.healthPort
+  const { config, problems } = await botSettings(paths.root, env)
+  const problem = problems.find((p) => p.startsWith('HEALTH_PORT'))
+  if (problem !== undefined) throw new OpsError('health', problem, { hint: 'set HEALTH_PORT to 1–65535 in .env (default 8787), then npm run reload' })
+  return config?.healthPort ?? DEFAULT_HEALTH_PORT
 }
 
 /** One look at PM2 and /healthz. @param {{ env?: NodeJS.ProcessEnv, port?: number }} [options] @returns {Promise<HealthResult>} */
 export async function checkHealth (options = {}) {
   const env = options.env ?? process.env
-  const port = options.port ?? healthPort(env)
+  const port = options.port ?? await healthPort(env)
   const pm2 = await pm2View(env)
   /** @type {Record<string, unknown> | null} */
   let healthz = null
@@ -57,13 +62,14 @@ export async function checkHealth (options = {}) {
   if (pm2 === null) return result(`${APP_NAME} is not running under pm2`)
   if (pm2.status !== 'online') return result(`${APP_NAME} is "${pm2.status}" in pm2 (restarted ${pm2.restarts} times)`)
   if (healthz === null) return result(`${APP_NAME} is online in pm2 but http://127.0.0.1:${port}/healthz does not answer (${fetchError})`)
-  if (healthz.status !== 'ok') {
+  if (healthz.status !== 'ok' && healthz.status !== 'degraded') {
     const problems = Array.isArray(healthz.problems) ? healthz.problems.join('; ') : String(healthz.status)
     return result(`${APP_NAME} answers ${httpStatus}: ${problems}`)
   }
   const tasks = /** @type {{ open?: number } | null} */ (healthz.tasks)
   const version = typeof healthz.version === 'string' ? healthz.version.slice(0, 7) : '?'
-  return result(`${APP_NAME} online (pid ${pm2.pid}, ${pm2.restarts} restarts), version ${version}, ${tasks?.open ?? 0} open tasks`, true)
+  const backups = /** @type {{ problem?: string | null } | null} */ (healthz.backups)
+  return result(`${APP_NAME} online (pid ${pm2.pid}, ${pm2.restarts} restarts), version ${version}, ${tasks?.open ?? 0} open tasks${backups?.problem == null ? '' : `; backups: ${backups.problem}`}`, true)
 }
 
 /** Checks until healthy or `waitS` has passed. @param {{ waitS?: number, env?: NodeJS.ProcessEnv, port?: number }} [options] */

@@ -21,7 +21,8 @@ import { freeBytes } from './lib/backups.mjs'
 import { isMain, ok, OpsError, parseFlags, reporter, runMain, scriptArgs, warn } from './lib/cli.mjs'
 import { formatBytes } from './lib/format.mjs'
 import { addWorktree, commitsBetween, currentBranch, dirtyFiles, git, headCommit, isAncestor, splitRemoteBranch } from './lib/git.mjs'
-import { CODE_ROOT, readDotEnv, resolvePaths } from './lib/paths.mjs'
+import { CODE_ROOT, resolvePaths } from './lib/paths.mjs'
+import { botEnvironment } from './lib/settings.mjs'
 import { databaseBytes } from './lib/sqlite.mjs'
 
 export const DEFAULT_BRANCH = 'origin/main'
@@ -36,10 +37,7 @@ export const MIN_FREE_BYTES = 50_000_000
  * }} PreflightResult
  */
 
-/** The environment the bot will get under PM2: .env, overridden by the process environment. @param {string} root @param {NodeJS.ProcessEnv} env */
-export function botEnvironment (root, env) {
-  return { ...readDotEnv(path.join(root, '.env')), ...env }
-}
+export { botEnvironment }
 
 /**
  * Validates an environment with the bot/config.ts of another checkout (the incoming commit).

@@ -16,6 +16,10 @@
 //   --backup <file>         the backup to restore: a path, or a name in storage/backups. Default:
 //                           the newest backup that verifies (never a _pre-restore copy), named
 //                           and confirmed before use
+//   --from <folder or file> restore from an off-machine copy (BACKUP_COPY_TO, or files fetched
+//                           back from BACKUP_COPY_COMMAND's remote, each with its .json manifest):
+//                           a file, or the newest in a folder that verifies; checked by the
+//                           manifest's sha256 (and integrity_check) before anything is replaced
 //   --yes                   replace the live database without asking
 //   --dry-run               verify the backup and say what would be done, change nothing
 //   --stopped-by-rollback   skip the running-bot check (rollback has stopped the bot)
@@ -32,7 +36,7 @@ import { databaseBytes, fsyncPath, inspectDatabase, removeDatabaseFiles, sha256F
 
 /**
  * @typedef {{
- *   root?: string, env?: NodeJS.ProcessEnv, backupFile?: string, yes?: boolean, dryRun?: boolean,
+ *   root?: string, env?: NodeJS.ProcessEnv, backupFile?: string, from?: string, yes?: boolean, dryRun?: boolean,
  *   stoppedByRollback?: boolean, now?: () => Date, quiet?: boolean,
  *   verified?: import('./lib/backups.mjs').Verification
  * }} RestoreOptions
@@ -56,7 +60,7 @@ export async function restore (options = {}) {
   }
 
   // Choose and verify the backup before anything else.
-  const { file, counts, createdAt, sha256 } = await chooseBackup(paths, options.backupFile, say, options.verified)
+  const { file, counts, createdAt, sha256 } = options.from === undefined ? await chooseBackup(paths, options.backupFile, say, options.verified) : await chooseFrom(paths, options.from, say)
   const name = path.basename(file)
   const tasks = counts.tasks === undefined ? '' : `, ${formatCount(counts.tasks)} tasks`
   say.ok('verify', `${shown(paths, file)} (sha256 ok, integrity ok${options.verified === undefined ? '' : ' before the stop'}${tasks}, taken ${formatAge(Date.now() - Date.parse(createdAt))} ago)`)
@@ -138,13 +142,36 @@ async function chooseBackup (paths, pick, say, verified) {
   throw new OpsError('restore', `no backup in ${shown(paths, paths.backupsDir)} verifies; the live database was not touched`, { hint: 'npx zx ops/backup.mjs --list' })
 }
 
+/**
+ * From an off-machine copy: a file, or the newest backup in a folder that verifies. The sha256 is
+ * returned so the copy put in place is checked against it too (the source may be a network share).
+ * @param {import('./lib/paths.mjs').Paths} paths @param {string} from @param {import('./lib/cli.mjs').Reporter} say
+ */
+async function chooseFrom (paths, from, say) {
+  const target = path.resolve(from)
+  const stat = fs.statSync(target, { throwIfNoEntry: false })
+  if (stat === undefined) throw new OpsError('restore', `${from} does not exist (is the disk or share mounted?); the live database was not touched`, { hint: 'npx zx ops/restore.mjs --help' })
+  const candidates = stat.isDirectory() ? listBackupFiles(target).filter((b) => b.kind === 'backup').map((b) => b.file) : [target]
+  if (candidates.length === 0) throw new OpsError('restore', `no backup (todo_<date>.sqlite) in ${from}; the live database was not touched`, { hint: `ls ${from}` })
+  for (const file of candidates) {
+    const verification = await verifyBackup(file)
+    if (verification.ok && verification.manifest !== null) return { file, counts: verification.counts, createdAt: verification.manifest.createdAt, sha256: verification.manifest.sha256 }
+    if (!stat.isDirectory()) throw new OpsError('restore', `refusing ${from}: ${verification.problem}; the live database was not touched`, { hint: 'copy the backup and its .json manifest again' })
+    say.warn('verify', `skipping ${path.basename(file)}: ${verification.problem}`)
+  }
+  throw new OpsError('restore', `no backup in ${from} verifies; the live database was not touched`, { hint: `ls -l ${from}` })
+}
+
 async function main () {
-  const flags = parseFlags('restore', scriptArgs(), { backup: { type: 'string' }, yes: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, 'stopped-by-rollback': { type: 'boolean' } }, import.meta.url)
+  const flags = parseFlags('restore', scriptArgs(), { backup: { type: 'string' }, from: { type: 'string' }, yes: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, 'stopped-by-rollback': { type: 'boolean' } }, import.meta.url)
   if (flags === null) return
   if (flags.positionals.length > 0) throw new OpsError('restore', `unexpected argument ${flags.positionals[0]}`, { hint: 'npx zx ops/restore.mjs --help', code: 'EUSAGE' })
   const pick = flags.values.backup
+  const from = flags.values.from
+  if (typeof pick === 'string' && typeof from === 'string') throw new OpsError('restore', '--backup and --from cannot go together', { hint: 'npx zx ops/restore.mjs --help', code: 'EUSAGE' })
   await restore({
     ...(typeof pick === 'string' ? { backupFile: pick } : {}),
+    ...(typeof from === 'string' ? { from } : {}),
     yes: flags.values.yes === true,
     dryRun: flags.values['dry-run'] === true,
     stoppedByRollback: flags.values['stopped-by-rollback'] === true,

@@ -1,16 +1,19 @@
 // @ts-check
-// ops/rollback.mjs: puts the previous release back: code, dependencies and data.
+// ops/rollback.mjs: hands the bot back to an earlier release — code, dependencies and data —
+// without stopping it: the release directory (still on disk, or made again) is dry-started, then
+// handed over to as a deploy is (pm2 reload; the running version serves until the target takes
+// over). The steps are a table (`STEPS`), undone in reverse on a failure or Ctrl-C.
 //
 // By default it undoes the newest deploy in storage/deploys.jsonl that is not marked bad: the
-// commit before it, with the backup that deploy took after stopping the bot. The chosen backup is
-// verified before anything stops. It shows the plan (commits, backup, how many tasks were added or
-// changed since that backup) and asks. Then: stop → database (restore the backup, keeping the
-// current database as a _pre-restore backup; or, with --keep-data, a fresh backup and then undo
-// only the migrations the target commit does not have) → check out the commit (detached) →
-// its node_modules (installed before the stop when the dependencies differ, swapped in) → start → watch → verify → journal (the deploys it undoes are marked
-// bad, so a second rollback goes one release further back) → a notice to the owner's chat.
+// commit before it, with the backup that deploy took (its take-over snapshot). The backup is
+// checked against its manifest's sha256 before anything changes. At take-over the target puts the
+// backup in place and keeps the replaced database as a _pre-restore backup; with --keep-data it
+// instead undoes the migrations it does not have (with the newer release's own files) and keeps
+// every task. Then: watch → verify → the operator's checkout detached at the target → journal (the
+// deploys it undoes are marked bad, so a second rollback goes one release further back) → a notice
+// to the owner's chat.
 //
-// When: a deploy went wrong after it finished, or deploy's own rollback could not run.
+// When: a deploy went wrong after it finished, or deploy's own hand-back could not run.
 //
 // Usage: npx zx ops/rollback.mjs [flags]
 //   --list              releases: commit, date, backup, good/bad
@@ -18,106 +21,41 @@
 //                       when the journal has one)
 //   --backup <file>     restore this backup instead (a path, or a name in storage/backups)
 //   --keep-data         undo the deploy's migrations instead of restoring the backup
-//   --yes               do not ask;  --dry-run  print the plan and commands, change nothing
-//   --watch <seconds>   follow the log after the start (default 10)
+//   --yes               do not ask;  --dry-run  print the plan and the steps, change nothing
+//   --watch <seconds>   follow the log after the hand-over (default 10)
+//   --ready-timeout <s> how long the target may take to start and take over (default 30)
 //   --force-unlock      clear a stale storage/deploy.lock first
 //   --offline, --branch, --remote   accepted for symmetry with deploy
 //   --help              this text
 import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { backup } from './backup.mjs'
 import { botEnvironment } from './preflight.mjs'
-import { restore } from './restore.mjs'
 import { readManifest, verifyBackup } from './lib/backups.mjs'
-import { confirm, info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
-import { DEPS_DIR, depsDiffer, depsKey, pruneDeps, stageDeps } from './lib/deps.mjs'
+import { info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
 import { git, headCommit, migrationsAt } from './lib/git.mjs'
+import { clearPlan, dryStart, handOver, servingRecord, settlePm2, writePlan } from './lib/handover.mjs'
 import { acquireLock } from './lib/lock.mjs'
-import { openKnex, undoMigrationsNotIn } from './lib/migrations.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
-import { appStatus } from './lib/pm2.mjs'
+import { currentReleaseDir, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
 import { appendRelease, badCommits, deploysBetween, deployToUndo, historyTable, newId, readReleases, who } from './lib/releases.mjs'
 import { notifyOwner } from './lib/notices.mjs'
-import { createRunner, installDeps, logOffset, preparePm2Stop, releasePm2, reported, startBot, stopBot, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
+import { freeBackupPath, writeManifestFor } from './lib/snapshot.mjs'
+import { createRunner, DEFAULT_READY_S, logOffset, reported, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
+import { runTable } from './lib/step-table.mjs'
 
 export const DEFAULT_ROLLBACK_WATCH_S = 10
 
 /**
- * The rollback steps, shared with deploy's automatic rollback. `from` is the code now on disk.
- * db: 'restore' puts `backupFile` back (the replaced database is kept); 'undo' takes a fresh backup
- * and undoes the migrations `to` does not have, falling back to restoring `backupFile` if that
- * fails; 'none' leaves the database alone.
- * @param {ReturnType<typeof createRunner>} run
- * `progress` (optional) records what the database step did, so a caller can put it back.
- * @param {{ from: string, to: string, db: 'restore' | 'undo' | 'none', backupFile: string | null, watchS: number, how: 'reset' | 'detach', readyS?: number, deps?: { differ: boolean, fromKey?: string, toKey?: string }, keep?: string[], progress?: RollbackProgress, verified?: import('./lib/backups.mjs').Verification }} o
- * @returns {Promise<{ undone: string[] }>}
+ * @typedef {{
+ *   paths: import('./lib/paths.mjs').Paths, releases: import('./lib/releases.mjs').Release[], toFlag: string | null, backupFlag: string | null,
+ *   keepData: boolean, watchS: number, readyS: number, current: string, target: string, chain: import('./lib/releases.mjs').Release[],
+ *   backupFile: string | null, toUndo: string[], release: { dir: string, name: string, created: boolean } | null, previousDir: string,
+ *   plan: import('./lib/handover.mjs').HandoverPlan | null, tookOver: Awaited<ReturnType<typeof handOver>> | null, logOffset: number, dryRun: boolean
+ * }} RollbackContext
  */
-export async function rollBack (run, o) {
-  const paths = resolvePaths()
-  /** @type {string[]} */
-  let undone = []
-  const progress = o.progress ?? { preRestore: null, undone: [] }
-  const restoreStep = (/** @type {string} */ backupFile) => run.step('rollback db', async () => {
-    const r = await restore({ backupFile, stoppedByRollback: true, yes: true, quiet: true, ...(o.verified === undefined || backupFile !== o.backupFile ? {} : { verified: o.verified }) })
-    progress.preRestore = r.preRestore
-    return `restored ${path.basename(r.restored)} (${r.checkedBy === 'sha256' ? 'verified before the stop, its copy checked by sha256' : 'verified'}); the replaced database is kept as ${r.preRestore === null ? '(none)' : path.basename(r.preRestore)}`
-  })
-  await run.step('rollback stop', () => stopBot(process.env))
-  if (o.db === 'undo') {
-    const keep = o.keep ?? await migrationsAt(CODE_ROOT, o.to)
-    try {
-      await run.step('rollback db', async () => {
-        const saved = await backup({ keep: null, quiet: true })
-        undone = await undoMigrationsNotIn(paths.databaseFile, paths.migrationsDir, keep)
-        progress.undone = undone
-        return `${undone.length === 0 ? 'no migrations to undo' : `undid ${undone.join(', ')}`}, data kept (backup first: ${path.basename(saved.file ?? '')})`
-      })
-    } catch (err) {
-      if (o.backupFile === null) throw err
-      await restoreStep(o.backupFile)
-    }
-  } else if (o.db === 'restore' && o.backupFile !== null) {
-    await restoreStep(o.backupFile)
-  }
-  await run.step('rollback switch', () => switchCode(o.to, o.how === 'detach' ? { detach: true } : { reset: true }))
-  await run.step('rollback deps', () => installDeps(o.from, o.to, false, o.deps))
-  const offset = logOffset(path.join(paths.logsDir, 'bot.log'))
-  await run.step('rollback start', () => startBot(process.env, o.readyS === undefined ? {} : { readyS: o.readyS }))
-  if (o.watchS > 0) await run.step('rollback watch', () => watchBot({ env: process.env, logFile: path.join(paths.logsDir, 'bot.log'), fromOffset: offset, seconds: o.watchS }))
-  await run.step('rollback verify', () => verifyBot({ env: process.env, commit: o.to, databaseFile: paths.databaseFile, before: null }))
-  return { undone }
-}
 
-/** @typedef {{ preRestore: string | null, undone: string[] }} RollbackProgress */
-
-/**
- * The rollback's target did not come up: the version that ran before it goes back, with the data
- * it had (the database the rollback replaced, or its migrations re-applied). The target's database
- * is kept as a _pre-restore backup first, so even updates it handled are not lost.
- * @param {{ current: string, target: string, progress: RollbackProgress, deps: { differ: boolean, fromKey?: string, toKey?: string } }} o
- */
-async function backToPrevious (o) {
-  const paths = resolvePaths()
-  await stopBot(process.env)
-  await switchCode(o.current, { detach: true })
-  await installDeps(o.target, o.current, false, o.deps.differ ? { differ: true, ...(o.deps.toKey === undefined ? {} : { fromKey: o.deps.toKey }), ...(o.deps.fromKey === undefined ? {} : { toKey: o.deps.fromKey }) } : { differ: false })
-  let data = 'database as the rollback left it'
-  if (o.progress.preRestore !== null) {
-    await restore({ backupFile: o.progress.preRestore, stoppedByRollback: true, yes: true, quiet: true })
-    data = `database from before the rollback (${path.basename(o.progress.preRestore)})`
-  } else if (o.progress.undone.length > 0) {
-    const knex = await openKnex(paths.databaseFile, paths.migrationsDir)
-    try {
-      await knex.migrate.latest()
-    } finally {
-      await knex.destroy()
-    }
-    data = `migrations re-applied: ${o.progress.undone.join(', ')}`
-  }
-  await startBot(process.env)
-  return `${o.current.slice(0, 7)} is running again, ${data}`
-}
+const short = (/** @type {string | null} */ c) => c?.slice(0, 7) ?? '?'
 
 /** Tasks added or changed since a backup was taken (by their updated_at). @param {string} dbFile @param {string | null} backupFile */
 function changedSince (dbFile, backupFile) {
@@ -133,15 +71,158 @@ function changedSince (dbFile, backupFile) {
   }
 }
 
+/** Applied migrations, newest first. @param {string} dbFile @returns {string[]} */
+function appliedMigrations (dbFile) {
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true })
+  try {
+    return /** @type {string[]} */ (db.prepare('select name from knex_migrations order by id desc').pluck().all())
+  } catch {
+    return []
+  } finally {
+    db.close()
+  }
+}
+
 /** A --backup argument: a path, or a name in storage/backups. @param {import('./lib/paths.mjs').Paths} paths @param {string} arg */
 function findBackup (paths, arg) {
   return [path.resolve(arg), path.join(paths.backupsDir, arg)].find((f) => fs.existsSync(f)) ?? path.resolve(arg)
 }
 
+/**
+ * The release that ran gets the bot back, with the data it had: the database the target replaced
+ * (kept as _pre-restore), or the migrations the target undid re-applied.
+ * @param {RollbackContext} c
+ */
+async function handBack (c) {
+  await settlePm2(process.env)
+  const result = c.tookOver?.result
+  /** @type {import('./lib/handover.mjs').HandoverPlan | null} */
+  let plan = null
+  if (result?.ok === true && c.plan?.restore !== undefined) {
+    plan = writePlan(c.paths.databaseFile, { version: c.current, restore: { from: c.plan.restore.keepAs, keepAs: freeBackupPath(c.paths.backupsDir, 'pre-restore') } })
+  } else if (result?.ok === true && c.toUndo.length > 0) {
+    plan = writePlan(c.paths.databaseFile, { version: c.current, snapshot: freeBackupPath(c.paths.backupsDir, 'backup'), migrate: true })
+  } else {
+    clearPlan(c.paths.databaseFile)
+  }
+  const back = await handOver({ dir: c.previousDir, version: c.current, env: process.env, databaseFile: c.paths.databaseFile, plan, timeoutS: c.readyS })
+  return `${back.detail}${plan?.restore !== undefined ? ', with the database it had' : plan?.migrate === true ? ', migrations re-applied' : ''}`
+}
+
+/** @type {import('./lib/step-table.mjs').Step<RollbackContext>[]} */
+export const STEPS = [
+  {
+    name: 'choose',
+    check: true,
+    describe: () => 'the target release and its backup, checked against the backup\'s manifest (sha256)',
+    run: async (c) => {
+      const undo = c.toFlag === null ? deployToUndo(c.releases) : null
+      const target = c.toFlag !== null
+        ? await git(CODE_ROOT, 'rev-parse', '--verify', '--quiet', `${c.toFlag}^{commit}`).catch(() => { throw new OpsError('rollback', `unknown commit ${c.toFlag}; nothing was changed`, { hint: 'npx zx ops/rollback.mjs --list' }) })
+        : undo?.from ?? null
+      if (target === null) throw new OpsError('rollback', 'no good deploy in storage/deploys.jsonl to undo; nothing was changed', { hint: 'npx zx ops/rollback.mjs --list, then --to <commit>' })
+      c.target = target
+      if (target === c.current) throw new OpsError('rollback', `already at ${short(target)}; nothing was changed`, { hint: 'npx zx ops/rollback.mjs --list' })
+      c.chain = undo === null ? deploysBetween(c.releases, c.current, target) : [undo]
+      c.backupFile = c.backupFlag !== null ? findBackup(c.paths, c.backupFlag) : (c.keepData ? null : c.chain.at(-1)?.backup ?? null)
+      if (!c.keepData && c.backupFile === null) throw new OpsError('rollback', `no backup to restore for ${short(target)}: give one with --backup <file>, or keep the data with --keep-data; nothing was changed`, { hint: 'npx zx ops/backup.mjs --list' })
+      if (c.keepData) c.backupFile = null
+      if (c.backupFile !== null) {
+        // Its integrity was checked when it was taken; the sha256 proves it is still that file.
+        const check = await verifyBackup(c.backupFile, { deep: false })
+        if (!check.ok) throw new OpsError('rollback', `backup ${path.basename(c.backupFile)} cannot be restored: ${check.problem}; nothing was changed`, { hint: 'npx zx ops/backup.mjs --list, then --backup <file> (or --keep-data)' })
+      } else {
+        const keep = new Set(await migrationsAt(CODE_ROOT, target))
+        c.toUndo = appliedMigrations(c.paths.databaseFile).filter((n) => !keep.has(n))
+      }
+      if (badCommits(c.releases).has(target)) warn('rollback', `${short(target)} was the target of a deploy marked bad`)
+      const since = c.backupFile === null ? null : changedSince(c.paths.databaseFile, c.backupFile)
+      return `${short(c.current)} → ${short(target)}${c.chain.length > 0 ? ` (undoing ${c.chain.length} deploy(s))` : ''}; ${c.backupFile === null ? `data kept${c.toUndo.length > 0 ? `, ${c.toUndo.length} migration(s) to undo` : ''}` : `backup ${shown(c.paths, c.backupFile)} (sha256 ok; tasks added or changed since: ${since ?? 'unknown'}, kept in the _pre-restore copy)`}`
+    },
+  },
+  {
+    name: 'release',
+    describe: (c) => `the release directory of ${short(c.target)} (still on disk, or a new git worktree with its node_modules)`,
+    run: async (c) => {
+      c.previousDir = currentReleaseDir()
+      const r = await prepareRelease(c.target, { onInstall: () => info(`    installing the dependencies of ${short(c.target)} (npm ci in storage/deps) …`) })
+      c.release = r
+      return `releases/${r.name} (${r.created ? 'new' : 'still on disk'})`
+    },
+    undo: async (c) => {
+      if (c.release === null || !c.release.created) return 'kept'
+      await removeRelease(c.release.dir)
+      return `releases/${c.release.name} removed`
+    },
+  },
+  {
+    name: 'dry start',
+    ask: (c) => `hand the bot back to ${short(c.target)}`,
+    describe: (c) => `${short(c.target)} loads, checks .env, the schema it will find and the token, and exits; the running bot is not touched`,
+    run: async (c) => {
+      c.plan = c.backupFile !== null
+        ? writePlan(c.paths.databaseFile, { version: c.target, restore: { from: c.backupFile, keepAs: freeBackupPath(c.paths.backupsDir, 'pre-restore') } })
+        : writePlan(c.paths.databaseFile, c.toUndo.length > 0 ? { version: c.target, snapshot: freeBackupPath(c.paths.backupsDir, 'backup'), undo: { migrationsDir: path.join(c.previousDir, 'storage', 'migrations'), names: c.toUndo } } : { version: c.target })
+      return dryStart(c.release?.dir ?? '', process.env, c.readyS)
+    },
+    undo: async (c) => {
+      clearPlan(c.paths.databaseFile)
+      return 'hand-over plan withdrawn'
+    },
+  },
+  {
+    name: 'hand over',
+    describe: (c) => `pm2 reload: ${short(c.target)} stands by, the running version finishes the update in hand and exits, ${short(c.target)} takes over${c.keepData ? (c.toUndo.length > 0 ? ` and undoes ${c.toUndo.join(', ')}` : '') : ' and puts the backup in place (the replaced database kept)'}`,
+    run: async (c) => {
+      c.logOffset = logOffset(path.join(c.paths.logsDir, 'bot.log'))
+      c.tookOver = await handOver({ dir: c.release?.dir ?? '', version: c.target, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS })
+      const took = c.tookOver.result?.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')
+      return `${c.tookOver.detail}${took === undefined || took === '' ? '' : `; at take-over: ${took}`}`
+    },
+    undo: handBack,
+  },
+  {
+    name: 'kept copy',
+    when: (c) => c.plan?.restore !== undefined || (!c.keepData && c.dryRun),
+    describe: () => 'the replaced database verified and kept as a _pre-restore backup, with its manifest',
+    run: async (c) => {
+      const file = c.plan?.restore?.keepAs ?? ''
+      const m = await writeManifestFor(file, { kind: 'pre-restore', source: shown(c.paths, c.paths.databaseFile), gitCommit: c.current })
+      return `${shown(c.paths, file)} (${m.counts.tasks ?? 0} tasks${m.verified ? ', integrity ok' : `, kept although it does not verify: ${m.integrity}`})`
+    },
+  },
+  {
+    name: 'watch',
+    when: (c) => c.watchS > 0,
+    describe: (c) => `follow storage/logs/bot.log for ${c.watchS} s: no fatal line, no restart`,
+    run: (c) => watchBot({ env: process.env, logFile: path.join(c.paths.logsDir, 'bot.log'), fromOffset: c.logOffset, seconds: c.watchS }),
+  },
+  {
+    name: 'verify',
+    describe: (c) => `health ok, version ${short(c.target)}, integrity ok`,
+    run: (c) => verifyBot({ env: process.env, commit: c.target, databaseFile: c.paths.databaseFile, before: null }),
+  },
+  {
+    name: 'checkout',
+    describe: (c) => `the operator's checkout detached at ${short(c.target)}, so git names what runs`,
+    run: async (c) => switchCode(c.target, { detach: true }),
+    undo: async (c) => switchCode(c.current, { detach: true }),
+  },
+  {
+    name: 'prune',
+    describe: () => 'keep the newest 5 releases and the dependencies they use',
+    run: async (c) => {
+      const removed = await pruneReleases({ also: [c.previousDir] })
+      return removed.length === 0 ? 'nothing to prune' : `removed ${removed.join(', ')}`
+    },
+  },
+]
+
 async function main () {
   const flags = parseFlags('rollback', scriptArgs(), {
     list: { type: 'boolean' }, to: { type: 'string' }, backup: { type: 'string' }, 'keep-data': { type: 'boolean' }, yes: { type: 'boolean' },
     'dry-run': { type: 'boolean' }, watch: { type: 'string' }, 'force-unlock': { type: 'boolean' }, offline: { type: 'boolean' }, branch: { type: 'string' }, remote: { type: 'string' },
+    'ready-timeout': { type: 'string' },
   }, import.meta.url)
   if (flags === null) return
   const v = flags.values
@@ -150,109 +231,59 @@ async function main () {
   if (v.list === true) return info(historyTable(releases, 'deploy'))
   const yes = v.yes === true
   const dryRun = v['dry-run'] === true
-  const keepData = v['keep-data'] === true
-  const watchS = intFlag('rollback', v.watch, '--watch', 0) ?? DEFAULT_ROLLBACK_WATCH_S
   refuseWithoutTerminal('rollback', 'roll back', { yes, dryRun })
+  /** @type {RollbackContext} */
+  const ctx = {
+    paths,
+    releases,
+    toFlag: typeof v.to === 'string' ? v.to : null,
+    backupFlag: typeof v.backup === 'string' ? v.backup : null,
+    keepData: v['keep-data'] === true,
+    watchS: intFlag('rollback', v.watch, '--watch', 0) ?? DEFAULT_ROLLBACK_WATCH_S,
+    readyS: intFlag('rollback', v['ready-timeout'], '--ready-timeout', 1) ?? DEFAULT_READY_S,
+    current: await headCommit(CODE_ROOT),
+    target: '', chain: [], backupFile: null, toUndo: [], release: null, previousDir: CODE_ROOT, plan: null, tookOver: null, logOffset: 0, dryRun,
+  }
   const lock = dryRun ? null : acquireLock(path.join(paths.storageDir, 'deploy.lock'), `ops/rollback.mjs ${scriptArgs().join(' ')}`.trim(), { force: v['force-unlock'] === true, rerun: 'npx zx ops/rollback.mjs' })
-  const run = createRunner()
+  // Ctrl-C: the step in hand finishes, then the completed ones are undone (as in deploy).
+  let interrupted = false
+  const onSigint = () => {
+    if (!interrupted) warn('rollback', 'Ctrl-C: finishing the step in hand, then undoing what was done')
+    interrupted = true
+  }
+  process.on('SIGINT', onSigint)
   // As in deploy: a file-size limit fails the write (EFBIG) instead of killing the rollback half-way.
-  process.on('SIGXFSZ', () => {})
-  const current = await headCommit(CODE_ROOT)
+  const ignore = () => {}
+  process.on('SIGXFSZ', ignore)
+  const run = createRunner({ interrupted: () => interrupted })
   /** @type {import('./lib/releases.mjs').Release} */
-  const record = { id: newId(), kind: 'rollback', start: new Date().toISOString(), from: current, to: null, backup: null, migrations: [], steps: run.steps, outcome: 'failed', reason: null, who: who(), undoes: [] }
-  let stopped = false
-  /** @type {RollbackProgress | null} */
-  let progress = null
-  /** @type {{ differ: boolean, fromKey?: string, toKey?: string }} */
-  let rollbackDeps = { differ: false }
+  const record = { id: newId(), kind: 'rollback', start: new Date().toISOString(), from: ctx.current, to: null, backup: null, migrations: [], steps: run.steps, outcome: 'failed', reason: null, who: who(), undoes: [] }
   try {
-    // What to go back to, and with which data: all checked before anything stops.
-    const undo = typeof v.to === 'string' ? null : deployToUndo(releases)
-    const target = typeof v.to === 'string'
-      ? await git(CODE_ROOT, 'rev-parse', '--verify', '--quiet', `${v.to}^{commit}`).catch(() => { throw new OpsError('rollback', `unknown commit ${v.to}; nothing was changed`, { hint: 'npx zx ops/rollback.mjs --list' }) })
-      : undo?.from ?? null
-    if (target === null) throw new OpsError('rollback', 'no good deploy in storage/deploys.jsonl to undo; nothing was changed', { hint: 'npx zx ops/rollback.mjs --list, then --to <commit>' })
-    record.to = target
-    if (target === current) throw new OpsError('rollback', `already at ${target.slice(0, 7)}; nothing was changed`, { hint: 'npx zx ops/rollback.mjs --list' })
-    const chain = undo === null ? deploysBetween(releases, current, target) : [undo]
-    record.undoes = chain.map((r) => r.id)
-    const backupFile = typeof v.backup === 'string' ? findBackup(paths, v.backup) : (keepData ? null : chain.at(-1)?.backup ?? null)
-    if (!keepData && backupFile === null) throw new OpsError('rollback', `no backup to restore for ${target.slice(0, 7)}: give one with --backup <file>, or keep the data with --keep-data; nothing was changed`, { hint: 'npx zx ops/backup.mjs --list' })
-    record.backup = keepData ? null : backupFile
-    /** @type {import('./lib/backups.mjs').Verification | undefined} */
-    let verified
-    if (!keepData && backupFile !== null) {
-      // Its integrity was checked when it was taken; the sha256 proves it is still that file.
-      const check = await verifyBackup(backupFile, { deep: false })
-      verified = check
-      if (!check.ok) throw new OpsError('rollback', `backup ${path.basename(backupFile)} cannot be restored: ${check.problem}; nothing was changed`, { hint: 'npx zx ops/backup.mjs --list, then --backup <file> (or --keep-data)' })
-    }
-
-    info(`  plan: ${current.slice(0, 7)} → ${target.slice(0, 7)}${chain.length > 0 ? ` (undoing ${chain.length} deploy(s), the newest of ${chain[0]?.start.slice(0, 19).replace('T', ' ')} UTC)` : ''}`)
-    if (badCommits(releases).has(target)) warn('rollback', `${target.slice(0, 7)} was the target of a deploy marked bad`)
-    if (keepData) info(`    database: a fresh backup, then undo the migrations ${target.slice(0, 7)} does not have; tasks are kept`)
-    else {
-      const since = changedSince(paths.databaseFile, backupFile)
-      info(`    database: restore ${shown(paths, backupFile ?? '')} (verified); the current one is kept as a _pre-restore backup`)
-      info(`    tasks added or changed since that backup (lost from the live DB, kept in the _pre-restore copy): ${since === null ? 'unknown' : since}`)
-    }
-    if (dryRun) {
-      info('  commands it would run: pm2 stop ecosystem.config.js; ' + (keepData ? 'backup; knex migrate:down for each migration the target lacks' : 'restore') + `; git checkout --detach ${target}; swap in its node_modules if the dependencies differ; pm2 start ecosystem.config.js --update-env; verify`)
-      return ok('rollback', 'dry run: nothing was changed')
-    }
-    await confirm('rollback', `stop the bot and roll back to ${target.slice(0, 7)}`, { yes })
-    // Work that needs no stop happens now: the target's migrations, and Knex and the knexfile
-    // loaded (a read-only open of the live database), so the database step is quick.
-    const keep = keepData ? await migrationsAt(CODE_ROOT, target) : undefined
-    if (keepData) await openKnex(paths.databaseFile, paths.migrationsDir, { readonly: true }).then((k) => k.destroy())
-    const depsChange = await depsDiffer(CODE_ROOT, current, target)
-    /** @type {{ differ: boolean, fromKey?: string, toKey?: string }} */
-    const deps = { differ: depsChange }
-    if (depsChange) {
-      await run.step('install', async () => {
-        const r = await stageDeps(CODE_ROOT, target)
-        Object.assign(deps, { fromKey: await depsKey(CODE_ROOT, current), toKey: r.key })
-        return `node_modules of ${target.slice(0, 7)} ${r.reused ? 'kept from before' : 'installed'} in ${DEPS_DIR}/${r.key}, before the stop`
-      })
-    }
-
-    await preparePm2Stop(process.env)
-    stopped = true
-    progress = { preRestore: null, undone: [] }
-    rollbackDeps = deps
-    const r = await rollBack(run, { from: current, to: target, db: keepData ? 'undo' : 'restore', backupFile, watchS, how: 'detach', deps, progress, ...(keep === undefined ? {} : { keep }), ...(verified === undefined ? {} : { verified }) })
-    record.migrations = r.undone
-    record.outcome = 'good'
-    if (depsChange) pruneDeps(CODE_ROOT, [await depsKey(CODE_ROOT, current)])
-    ok('rollback', `${target.slice(0, 7)} is running and verified; ${run.tally()}`)
-    await notifyOwner(botEnvironment(paths.root, process.env), `Mister Todo was rolled back to ${target.slice(0, 7)} and is running.`)
+    const r = await runTable(STEPS, ctx, { run, dryRun, yes, step: 'rollback', interrupted: () => interrupted })
+    if (r.dryRun) return ok('rollback', 'dry run: nothing was changed')
+    Object.assign(record, { to: ctx.target, backup: ctx.backupFile, undoes: ctx.chain.map((x) => x.id), migrations: ctx.keepData ? ctx.toUndo : [], outcome: 'good' })
+    ok('rollback', `${short(ctx.target)} is running and verified, handed over without a stop; ${run.tally()}`)
+    await notifyOwner(botEnvironment(paths.root, process.env), `Mister Todo was rolled back to ${short(ctx.target)} and is running.`)
   } catch (err) {
+    Object.assign(record, { to: ctx.target || null, backup: ctx.backupFile, undoes: ctx.chain.map((x) => x.id) })
     record.reason = err instanceof Error ? err.message : String(err)
     if (err instanceof OpsError && err.code === 'ECANCELLED') record.outcome = 'cancelled'
-    if (stopped && !(await appStatus({ env: process.env })).running && await headCommit(CODE_ROOT) === current) {
-      // Failed before the code moved: bring the version that was running back up.
-      await run.step('restart', async () => { await startBot(process.env); return `${current.slice(0, 7)} started again` }).catch(() => {})
-    } else if (stopped && progress !== null && record.to !== null && (await appStatus({ env: process.env })).status !== 'online') {
-      // The target did not come up: never leave the owner without a bot.
-      const target = record.to
-      const back = progress
-      const restored = await run.step('back to previous', () => backToPrevious({ current, target, progress: back, deps: rollbackDeps })).then(() => true, () => false)
-      if (restored) record.reason = `${record.reason}; ${current.slice(0, 7)}, which ran before, is running again`
-    }
-    if (stopped) await notifyOwner(botEnvironment(paths.root, process.env), `Mister Todo: the rollback to ${target7(record.to)} failed: ${record.reason}`)
-    throw reported.has(/** @type {object} */ (err)) ? new OpsError('rollback', `failed: ${record.reason}; ${run.tally()}`, { hint: 'npm run status; npx zx ops/rollback.mjs --list' }) : err
+    if (interrupted) record.outcome = 'interrupted'
+    const serving = servingRecord(paths.databaseFile)
+    const handedOver = run.steps.some((s) => s.name === 'hand over' && s.ok)
+    const still = serving === null ? 'nothing serves: see npm run status' : `${short(serving.version)} serving`
+    if (handedOver || run.steps.some((s) => s.name === 'hand over')) await notifyOwner(botEnvironment(paths.root, process.env), `Mister Todo: the rollback to ${short(ctx.target || null)} failed (${still}): ${record.reason}`)
+    const summary = `${handedOver ? 'handed back' : 'nothing changed'}: ${record.reason}; ${still}`
+    if (interrupted) throw new OpsError('rollback', `interrupted (Ctrl-C); ${summary}; ${run.tally()}`, { hint: 'npx zx ops/rollback.mjs --list', code: 'EINTERRUPTED' })
+    throw reported.has(/** @type {object} */ (err)) ? new OpsError('rollback', `failed, ${summary}; ${run.tally()}`, { hint: 'npm run status; npx zx ops/rollback.mjs --list' }) : err
   } finally {
-    releasePm2()
     if (lock !== null) {
       if (!dryRun) appendRelease(paths.journalFile, { ...record, end: new Date().toISOString() })
       lock.release()
     }
+    process.off('SIGINT', onSigint)
+    process.off('SIGXFSZ', ignore)
   }
-}
-
-/** @param {string | null} commit */
-function target7 (commit) {
-  return commit?.slice(0, 7) ?? '?'
 }
 
 if (isMain(import.meta.url)) await runMain('rollback', main)

@@ -84,13 +84,13 @@ t.test('lock: a stale lock is reported with the command that clears it; --force-
   t.match(run.stdout, new RegExp(`! lock {2}cleared a stale lock of pid ${dead} \\(--force-unlock\\)`))
   t.match(run.stdout, /✓ announce {2}notice sent to 2 of 2 chat\(s\)/)
   for (const chat of [OWNER, FRIEND]) t.ok(s.emu.messages(chat).some((m) => m.text === 'Mister Todo is being updated; back in a minute.'), `chat ${chat} got the notice`)
-  t.ok(s.emu.messages(OWNER).some((m) => /^Mister Todo [0-9a-f]{7} is deployed and verified \(downtime [\d.]+ m?s\)\.$/.test(m.text)), 'the owner heard it was deployed')
+  t.ok(s.emu.messages(OWNER).some((m) => /^Mister Todo [0-9a-f]{7} is deployed and verified \(handed over without a stop\)\.$/.test(m.text)), 'the owner heard it was deployed')
   t.notOk(s.emu.messages(FRIEND).some((m) => /deployed/.test(m.text)), 'only the owner gets the outcome')
   t.equal(await s.ask('/ping'), 'pong')
   t.notOk(fs.existsSync(LOCK))
 })
 
-t.test('deploy: a version that never becomes ready → automatic rollback; the owner hears why', async (t) => {
+t.test('deploy: a version that never becomes ready is never handed the bot; the owner hears why', async (t) => {
   const before = await snapshot()
   s.push('hangs before ready', (dir) => {
     const main = path.join(dir, 'bot', 'main.ts')
@@ -98,11 +98,11 @@ t.test('deploy: a version that never becomes ready → automatic rollback; the o
   })
   const run = await s.run('deploy', [...FAST, '--ready-timeout', '6'])
   t.comment(run.stdout + run.stderr)
-  t.match(run.stderr, /✗ start: mister_todo did not become ready within 6 s \(mister_todo is "launching" in pm2\)/)
-  t.match(run.stdout, /✓ rollback verify/)
-  await assertUnharmed(t, run, before, /rolled back to [0-9a-f]{7}, release marked bad/, true)
-  t.match(lastEntry(), { outcome: 'rolled-back', reason: /did not become ready within 6 s.*; rolled back to [0-9a-f]{7}$/ })
-  t.ok(s.emu.messages(OWNER).some((m) => /^Mister Todo: the deploy of [0-9a-f]{7} failed and was rolled back to [0-9a-f]{7}\. Reason: .*did not become ready/.test(m.text)), 'the owner heard why')
+  t.match(run.stderr, /✗ dry start: the new version cannot start: did not finish its dry start within 6 s/)
+  t.notMatch(run.stdout, /✓ hand over/)
+  await assertUnharmed(t, run, before, /nothing changed: .*did not finish its dry start within 6 s.*; [0-9a-f]{7} still serving/, false)
+  t.match(lastEntry(), { outcome: 'failed', reason: /did not finish its dry start within 6 s/ })
+  t.ok(s.emu.messages(OWNER).some((m) => /^Mister Todo: the deploy of [0-9a-f]{7} failed \(nothing changed: .*\)\. Reason: .*did not finish its dry start/.test(m.text)), 'the owner heard why')
   revertOrigin(s)
 })
 
@@ -115,9 +115,9 @@ t.test('deploy: npm ci of the incoming dependencies fails → refused before the
     fs.writeFileSync(file, JSON.stringify(pkg, null, 2) + '\n')
   })
   const run = await s.run('deploy', FAST)
-  t.match(run.stderr, /✗ install: npm ci for [0-9a-f]{7} failed: `npm ci` can only install packages when your package\.json and package-lock\.json .*are in sync.*; nothing was stopped or changed/)
+  t.match(run.stderr, /✗ release: npm ci for [0-9a-f]{7} failed: `npm ci` can only install packages when your package\.json and package-lock\.json .*are in sync.*; nothing was stopped or changed/)
   t.notMatch(run.stdout, /✓ stop/)
-  await assertUnharmed(t, run, before, /nothing was deployed: npm ci for [0-9a-f]{7} failed/, false)
+  await assertUnharmed(t, run, before, /nothing changed: npm ci for [0-9a-f]{7} failed/, false)
   t.match(lastEntry(), { outcome: 'failed', reason: /npm ci for [0-9a-f]{7} failed/ })
   t.same(fs.readdirSync(path.join(s.live, 'storage', 'deps')), [], 'the failed install left nothing behind')
   revertOrigin(s)
@@ -131,23 +131,29 @@ t.test('deploy: the disk fills up at backup time → refused before the stop, no
   const run = await s.run('deploy', FAST, { shellPrefix: 'ulimit -f 600' })
   t.match(run.stderr, /✗ backup: the backup could not be written \(SQLITE_IOERR[A-Z_]*: disk I\/O error\): the disk may be full or a file-size limit reached/)
   t.notMatch(run.stdout, /✓ stop/)
-  await assertUnharmed(t, run, before, /nothing was deployed: the backup could not be written/, false)
+  await assertUnharmed(t, run, before, /nothing changed: the backup could not be written/, false)
   t.match(lastEntry(), { outcome: 'failed', reason: /the backup could not be written/ })
   t.same(fs.readdirSync(path.join(s.live, 'storage', 'backups')), backups, 'no partial backup left behind')
 })
 
-t.test('deploy: Ctrl-C right after the stop → the old version is brought back, lock released, journal says interrupted', async (t) => {
-  const before = await snapshot()
-  const deploy = s.start('deploy', FAST)
-  await s.emu.waitFor(() => /✓ stop /.test(deploy.output()), 60_000)
-  // As a terminal does: SIGINT to the whole foreground process group.
-  process.kill(-(deploy.child.pid ?? 0), 'SIGINT')
-  const run = await deploy.done
-  t.comment(run.stdout + run.stderr)
-  t.match(run.stdout, /! deploy {2}Ctrl-C: finishing the step in hand, then leaving a consistent state/)
-  t.match(run.stdout, /✓ rollback start/)
-  await assertUnharmed(t, run, before, /^✗ deploy: interrupted \(Ctrl-C\); rolled back to [0-9a-f]{7}, release marked bad/, true)
-  t.match(lastEntry(), { outcome: 'interrupted', reason: /^interrupted \(Ctrl-C\) after the bot was stopped: .*; rolled back to [0-9a-f]{7}$/ })
+t.test('deploy: Ctrl-C at each step → the completed steps undone, the previous version serving, lock released, journal says interrupted', async (t) => {
+  const incoming = s.push('a change to deploy', (dir) => fs.writeFileSync(path.join(dir, 'CHANGES.md'), 'one more\n'))
+  for (const step of ['release', 'backup', 'dry start', 'hand over']) {
+    const before = await snapshot()
+    const deploy = s.start('deploy', FAST)
+    await s.emu.waitFor(() => new RegExp(`✓ ${step} `).test(deploy.output()), 60_000)
+    // As a terminal does: SIGINT to the whole foreground process group.
+    process.kill(-(deploy.child.pid ?? 0), 'SIGINT')
+    const run = await deploy.done
+    t.comment(`Ctrl-C after ${step}:\n${run.stdout}${run.stderr}`)
+    t.match(run.stdout, /! deploy {2}Ctrl-C: finishing the step in hand, then undoing what was done/)
+    const handedOver = step === 'hand over'
+    if (handedOver) t.match(run.stdout, /✓ undo hand over {2}[0-9a-f]{7} serves/)
+    await assertUnharmed(t, run, before, handedOver ? /^✗ deploy: interrupted \(Ctrl-C\); handed back to [0-9a-f]{7}, release marked bad/ : /^✗ deploy: interrupted \(Ctrl-C\); nothing changed: /, handedOver)
+    t.match(lastEntry(), { outcome: 'interrupted' })
+    t.not(s.head(), incoming)
+  }
+  revertOrigin(s)
 })
 
 t.test('deploy: a diverged branch (a commit made on the server) → refused, nothing changed', async (t) => {
@@ -158,6 +164,6 @@ t.test('deploy: a diverged branch (a commit made on the server) → refused, not
   const before = await snapshot()
   const run = await s.run('deploy', FAST)
   t.match(run.stderr, /✗ preflight: main and origin\/main have diverged: a fast-forward is not possible — see: git log --oneline --graph main origin\/main/)
-  await assertUnharmed(t, run, before, /nothing was deployed: main and origin\/main have diverged/, false)
+  await assertUnharmed(t, run, before, /nothing changed: main and origin\/main have diverged/, false)
   t.match(lastEntry(), { outcome: 'failed', reason: /have diverged/ })
 })

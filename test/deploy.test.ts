@@ -1,9 +1,10 @@
 // Deploy and rollback for real: a bare origin, a live clone under a real PM2 daemon, the Bot API
-// emulator, real SQLite. Each test builds on the state the previous one left (run them in order).
+// emulator, real SQLite. Each test builds on the state the previous one left (run them in order).\n// A deploy hands over: the old version serves until the new one takes over.
 import fs from 'node:fs'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { depsKey } from '../ops/lib/deps.mjs'
+import { FRIEND } from './support/bot-harness.js'
 import { git } from './support/code-sandbox.js'
 import { createDeploySandbox } from './support/deploy-sandbox.js'
 
@@ -53,7 +54,7 @@ t.test('deploy: incoming tests fail → nothing stopped, HEAD and DB unchanged',
   t.equal(s.journal().at(-1)?.outcome, 'failed')
 })
 
-t.test('deploy: lock held → refused; --dry-run changes nothing', async (t) => {
+t.test('deploy: lock held → refused; --dry-run prints the steps from the table and changes nothing', async (t) => {
   const lock = path.join(s.live, 'storage', 'deploy.lock')
   fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), command: 'ops/deploy.mjs', startedAt: new Date().toISOString() }))
   const locked = await s.run('deploy', FAST)
@@ -63,108 +64,170 @@ t.test('deploy: lock held → refused; --dry-run changes nothing', async (t) => 
   const journal = s.journal().length
   const dry = await s.run('deploy', [...FAST, '--dry-run'])
   t.equal(dry.code, 0, dry.stderr)
-  t.match(dry.stdout, /git merge --ff-only [0-9a-f]{40}/)
+  const listed = [...dry.stdout.matchAll(/^ {2}(?:· | {2})([a-z]+(?: [a-z]+)?) {2,}/gm)].map((m) => m[1])
+  t.same(listed, ['release', 'tests', 'backup', 'rehearse', 'dry start', 'hand over', 'snapshot', 'watch', 'verify', 'checkout', 'prune'], 'the table\'s steps, in order')
+  t.match(dry.stdout, /hand over +pm2 reload: [0-9a-f]{7} stands by/)
   t.match(dry.stdout, /✓ deploy {2}dry run: nothing was changed/)
+  t.same(fs.existsSync(path.join(s.live, 'releases')) ? fs.readdirSync(path.join(s.live, 'releases')) : [], [], 'no release directory made (the failed deploy removed its own)')
   t.equal(s.head(), original)
   t.equal(s.journal().length, journal)
   t.equal((await s.pm2.app())?.status, 'online')
 })
 
-t.test('deploy: happy path → new command answers, migration applied, journal good', async (t) => {
-  // A user sends a task every 100 ms throughout the deploy: every one is answered and stored once.
-  const USER = 1002
-  const sent: Array<{ text: string, at: number }> = []
-  let sending = true
-  const traffic = (async () => {
-    for (let i = 0; sending; i++) {
-      sent.push({ text: `during deploy ${i}`, at: Date.now() })
-      s.emu.sendText(USER, USER, `during deploy ${i}`)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-  })()
+t.test('deploy: happy path → handed over with no wait a user notices, migration applied at take-over, journal good', async (t) => {
+  const oldPid = (await s.pm2.app())?.pid
+  const traffic = s.traffic('during deploy', FRIEND, 50)
   const run = await s.run('deploy', FAST)
-  sending = false
-  await traffic
+  const report = await traffic.finish()
   t.comment(run.stdout)
   t.equal(run.code, 0, run.stderr)
-  await s.emu.waitFor(() => sent.every(({ text }) => s.emu.messages(USER).some((m) => m.rendered.endsWith(` ${text}`))), 20_000)
-  const answeredAt = sent.map(({ text }) => s.emu.messages(USER).find((m) => m.rendered.endsWith(` ${text}`))?.date ?? 0)
-  const replies = s.emu.calls('sendMessage').filter((c) => c.params.chat_id === USER && c.status === 200).map((c) => c.at)
-  let gap = 0
-  for (let i = 1; i < replies.length; i++) gap = Math.max(gap, (replies[i] ?? 0) - (replies[i - 1] ?? 0))
-  t.comment(`${sent.length} messages during the deploy; longest gap between answers ${gap} ms`)
-  // Where the downtime goes, from the bot's own log: SIGINT → exit → (deploy steps, pm2 start,
-  // tsx, getMe, first poll) → ready → first answer.
-  const log = fs.readFileSync(path.join(s.live, 'storage', 'logs', 'bot.log'), 'utf8').split('\n')
-    .map((l) => { try { return JSON.parse(l.slice(l.indexOf('{'))) as { time: string, msg: string } } catch { return null } })
-    .filter((e) => e !== null)
-  const at = (msg: string): number => Date.parse(log.findLast((e) => e.msg.startsWith(msg))?.time ?? '')
-  const firstAnswer = replies.find((r) => r >= at('ready')) ?? NaN
-  t.comment(`downtime: SIGINT → exit ${at('stopped') - at('stopping')} ms; exit → ready ${at('ready') - at('stopped')} ms; ready → first answer ${firstAnswer - at('ready')} ms; SIGINT → first answer ${firstAnswer - at('stopping')} ms`)
-  t.same(sent.filter((_, i) => (answeredAt[i] ?? 0) === 0).map((x) => x.text), [], 'every message answered')
-  t.same(s.rows(`select text from tasks where chat_id = ${USER} order by number`).map((r) => (r as { text: string }).text), sent.map((x) => x.text), 'each applied once, in order')
-  t.equal(s.head(), pingCommit)
+  t.comment(`${report.sent.length} messages during the deploy; longest gap between answers ${report.longestGapMs} ms; ${s.handoverTimeline()}`)
+  t.same(report.unanswered, [], 'every message answered')
+  t.same(report.stored, report.sent, 'each applied once, in order')
+  t.ok(report.longestGapMs <= 1000, `no wait a user notices (longest gap ${report.longestGapMs} ms; goal 300 ms, measured in bench/)`)
+  t.equal(s.head(), pingCommit, 'the operator\'s checkout names what runs')
   t.equal(await s.ask('/ping'), 'pong')
   t.ok((s.rows('pragma table_info(tasks)') as Array<{ name: string }>).some((c) => c.name === 'note'))
+  const app = await s.pm2.app()
+  t.equal(app?.status, 'online')
+  t.not(app?.pid, oldPid, 'a new process serves')
+  t.match(run.stdout, new RegExp(`✓ hand over {2}${pingCommit.slice(0, 7)} serves \\(pid ${app?.pid}, took over from ${oldPid}; pm2 reload\\); at take-over: snapshot \\d+ ms, migrate \\d+ ms`))
+  t.match(run.stdout, /✓ dry start {2}dry start ok: [0-9a-f]{7} as @/)
   const entry = s.journal().at(-1)
   t.equal(entry?.outcome, 'good')
   t.same(entry?.migrations, ['20261125000000_add_task_note.ts'])
-  t.ok(fs.existsSync(String(entry?.backup)))
-  t.match(run.stdout, /downtime [\d.]+ (ms|s)/)
-  t.match(run.stdout, /✓ stop {2}mister_todo stopped \(pid \d+ exited; connected client\)/, 'stopped through the client connected before the stop, no pm2 CLI start in the downtime')
+  t.ok(fs.existsSync(String(entry?.backup)) && fs.existsSync(`${String(entry?.backup)}.json`), 'the take-over snapshot is kept with its manifest')
+  t.equal(fs.realpathSync(path.join(s.live, 'releases', 'current', 'bot')), fs.realpathSync(path.join(s.live, 'releases', fs.readlinkSync(path.join(s.live, 'releases', 'current')), 'bot')))
+  t.equal((await s.healthz()).version, pingCommit, '/healthz reports the new version')
 })
 
-t.test('rollback: after a good deploy → previous commit running and verified', async (t) => {
+t.test('rollback: after a good deploy → handed back to the previous commit with its backup, no wait a user notices', async (t) => {
   const list = await s.run('rollback', ['--list'])
   t.match(list.stdout, /deploy .* good/)
+  const dry = await s.run('rollback', ['--yes', '--dry-run'])
+  t.equal(dry.code, 0, dry.stderr)
+  t.same([...dry.stdout.matchAll(/^ {2}(?:· | {2})([a-z]+(?: [a-z]+)?) {2,}/gm)].map((m) => m[1]), ['release', 'dry start', 'hand over', 'kept copy', 'watch', 'verify', 'checkout', 'prune'])
+  const traffic = s.traffic('during rollback', FRIEND, 50)
   const run = await s.run('rollback', ['--yes', '--watch', '1'])
+  const report = await traffic.finish()
   t.comment(run.stdout)
   t.equal(run.code, 0, run.stderr)
+  t.comment(`${report.sent.length} messages during the rollback; longest gap between answers ${report.longestGapMs} ms; ${s.handoverTimeline()}`)
+  t.same(report.unanswered, [], 'every message answered')
+  t.ok(report.longestGapMs <= 1500, `longest gap ${report.longestGapMs} ms (goal 1 s with a 100 MB restore, measured in bench/)`)
+  t.match(run.stdout, /✓ hand over {2}[0-9a-f]{7} serves \(pid \d+, took over from \d+; pm2 reload\); at take-over: restore \d+ ms/)
   t.equal(s.head(), original)
-  t.not(await s.ask('/ping'), 'pong')
-  t.same(s.rows('select number, text from tasks where chat_id != 1002 order by id'), tasksBefore, 'the owner\'s rows are as before the deploy (traffic during it is in the kept pre-restore file)')
+  t.match(await s.ask('/help'), /Mister Todo/)
+  t.same(s.rows(`select number, text from tasks where chat_id != ${FRIEND} order by id`), tasksBefore, 'the owner\'s rows are as before the deploy (traffic since is in the kept pre-restore file)')
+  const kept = fs.readdirSync(path.join(s.live, 'storage', 'backups')).filter((f) => /_pre-restore\.sqlite$/.test(f))
+  t.equal(kept.length, 1, 'the replaced database is kept')
   t.equal(s.journal().at(-1)?.kind, 'rollback')
   t.equal(s.journal().at(-1)?.outcome, 'good')
+  t.equal((await s.healthz()).version, original)
 })
 
-t.test('deploy: a version that cannot start → automatic rollback, old version answering, rows identical', async (t) => {
-  // The checkout is detached after the rollback; deploy puts it back on main (which contains it)
-  // and deploys the next commit, whose bot exits at start.
-  s.push('broken start', (dir) => {
+/** Deploys a commit that breaks the way `change` does; the running version must serve throughout. */
+async function deployBroken (t: Test, message: string, change: (dir: string) => void, args: string[] = []): Promise<{ stdout: string, stderr: string }> {
+  s.push(message, change)
+  const owned = "select number, text from tasks where text not like 'during %' order by id"
+  const rowsBefore = s.rows(owned)
+  const headBefore = s.head()
+  const pidBefore = (await s.pm2.app())?.pid
+  const traffic = s.traffic(`during ${message}`, FRIEND, 50)
+  const run = await s.run('deploy', [...FAST, ...args])
+  const report = await traffic.finish()
+  t.comment(run.stdout + run.stderr)
+  t.equal(run.code, 1)
+  t.match(run.stderr, /✗ deploy: nothing changed: .*; [0-9a-f]{7} still serving/)
+  t.equal(s.head(), headBefore, 'the checkout is where it was')
+  t.equal((await s.pm2.app())?.pid, pidBefore, 'the same process serves')
+  t.same(report.unanswered, [], 'every message answered while the deploy failed')
+  t.ok(report.longestGapMs <= 1000, `longest gap ${report.longestGapMs} ms`)
+  t.same(s.rows(owned), rowsBefore, 'rows unchanged')
+  t.same(report.stored, report.sent, 'each message applied once, in order')
+  t.equal(s.journal().at(-1)?.outcome, 'failed')
+  git(s.dev, 'revert', '--no-edit', 'HEAD')
+  git(s.dev, 'push', '-q', 'origin', 'HEAD:main')
+  return run
+}
+
+t.test('deploy: a version that crashes at start never replaces the running one', async (t) => {
+  const run = await deployBroken(t, 'broken start', (dir) => {
     const main = path.join(dir, 'bot', 'main.ts')
     fs.writeFileSync(main, "throw new Error('boom at start')\n" + fs.readFileSync(main, 'utf8'))
   })
-  const rowsBefore = s.rows('select number, text from tasks order by id')
-  const headBefore = s.head()
-  const run = await s.run('deploy', FAST)
-  t.comment(run.stdout + run.stderr)
-  t.equal(run.code, 1)
-  t.match(run.stdout, /✓ rollback verify/)
-  t.match(run.stderr, /✗ deploy: rolled back to [0-9a-f]{7}, release marked bad/)
-  t.equal(s.head(), headBefore, 'back on the commit that ran before the deploy')
-  t.match(await s.ask('/help'), /Mister Todo/, 'the old version answers')
-  t.same(s.rows('select number, text from tasks order by id'), rowsBefore)
-  t.equal(s.journal().at(-1)?.outcome, 'rolled-back')
+  t.match(run.stderr, /✗ dry start: the new version cannot start: .*boom at start/)
 })
 
-t.test('deploy: an incoming migration that throws is caught by the rehearsal → nothing stopped, rows identical', async (t) => {
-  const headBefore = s.head()
-  const rowsBefore = s.rows('select number, text from tasks order by id')
-  s.push('a migration that throws', (dir) => {
+t.test('deploy: a version that hangs at the top level never replaces the running one', async (t) => {
+  const run = await deployBroken(t, 'hangs at start', (dir) => {
+    const main = path.join(dir, 'bot', 'main.ts')
+    fs.writeFileSync(main, 'await new Promise(() => { setInterval(() => {}, 1000) })\n' + fs.readFileSync(main, 'utf8'))
+  }, ['--ready-timeout', '4'])
+  t.match(run.stderr, /✗ dry start: the new version cannot start: did not finish its dry start within 4 s/)
+})
+
+t.test('deploy: a version whose getMe is refused never replaces the running one', async (t) => {
+  s.emu.failNext('getMe', { status: 401, description: 'Unauthorized' })
+  const run = await deployBroken(t, 'getMe refused', (dir) => { fs.appendFileSync(path.join(dir, 'README.md'), '\n') })
+  t.match(run.stderr, /✗ dry start: the new version cannot start: .*Telegram rejected the bot token/)
+})
+
+t.test('deploy: an incoming migration that throws is caught by the rehearsal → nothing changed', async (t) => {
+  const run = await deployBroken(t, 'a migration that throws', (dir) => {
     fs.writeFileSync(path.join(dir, 'storage', 'migrations', '20261130000000_throws.ts'),
       "import type { Knex } from 'knex'\nexport async function up (_knex: Knex): Promise<void> { throw new Error('migration exploded') }\nexport async function down (): Promise<void> {}\n")
   })
-  const run = await s.run('deploy', FAST)
-  t.equal(run.code, 1)
   t.match(run.stderr, /✗ rehearse: .*migration exploded/)
-  t.notMatch(run.stdout, /✓ stop/, 'the bot was never stopped')
-  t.equal(s.head(), headBefore, 'HEAD unchanged')
-  t.same(s.rows('select number, text from tasks order by id'), rowsBefore, 'rows identical')
-  t.match(await s.ask('/help'), /Mister Todo/, 'the old version is still answering')
 })
 
-t.test('deploy: changed dependencies are staged before the stop and swapped in by rename; a rollback swaps them back', async (t) => {
-  git(s.dev, 'revert', '--no-edit', 'HEAD', 'HEAD~1') // the throwing migration and the broken start
+t.test('deploy: a migration that throws only on the live database → the snapshot is put back and the bot handed back', async (t) => {
+  const rowsBefore = s.rows('select number, text from tasks order by id')
+  const headBefore = s.head()
+  s.push('throws at take-over', (dir) => {
+    fs.writeFileSync(path.join(dir, 'storage', 'migrations', '20261130000001_throws_live.ts'),
+      "import type { Knex } from 'knex'\nexport async function up (knex: Knex): Promise<void> { await knex.schema.alterTable('tasks', (t) => { t.text('x') }); if (process.env.pm_id !== undefined) throw new Error('live data says no') }\nexport async function down (knex: Knex): Promise<void> { await knex.schema.alterTable('tasks', (t) => { t.dropColumn('x') }) }\n")
+  })
+  const run = await s.run('deploy', FAST)
+  t.comment(run.stdout + run.stderr)
+  t.equal(run.code, 1)
+  t.match(run.stderr, /✗ hand over: the new version took over but its take-over failed: a migration failed on the live database \(the snapshot was put back\): .*live data says no/)
+  t.match(run.stdout, /✓ undo hand over {2}[0-9a-f]{7} serves/)
+  t.match(run.stderr, /✗ deploy: handed back to [0-9a-f]{7}, release marked bad/)
+  t.equal(s.head(), headBefore)
+  t.same(s.rows('select number, text from tasks order by id'), rowsBefore, 'rows as before')
+  t.notOk((s.rows('pragma table_info(tasks)') as Array<{ name: string }>).some((c) => c.name === 'x'), 'the half-applied migration is gone')
+  t.match(await s.ask('/help'), /Mister Todo/)
+  t.equal(s.journal().at(-1)?.outcome, 'rolled-back')
+  t.equal((await s.healthz()).version, headBefore)
+  git(s.dev, 'revert', '--no-edit', 'HEAD')
+  git(s.dev, 'push', '-q', 'origin', 'HEAD:main')
+})
+
+t.test('deploy: a version that crashes 2 s after taking over is handed back automatically', async (t) => {
+  const headBefore = s.head()
+  s.push('late crash', (dir) => {
+    const main = path.join(dir, 'bot', 'main.ts')
+    fs.writeFileSync(main, fs.readFileSync(main, 'utf8') + "\nif (!process.argv.includes('--dry-start')) setTimeout(() => { throw new Error('late crash') }, 2000)\n")
+  })
+  const traffic = s.traffic('during late crash', FRIEND, 50)
+  const run = await s.run('deploy', ['--yes', '--offline', '--watch', '4', '--test-command', 'true'])
+  const report = await traffic.finish()
+  t.comment(run.stdout + run.stderr)
+  t.equal(run.code, 1)
+  t.match(run.stderr, /✗ watch: /)
+  t.match(run.stdout, /✓ undo hand over {2}[0-9a-f]{7} serves/)
+  t.equal(s.head(), headBefore)
+  t.same(report.unanswered, [], 'every message answered')
+  t.same(report.stored, report.sent, 'each applied once, in order')
+  t.comment(`longest gap ${report.longestGapMs} ms (the crash, PM2's restart and the hand back)`)
+  t.equal((await s.healthz()).version, headBefore)
+  t.equal(s.journal().at(-1)?.outcome, 'rolled-back')
+  git(s.dev, 'revert', '--no-edit', 'HEAD')
+  git(s.dev, 'push', '-q', 'origin', 'HEAD:main')
+})
+
+t.test('deploy: changed dependencies get their own node_modules in the release; a rollback hands back to the release still on disk', async (t) => {
   const head = s.head()
   const incoming = s.push('dependency fields change', (dir) => {
     const file = path.join(dir, 'package.json')
@@ -173,32 +236,24 @@ t.test('deploy: changed dependencies are staged before the stop and swapped in b
   git(s.live, 'fetch', '-q', 'origin')
   const [oldKey, newKey] = [await depsKey(s.live, head), await depsKey(s.live, incoming)]
   t.not(oldKey, newKey)
-  // What `npm ci` would have left in storage/deps (a real one compiles better-sqlite3 for a minute):
-  // the same modules, as a link the swap moves like a folder.
-  const live = path.join(s.live, 'node_modules')
-  const modules = fs.realpathSync(live)
+  // What `npm ci` would have left in storage/deps (a real one compiles better-sqlite3 for a minute).
+  const modules = fs.realpathSync(path.join(s.live, 'node_modules'))
   fs.mkdirSync(path.join(s.live, 'storage', 'deps', newKey), { recursive: true })
   fs.symlinkSync(modules, path.join(s.live, 'storage', 'deps', newKey, 'node_modules'))
   fs.writeFileSync(path.join(s.live, 'storage', 'deps', newKey, 'complete'), 'staged by the test\n')
-  const linkOf = (file: string): string => fs.readlinkSync(file)
-  const original = linkOf(live)
-
   const run = await s.run('deploy', FAST)
   t.comment(run.stdout)
   t.equal(run.code, 0, run.stderr)
-  t.match(run.stdout, new RegExp(`✓ install {2}already installed in storage/deps/${newKey}; the running bot's node_modules untouched`))
-  t.match(run.stdout, new RegExp(`✓ deps {2}node_modules of ${incoming.slice(0, 7)} swapped in \\(installed before the stop\\); the previous ones are kept in storage/deps/${oldKey}`))
+  t.match(run.stdout, /✓ release {2}releases\/\d{8}-\d{6}-[0-9a-f]{7} \(new; node_modules reused\)/)
+  t.equal(fs.readlinkSync(path.join(s.live, 'releases', 'current', 'node_modules')), path.join(s.live, 'storage', 'deps', newKey, 'node_modules'))
   t.equal(s.head(), incoming)
-  t.equal(linkOf(live), modules, 'the staged node_modules is live')
-  t.equal(linkOf(path.join(s.live, 'storage', 'deps', oldKey, 'node_modules')), original, 'the previous node_modules is parked')
-  t.match(await s.ask('/help'), /Mister Todo/)
-
-  const back = await s.run('rollback', ['--yes', '--watch', '0'])
+  t.ok(fs.existsSync(path.join(s.live, 'storage', 'deps', oldKey, 'node_modules')), 'the previous release\'s node_modules is kept for a rollback')
+  const back = await s.run('rollback', ['--yes', '--keep-data', '--watch', '0'])
+  t.comment(back.stdout)
   t.equal(back.code, 0, back.stderr)
-  t.match(back.stdout, new RegExp(`✓ install {2}node_modules of ${head.slice(0, 7)} kept from before in storage/deps/${oldKey}, before the stop`))
-  t.equal(linkOf(live), original, 'the previous node_modules is back')
-  t.ok(fs.existsSync(path.join(s.live, 'storage', 'deps', newKey, 'node_modules')), 'the rolled-back one is parked for a redeploy')
+  t.match(back.stdout, /✓ release {2}releases\/\S+ \(still on disk\)/)
   t.equal(s.head(), head)
+  t.equal(fs.readlinkSync(path.join(s.live, 'releases', 'current', 'node_modules')), path.join(s.live, 'storage', 'deps', oldKey, 'node_modules'))
   t.match(await s.ask('/help'), /Mister Todo/)
 })
 

@@ -6,9 +6,8 @@ import t from 'tap'
 import { undeclaredChanges } from '../ops/lib/migrations.mjs'
 import { createSandbox, type Sandbox } from './support/ops-sandbox.js'
 
-const CREATE = '20261124000000_create_tasks.ts'
-const DUE = '20261124120000_due_dates_and_reminders.ts'
-const BASE = [CREATE, DUE]
+/** Every migration the code ships, in order (the fixtures below come on top of these). */
+const BASE = fs.readdirSync(path.join(import.meta.dirname, '..', 'storage', 'migrations')).filter((f) => /^\d{14}_.+\.ts$/.test(f)).sort()
 const CASCADE = '20261201000000_drop_chat_timezone.ts'
 const PURGE = '20261201000000_purge_deleted_tasks.ts'
 
@@ -24,13 +23,15 @@ t.test('migrate: the rehearsal stops a migration that silently deletes rows, and
   t.match(run.stdout, new RegExp([
     '^✓ backup  storage/backups/todo_\\S+\\.sqlite \\([\\d.]+ kB, 300 tasks, integrity ok\\)',
     `  rehearsing 1 migration\\(s\\) on a copy of ${name}: ${CASCADE}`,
-    '  table      before  after',
-    '  bot_state       0      0',
-    '  chats           1      1',
-    '  digests         0      0',
-    '  outbox          0      0',
-    '  reminders       0      0',
-    '  tasks         300      0',
+    '  table           before  after',
+    '  bot_state            0      0',
+    '  chats                1      1',
+    '  digests              0      0',
+    '  outbox               0      0',
+    '  owner_notices        0      0',
+    '  reminders            0      0',
+    '  scheduled_jobs       0      0',
+    '  tasks              300      0',
     '$',
   ].join('\n')))
   t.equal(run.stderr, '✗ rehearse: tasks lost 300 rows (300 → 0) and no migration declares it (knex #6213: with foreign keys on, rebuilding a referenced table cascades deletes); the live database was not touched — see: fix the migration, or declare the change in it: export const dataChange = { tasks: \'may-decrease\' }\n')
@@ -53,14 +54,16 @@ t.test('migrate: the rehearsal accepts a migration that declares its data change
   t.match(rehearsal.stdout, new RegExp([
     '^✓ backup  storage/backups/todo_\\S+\\.sqlite \\([\\d.]+ kB, 300 tasks, integrity ok\\)',
     `  rehearsing 1 migration\\(s\\) on a copy of ${name}: ${PURGE}`,
-    '  table         before  after',
-    '  bot_state          0      0',
-    '  chats              1      1',
-    '  digests            0      0',
-    '  outbox             0      0',
-    '  purged_tasks       -     30',
-    '  reminders          0      0',
-    '  tasks            300    270',
+    '  table           before  after',
+    '  bot_state            0      0',
+    '  chats                1      1',
+    '  digests              0      0',
+    '  outbox               0      0',
+    '  owner_notices        0      0',
+    '  purged_tasks         -     30',
+    '  reminders            0      0',
+    '  scheduled_jobs       0      0',
+    '  tasks              300    270',
     `✓ rehearse  1 migration\\(s\\) ran on a copy of ${name}, rows as expected`,
     '$',
   ].join('\n')))
@@ -77,7 +80,7 @@ t.test('migrate: the rehearsal accepts a migration that declares its data change
   t.equal(count(box, 'purged_tasks'), 30)
 
   const status = await box.run('migrate', ['status'])
-  t.equal(status.stdout, `  applied  ${CREATE}\n  applied  ${DUE}\n  applied  ${PURGE}\n✓ migrate  storage/db/todo.sqlite: 3 applied, 0 pending, 0 unknown to this code\n`)
+  t.equal(status.stdout, `${[...BASE, PURGE].map((n) => `  applied  ${n}\n`).join('')}✓ migrate  storage/db/todo.sqlite: ${BASE.length + 1} applied, 0 pending, 0 unknown to this code\n`)
 
   const rollback = await box.run('migrate', ['rollback', '--yes'])
   t.equal(rollback.code, 0, rollback.stderr)
@@ -92,11 +95,10 @@ t.test('migrate: status lists applied, pending and unknown-to-this-code migratio
   const run = await box.run('migrate', ['status'])
   t.equal(run.code, 0, run.stderr)
   t.equal(run.stdout, [
-    `  applied  ${CREATE}`,
-    `  applied  ${DUE}`,
+    ...BASE.map((n) => `  applied  ${n}`),
     '  applied  20261130000000_from_the_future.ts  (unknown to this code)',
     `  pending  ${PURGE}`,
-    '✓ migrate  storage/db/todo.sqlite: 3 applied, 1 pending, 1 unknown to this code',
+    `✓ migrate  storage/db/todo.sqlite: ${BASE.length + 1} applied, 1 pending, 1 unknown to this code`,
     '! migrate  the database was migrated by newer code: deploy that version, or roll back with npx zx ops/rollback.mjs',
     '',
   ].join('\n'))

@@ -85,7 +85,8 @@ const OPS_CASES: Case[] = [
   { name: 'migrate latest: the database is newer than the code', script: 'migrate', args: ['latest', '--yes'], setup: future, line: /has migrations this code does not know: 20991231000000_from_the_future\.ts — see: deploy the newer code/ },
   { name: 'backup: the backup folder cannot be written', script: 'backup', args: [], setup: (box) => lockFolder(box.backupsDir), line: /^✗ backup: cannot write to storage\/backups: it is not writable \(E(PERM|ACCES)\); nothing was written — see: ls -ld storage\/backups/ },
   { name: 'health: PM2 is not running', script: 'health', args: [], line: /^✗ health: mister_todo is not running under pm2 — see: npm start\n$/ },
-  { name: 'health: HEALTH_PORT malformed in .env', script: 'health', args: [], setup: (box) => fs.writeFileSync(path.join(box.root, '.env'), 'HEALTH_PORT=eighty\n', { mode: 0o600 }), line: /^✗ health: HEALTH_PORT in \.env is not a port number: "eighty" — see: set HEALTH_PORT to 1–65535 in \.env/ },
+  { name: 'health: HEALTH_PORT malformed in .env, named as the bot names it', script: 'health', args: [], setup: (box) => fs.writeFileSync(path.join(box.root, '.env'), 'HEALTH_PORT=eighty\n', { mode: 0o600 }), line: /^✗ health: HEALTH_PORT is not a port number: use 0–65535 \(0 picks a free port\) — see: set HEALTH_PORT to 1–65535 in \.env/ },
+  { name: 'health: HEALTH_PORT with an inline comment is read as the bot reads it', script: 'health', args: [], setup: (box) => fs.writeFileSync(path.join(box.root, '.env'), 'HEALTH_PORT=8787 # the usual one\n', { mode: 0o600 }), line: /^✗ health: mister_todo is not running under pm2 — see: npm start\n$/ },
   { name: 'logs: no log file yet', script: 'logs', args: ['--no-follow'], line: /no log file at .*bot\.log: the bot has not run under pm2 here yet — see: npm start/ },
 ]
 

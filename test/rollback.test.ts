@@ -1,7 +1,7 @@
 // Rollback for real: a bare origin, a live clone under a real PM2 daemon, the Bot API emulator,
 // real SQLite. The tests run in order and each builds on the releases the previous one left:
 // A → B (deploy) → C (deploy) → back to B (restore) → back to A (--keep-data) → A → C → --to A
-// → E (deploy) → --to D, which cannot start → back on E.
+// → E (deploy) → --to D, which cannot start → E never stopped.
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
@@ -74,13 +74,13 @@ t.test('rollback: restores the backup of the deploy it undoes; the replaced data
   const run = await s.run('rollback', ROLLBACK)
   t.comment(run.stdout)
   t.equal(run.code, 0, run.stderr)
-  t.match(run.stdout, /✓ rollback db {2}restored todo_\S+ \(verified before the stop, its copy checked by sha256\)/, 'not verified a second time while the bot is down')
-  t.match(run.stdout, /tasks added or changed since that backup \(lost from the live DB, kept in the _pre-restore copy\): 1\n/)
+  t.match(run.stdout, /✓ hand over {2}[0-9a-f]{7} serves \(pid \d+, took over from \d+; pm2 reload\); at take-over: restore \d+ ms/, 'the backup is put in place by the version taking over')
+  t.match(run.stdout, /tasks added or changed since: 1, kept in the _pre-restore copy/)
   t.equal(s.head(), B)
   t.equal(await s.ask('/ping'), 'pong')
   t.same(s.tasks(), atStop, 'the database is the one the bot left when deploy C stopped it')
   t.notOk(columns().includes('tag'))
-  const kept = /the replaced database is kept as (todo_\S+_pre-restore\.sqlite)/.exec(run.stdout)?.[1] ?? ''
+  const kept = /✓ kept copy {2}\S*?(todo_\S+_pre-restore\.sqlite)/.exec(run.stdout)?.[1] ?? ''
   const keptFile = path.join(path.dirname(deployC.backup ?? ''), kept)
   t.ok(fs.existsSync(keptFile), `${kept} exists`)
   t.match(git(s.live, 'show', '--no-patch', '--format=%H'), B)
@@ -101,7 +101,7 @@ t.test('rollback: a second one undoes the deploy before (not the bad one); --kee
   t.comment(run.stdout)
   t.equal(run.code, 0, run.stderr)
   t.equal(s.head(), A, `back at A (${A.slice(0, 7)}), not at the bad C`)
-  t.match(run.stdout, /✓ rollback db {2}undid 20261125000000_add_task_note\.ts, data kept/)
+  t.match(run.stdout, /✓ hand over {2}[0-9a-f]{7} serves .*; at take-over: snapshot \d+ ms, undo \d+ ms/, 'the migration undone by the version taking over, with the newer release\'s file')
   t.same(applied(), migrationsAtA, 'only that deploy\'s migration was undone')
   t.notOk(columns().includes('note'))
   t.same(texts(), [...before, ...report.sent], 'every task is still there, the traffic added once each')
@@ -138,7 +138,7 @@ t.test('rollback: --to <commit> --backup <file> goes exactly there', async (t) =
   t.match(journal().at(-1), { kind: 'rollback', outcome: 'good', backup: deployC2.backup, undoes: [deployC2.id] })
 })
 
-t.test('rollback: a target that cannot start → the version that ran before is back, with its data', async (t) => {
+t.test('rollback: a target that cannot start is never handed the bot: the running version serves, with its data', async (t) => {
   const D = s.push('broken start', (dir) => {
     const main = path.join(dir, 'bot', 'main.ts')
     fs.writeFileSync(main, "throw new Error('boom at start')\n" + fs.readFileSync(main, 'utf8'))
@@ -154,8 +154,8 @@ t.test('rollback: a target that cannot start → the version that ran before is 
   const run = await s.run('rollback', [...ROLLBACK, '--to', D, '--keep-data'])
   t.comment(run.stdout + run.stderr)
   t.equal(run.code, 1)
-  t.match(run.stdout, /✓ back to previous {2}[0-9a-f]{7} is running again/)
-  t.match(run.stderr, /^✗ rollback: failed: .*; [0-9a-f]{7}, which ran before, is running again; /m)
+  t.match(run.stderr, /✗ dry start: the new version cannot start: .*boom at start/)
+  t.match(run.stderr, /^✗ rollback: failed, nothing changed: .*; [0-9a-f]{7} serving; /m)
   t.equal(s.head(), E, 'the code that ran before the rollback')
   t.equal((await s.pm2.app())?.status, 'online')
   t.match(await s.ask('/help'), /Mister Todo/, 'it answers')

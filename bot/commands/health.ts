@@ -10,7 +10,7 @@ function ago (iso: string | null, now: number): string {
 
 export function formatHealth (h: Health, now = Date.now()): string {
   const lines = [
-    `${h.status === 'ok' ? '✅' : '⚠️'} <b>${h.status === 'ok' ? 'Healthy' : 'Not healthy'}</b>`,
+    `${h.status === 'ok' ? '✅' : '⚠️'} <b>${h.status === 'ok' ? 'Healthy' : h.status === 'degraded' ? 'Healthy, with a backup problem' : 'Not healthy'}</b>`,
     ...h.problems.map((p) => `• ${escapeHtml(p)}`),
     `Version: <code>${escapeHtml(h.version.slice(0, 12))}</code>, up ${h.uptimeS} s`,
     `Last poll: ${ago(h.lastPollAt, now)}`,
@@ -21,8 +21,17 @@ export function formatHealth (h: Health, now = Date.now()): string {
     const r = h.reminders
     lines.push(`Reminders: ${r.running ? 'running' : 'stopped'}, next ${r.nextDueAt === null ? 'none' : r.nextDueAt.slice(0, 16).replace('T', ' ') + ' UTC'}, last sent ${r.lastSentAt === null ? 'never' : r.lastSentAt.slice(0, 16).replace('T', ' ') + ' UTC'}, backlog ${r.backlog}`)
   }
+  if (h.backups != null) lines.push(formatBackups(h.backups))
   lines.push(`Updates: ${h.metrics.updates} handled, ${h.metrics.errors} errors, p50 ${h.metrics.p50Ms ?? '–'} ms, p99 ${h.metrics.p99Ms ?? '–'} ms`)
   return lines.join('\n')
+}
+
+function formatBackups (b: NonNullable<Health['backups']>): string {
+  const when = (iso: string | null): string => iso === null ? 'never' : `${iso.slice(0, 16).replace('T', ' ')} UTC`
+  const parts = [`last ${b.last === null ? 'none' : `${escapeHtml(b.last.file)} (${when(b.last.at)})`}`]
+  if (b.lastCopy !== null) parts.push(`copy ${b.lastCopy.ok ? 'ok' : 'failed'}`)
+  if (b.lastDrill !== null) parts.push(`drill ${b.lastDrill.ok ? 'ok' : `failed at ${escapeHtml(b.lastDrill.step ?? '')}`} (${when(b.lastDrill.at)})`)
+  return `Backups: ${parts.join(', ')}${b.problem === null ? '' : `\n• ${escapeHtml(b.problem)}`}`
 }
 
 export function healthCommand (health: () => Promise<Health>): CommandSpec {

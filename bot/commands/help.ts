@@ -19,6 +19,7 @@ export const HELP_TEXT = [
   '/tz Europe/Berlin – your time zone',
   '/digest 8:00 – a morning summary (/digest off)',
   '/remind 30m – remind ahead of due times (/remind off)',
+  '/export – your tasks as a file (/export csv, /export todo); /import – send a file with /import as its caption',
   '/health – is the bot well?',
   '',
   'Task numbers stay the same until a task is deleted.',

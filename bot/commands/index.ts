@@ -8,16 +8,18 @@ import { handleButton } from './buttons.js'
 import { dateCommands } from './dates.js'
 import { helpCommands } from './help.js'
 import { addTasks, taskCommands } from './tasks.js'
+import { transferCommands } from './transfer.js'
 import type { CommandSpec } from './types.js'
 
 export type Dispatch = (turn: Turn, update: T.Update) => Promise<void>
 
 const NON_TEXT_HINT = 'I keep text tasks only: send the task as a text message, one task per line.'
+const FILE_HINT = `${NON_TEXT_HINT} To add the tasks in a file, reply /import to it.`
 // Service messages (members joining, titles changing...) are not for us to answer.
 const CONTENT_KEYS = ['photo', 'sticker', 'voice', 'video', 'video_note', 'audio', 'document', 'animation', 'location', 'venue', 'contact', 'poll', 'dice', 'game', 'story']
 
 export function commandList (extra: readonly CommandSpec[] = []): CommandSpec[] {
-  return [...helpCommands, ...taskCommands, ...dateCommands, ...extra]
+  return [...helpCommands, ...taskCommands, ...dateCommands, ...transferCommands, ...extra]
 }
 
 export function createDispatch (botUsername: string, commands: readonly CommandSpec[]): Dispatch {
@@ -34,13 +36,15 @@ export function createDispatch (botUsername: string, commands: readonly CommandS
     }
     if (!('message' in update)) return
     const message = update.message
-    if (message.text === undefined) {
-      if (CONTENT_KEYS.some((k) => k in message)) turn.reply(NON_TEXT_HINT)
+    // A file's caption may be a command (a document sent with /import as its caption).
+    const captionCommand = message.document === undefined || message.caption === undefined ? undefined : parseCommand(message.caption)
+    if (message.text === undefined && captionCommand === undefined) {
+      if (CONTENT_KEYS.some((k) => k in message)) turn.reply('document' in message ? FILE_HINT : NON_TEXT_HINT)
       return
     }
-    const command = parseCommand(message.text)
+    const command = captionCommand ?? parseCommand(message.text ?? '')
     if (command === undefined) {
-      await addTasks(turn, message.text)
+      await addTasks(turn, message.text ?? '')
       return
     }
     if (command.addressedTo !== undefined && command.addressedTo.toLowerCase() !== botUsername.toLowerCase()) return

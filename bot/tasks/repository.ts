@@ -28,7 +28,8 @@ export type Schedule = {
   remindAt: number | null
 }
 
-export type NewTask = { text: string } & Partial<Schedule>
+/** `createdAt`/`doneAt`: kept from a file by /import (a new task is created now and open). */
+export type NewTask = { text: string, createdAt?: number, doneAt?: number | null } & Partial<Schedule>
 
 type TaskRow = {
   id: number
@@ -86,7 +87,7 @@ export class TaskRepository {
     const texts = tasks.map((t) => typeof t === 'string' ? { text: t } : t)
     await ensureChat(this.db, chatId, at)
     const chat = await this.db('chats').where({ id: chatId }).first('next_number') as { next_number: number }
-    const rows = texts.map((t, i) => ({ chat_id: chatId, number: chat.next_number + i, text: t.text, created_at: at, updated_at: at, ...scheduleColumns(t) }))
+    const rows = texts.map((t, i) => ({ chat_id: chatId, number: chat.next_number + i, text: t.text, created_at: t.createdAt ?? at, updated_at: at, done_at: t.doneAt ?? null, ...scheduleColumns(t) }))
     for (let i = 0; i < rows.length; i += 200) await this.db('tasks').insert(rows.slice(i, i + 200))
     await this.db('chats').where({ id: chatId }).update({ next_number: chat.next_number + texts.length })
     return this.byNumbers(chatId, rows.map((r) => r.number))

@@ -1,12 +1,21 @@
 // Delivers the outbox in order. A reply Telegram rejects for good (400, 403) is dropped with a
 // warning; one that failed for a passing reason (network, 5xx, 429 after retries) stays queued
 // and is tried again on the next flush, so a reply is never lost, only late.
-import { TelegramApiError, type Api } from 'node-telegram-bot-api'
+import { InputFile, TelegramApiError, type Api } from 'node-telegram-bot-api'
 import type * as T from 'node-telegram-bot-api/types'
 import type { Logger } from '../logger.js'
 import type { OutboxRow, UpdateLedger } from './ledger.js'
 
-type Sender = (api: Api, params: Record<string, unknown>) => Promise<unknown>
+type Sender = (api: Api, params: Record<string, unknown>, file: Uint8Array | undefined) => Promise<unknown>
+
+/** In the outbox a sendDocument's `document` is `{ filename, content_type }`; the bytes are the
+ * row's file (see ledger.ts). An upload is re-sent whole on a retry. */
+function sendDocument (api: Api, params: Record<string, unknown>, file: Uint8Array | undefined): Promise<unknown> {
+  if (file === undefined) throw new Error('sendDocument without its file in the outbox row')
+  const meta = (params.document ?? {}) as { filename?: string, content_type?: string }
+  const document = new InputFile(file, { filename: meta.filename ?? 'file', contentType: meta.content_type ?? 'application/octet-stream' })
+  return api.sendDocument({ ...(params as unknown as T.SendDocumentParams), document })
+}
 
 const SENDERS: Record<string, Sender> = {
   sendMessage: (api, p) => api.sendMessage(p as unknown as T.SendMessageParams),
@@ -14,6 +23,7 @@ const SENDERS: Record<string, Sender> = {
   editMessageReplyMarkup: (api, p) => api.editMessageReplyMarkup(p as unknown as T.EditMessageReplyMarkupParams),
   answerCallbackQuery: (api, p) => api.answerCallbackQuery(p as unknown as T.AnswerCallbackQueryParams),
   deleteMessage: (api, p) => api.deleteMessage(p as unknown as T.DeleteMessageParams),
+  sendDocument,
 }
 
 const PAGE = 100
@@ -63,7 +73,7 @@ export class OutboxDelivery {
     const send = SENDERS[row.method]
     try {
       if (send === undefined) throw new Error(`unknown outbox method ${row.method}`)
-      await send(this.api, row.params)
+      await send(this.api, row.params, row.hasFile ? await this.ledger.fileOf(row.id) : undefined)
       this.stats.sent++
     } catch (err) {
       if (err instanceof TelegramApiError && /message is not modified/.test(err.description)) {

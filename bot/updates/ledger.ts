@@ -6,8 +6,10 @@ import type { Knex } from 'knex'
 
 const LAST_UPDATE_KEY = 'last_update_id'
 
-export type Outgoing = { method: string, params: Record<string, unknown> }
-export type OutboxRow = Outgoing & { id: number, updateId: number }
+/** A Bot API request to make after commit. `file`: the bytes of an upload (sendDocument), stored
+ * in the row and read back only when that row is delivered. */
+export type Outgoing = { method: string, params: Record<string, unknown>, file?: Uint8Array }
+export type OutboxRow = { method: string, params: Record<string, unknown>, id: number, updateId: number, hasFile: boolean }
 
 export class UpdateLedger {
   /**
@@ -40,7 +42,7 @@ export class UpdateLedger {
       await trx('bot_state').insert({ key: LAST_UPDATE_KEY, value: String(updateId) }).onConflict('key').merge()
       if (outgoing.length > 0) {
         const at = this.now()
-        await trx('outbox').insert(outgoing.map((o) => ({ update_id: updateId, method: o.method, params: JSON.stringify(o.params), created_at: at })))
+        await trx('outbox').insert(outgoing.map((o) => ({ update_id: updateId, method: o.method, params: JSON.stringify(o.params), created_at: at, file: o.file === undefined ? null : Buffer.from(o.file) })))
       }
       return true
     })
@@ -50,8 +52,15 @@ export class UpdateLedger {
   }
 
   async pending (limit = 100): Promise<OutboxRow[]> {
-    const rows = await this.db('outbox').orderBy('id').limit(limit).select('id', 'update_id', 'method', 'params') as Array<{ id: number, update_id: number, method: string, params: string }>
-    return rows.map((r) => ({ id: r.id, updateId: r.update_id, method: r.method, params: JSON.parse(r.params) as Record<string, unknown> }))
+    // The file bytes stay on disk here: a page of exports would otherwise be read into memory at once.
+    const rows = await this.db('outbox').orderBy('id').limit(limit).select('id', 'update_id', 'method', 'params', this.db.raw('file is not null as has_file')) as Array<{ id: number, update_id: number, method: string, params: string, has_file: number }>
+    return rows.map((r) => ({ id: r.id, updateId: r.update_id, method: r.method, params: JSON.parse(r.params) as Record<string, unknown>, hasFile: r.has_file === 1 }))
+  }
+
+  /** The bytes of a queued upload. */
+  async fileOf (id: number): Promise<Buffer | undefined> {
+    const row = await this.db('outbox').where({ id }).first('file') as { file: Buffer | null } | undefined
+    return row?.file ?? undefined
   }
 
   /** Forgets delivered replies, a page of them in one statement. */

@@ -10,6 +10,7 @@ import { UserInputError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
 import { escapeHtml } from '../tasks/render.js'
+import type { AttachmentLoader } from '../transfer/attachment.js'
 import type { TurnFactory } from '../turn.js'
 import type { Outgoing, UpdateLedger } from './ledger.js'
 
@@ -24,6 +25,8 @@ export type PipelineDeps = {
   logger: Logger
   /** Builds the turn (repositories bound to the update's transaction, the chat's settings). */
   newTurn: TurnFactory
+  /** Fetches the file an /import names, before the transaction (a download must not hold it open). */
+  attachments?: AttachmentLoader
 }
 
 function chatOf (update: T.Update): number | undefined {
@@ -58,8 +61,10 @@ export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promi
       }
       return
     }
+    const attachment = await deps.attachments?.(update)
     const apply = async (trx: Knex.Transaction): Promise<Outgoing[]> => {
       const turn = await deps.newTurn(trx, chatId, updateId)
+      turn.attachment = attachment
       await deps.dispatch(turn, update)
       if ('callback_query' in update && !turn.outgoing.some((o) => o.method === 'answerCallbackQuery')) {
         turn.answer(update.callback_query.id)

@@ -58,13 +58,19 @@ export async function pollUpdates (o: PollOptions): Promise<void> {
   let offset = last === undefined ? undefined : last + 1
   let failures = 0
   let first = true
+  let endedBy409 = false
   while (!o.signal.aborted) {
     let updates: T.Update[]
     try {
       // The first poll does not wait: readiness needs its answer, not a long poll's worth of silence.
       updates = await o.api.getUpdates({ offset, timeout: first ? 0 : o.timeoutS, limit: 100, allowed_updates: ALLOWED_UPDATES as T.GetUpdatesParams['allowed_updates'] }, o.signal)
     } catch (err) {
-      if (o.signal.aborted) break
+      // Stopping: the open poll was aborted, or ended by the next poller's getUpdates (409 —
+      // the version taking over). Either way polling is over, not failing.
+      if (o.signal.aborted) {
+        endedBy409 = err instanceof TelegramApiError && err.errorCode === 409
+        break
+      }
       if (err instanceof TelegramApiError && err.errorCode === 401) {
         throw tokenRejected(err)
       }
@@ -95,4 +101,5 @@ export async function pollUpdates (o: PollOptions): Promise<void> {
     }
     await o.afterPoll()
   }
+  o.logger.info({ endedBy409 }, 'polling ended for the stop')
 }

@@ -6,11 +6,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { METHODS, resolveMethod, type MethodContext } from './bot-methods.js'
 import { ChatState } from './chat-state.js'
 import { FaultBook, faultError } from './faults.js'
-import { normalizeParams, parseBody, readBody } from './request-body.js'
+import { FileStore, type StoredFile } from './files.js'
+import { normalizeParams, parseBody, readBody, type UploadedFile } from './request-body.js'
 import { TelegramError, type Envelope } from './telegram-errors.js'
 import type { ApiCall, BotMessage, CallbackAnswer, EmulatorChat, EmulatorOptions, EmulatorUser, Fault, Update } from './types.js'
 import { UpdatesQueue } from './updates-queue.js'
-import { callbackQuery, noteRawUpdate, textMessage, toWireChat, toWireUser } from './user-actions.js'
+import { callbackQuery, documentMessage, noteRawUpdate, textMessage, toWireChat, toWireUser } from './user-actions.js'
 
 export type * from './types.js'
 
@@ -19,10 +20,14 @@ export const DEFAULT_BOT_USERNAME = 'mister_todo_bot'
 export const DEFAULT_WAIT_MS = 5000
 const WAIT_POLL_MS = 5
 
+/** A file the simulated user sends: its name, bytes, and optionally a caption and MIME type. */
+export type UserDocument = { name: string, data: Buffer | Uint8Array | string, mimeType?: string, caption?: string }
+
 export class BotApiEmulator {
   readonly apiRoot: string
   private readonly state: ChatState
   private readonly queue = new UpdatesQueue()
+  private readonly files = new FileStore()
   private readonly faults = new FaultBook()
   private readonly log: ApiCall[] = []
   private readonly heldAnswers = new Map<string, number>()
@@ -59,9 +64,23 @@ export class BotApiEmulator {
   }
 
   // ---- user side ----
-  sendText (user: EmulatorUser | number, chat: EmulatorChat | number, text: string): Update {
+  /** `replyTo`: the message id this one answers (Telegram then quotes it in reply_to_message). */
+  sendText (user: EmulatorUser | number, chat: EmulatorChat | number, text: string, replyTo?: number): Update {
     const from = toWireUser(user)
-    return this.queue.push({ message: textMessage(this.state, from, toWireChat(chat, from), text) })
+    return this.queue.push({ message: textMessage(this.state, from, toWireChat(chat, from), text, replyTo) })
+  }
+
+  /** The user sends a file (any size: users may send up to 2 GB; the bot may fetch 20 MB of it). */
+  sendDocument (user: EmulatorUser | number, chat: EmulatorChat | number, doc: UserDocument): Update {
+    const from = toWireUser(user)
+    const data = typeof doc.data === 'string' ? Buffer.from(doc.data, 'utf8') : Buffer.from(doc.data)
+    const file = this.files.add(data, doc.name, doc.mimeType)
+    return this.queue.push({ message: documentMessage(this.state, from, toWireChat(chat, from), file, doc.caption) })
+  }
+
+  /** The bytes of a file on the emulated Telegram (one the bot sent, say). */
+  fileBytes (fileId: string): Buffer | undefined {
+    return this.files.get(fileId)?.data
   }
 
   pressButton (user: EmulatorUser | number, chat: EmulatorChat | number, messageId: number, data: string): Update {
@@ -136,6 +155,7 @@ export class BotApiEmulator {
   // ---- HTTP ----
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.apiRoot)
+    if (url.pathname.startsWith('/file/')) return this.download(url, res)
     const route = /^\/bot([^/]*)\/([^/]+)\/?$/.exec(url.pathname)
     const call: ApiCall = { method: route?.[2] ?? url.pathname, params: {}, at: Date.now(), status: 0 }
     this.log.push(call)
@@ -147,7 +167,8 @@ export class BotApiEmulator {
     })
     try {
       const body = await readBody(req)
-      call.params = normalizeParams(parseBody(req.headers['content-type'], body, url.searchParams))
+      const uploads = new Map<string, UploadedFile>()
+      call.params = normalizeParams(parseBody(req.headers['content-type'], body, url.searchParams, uploads))
       if (route === null) throw new TelegramError(404)
       if (decodeURIComponent(route[1] ?? '') !== this.token) throw new TelegramError(401)
       const method = resolveMethod(route[2] ?? '')
@@ -164,7 +185,7 @@ export class BotApiEmulator {
       }
       const delay = this.faults.delayFor(method)
       if (delay > 0) await sleep(delay, undefined, { signal: controller.signal })
-      const context: MethodContext = { state: this.state, queue: this.queue, webhook: this.webhook, signal: controller.signal }
+      const context: MethodContext = { state: this.state, queue: this.queue, webhook: this.webhook, signal: controller.signal, files: this.files, uploads }
       const result = await handler(call.params, context)
       const hold = this.heldAnswers.get(method) ?? 0
       if (hold > 0) await sleep(hold, undefined, { signal: controller.signal })
@@ -176,6 +197,34 @@ export class BotApiEmulator {
         : new TelegramError(500, `Internal Server Error: ${err instanceof Error ? err.message : String(err)}`)
       this.answer(res, call, error.status, error.envelope())
     }
+  }
+
+  /** GET /file/bot<token>/<file_path>: the bytes, as Telegram serves them; 404 for anything else. */
+  private download (url: URL, res: ServerResponse): void {
+    const route = /^\/file\/bot([^/]*)\/(.+)$/.exec(url.pathname)
+    const call: ApiCall = { method: 'file', params: { path: route?.[2] ?? url.pathname }, at: Date.now(), status: 0 }
+    this.log.push(call)
+    const fault = this.faults.take('file')
+    const file: StoredFile | undefined = route !== null && decodeURIComponent(route[1] ?? '') === this.token
+      ? this.files.atPath(decodeURIComponent(route[2] ?? ''))
+      : undefined
+    if (fault !== undefined && 'drop' in fault) {
+      res.destroy()
+      return
+    }
+    const failed = fault === undefined ? undefined : faultError(fault)
+    if (failed !== undefined || file === undefined) {
+      this.answer(res, call, failed?.status ?? 404, (failed ?? new TelegramError(404)).envelope())
+      return
+    }
+    call.status = 200
+    const send = (): void => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': file.data.length })
+      res.end(file.data)
+    }
+    const delay = fault !== undefined && 'hangMs' in fault ? fault.hangMs : this.faults.delayFor('file')
+    if (delay > 0) setTimeout(() => { if (!res.destroyed) send() }, delay).unref()
+    else send()
   }
 
   private answer (res: ServerResponse, call: ApiCall, status: number, envelope: Envelope): void {

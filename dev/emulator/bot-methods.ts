@@ -1,7 +1,9 @@
 // The Bot API methods the emulator answers, each a function of the request's params. A handler
 // returns the `result` or throws a TelegramError; anything not listed here is 404, like Telegram.
 import type { ChatState, Content } from './chat-state.js'
+import { FILE_METHODS, type FileStore } from './files.js'
 import { formatText, readReplyMarkup, sameContent } from './message-content.js'
+import type { UploadedFile } from './request-body.js'
 import { DESCRIPTIONS, TelegramError, badRequest } from './telegram-errors.js'
 import type { CallbackAnswer } from './types.js'
 import { DEFAULT_LIMIT, MAX_TIMEOUT_SECONDS, type UpdatesQueue } from './updates-queue.js'
@@ -12,6 +14,9 @@ export type MethodContext = {
   webhook: { url: string }
   /** Aborted when the client goes away (or the emulator stops) before the answer. */
   signal: AbortSignal
+  files: FileStore
+  /** The file parts of this request's multipart body, by field name. */
+  uploads: Map<string, UploadedFile>
 }
 type Params = Record<string, unknown>
 type Handler = (params: Params, ctx: MethodContext) => unknown
@@ -146,6 +151,8 @@ export const METHODS: Record<string, Handler> = {
   getWebhookInfo: (_p, { queue, webhook }) => ({
     url: webhook.url, has_custom_certificate: false, pending_update_count: queue.pending().length,
   }),
+
+  ...FILE_METHODS,
 }
 
 const BY_LOWER_NAME = new Map(Object.keys(METHODS).map((name) => [name.toLowerCase(), name]))

@@ -1,10 +1,11 @@
 // Telegram's memory of the conversation: known chats, per-chat message ids, the bot's messages
 // as they stand, callback queries and their answers, and the bot's command list.
+import type { WireDocument } from './files.js'
 import type { FormattedText } from './html-text.js'
 import { DESCRIPTIONS, badRequest } from './telegram-errors.js'
 import type { BotMessage, CallbackAnswer, InlineKeyboardMarkupLike, WireChat, WireMessage, WireUser } from './types.js'
 
-export type StoredMessage = { view: BotMessage, content: FormattedText, editDate?: number }
+export type StoredMessage = { view: BotMessage, content: FormattedText, editDate?: number, document?: WireDocument }
 export type Content = FormattedText & { markup?: InlineKeyboardMarkupLike | undefined, source: string, parseMode?: string }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000)
@@ -17,6 +18,8 @@ export class ChatState {
   private byKey = new Map<string, StoredMessage>()
   /** Messages users sent: value true once the bot deleted it. */
   private userMessages = new Map<string, boolean>()
+  /** What users sent, as Telegram quotes it in reply_to_message. */
+  private userWire = new Map<string, WireMessage>()
   private callbacks = new Map<string, boolean>()
   private answers: CallbackAnswer[] = []
   readonly commands = new Map<string, unknown[]>()
@@ -54,11 +57,21 @@ export class ChatState {
     if (messageId > this.lastMessageId(chatId)) this.lastIds.set(chatId, messageId)
   }
 
-  addUserMessage (chatId: number, messageId: number): void {
+  addUserMessage (chatId: number, messageId: number, wire?: WireMessage): void {
     this.userMessages.set(key(chatId, messageId), false)
+    if (wire !== undefined) this.userWire.set(key(chatId, messageId), structuredClone(wire))
   }
 
-  addBotMessage (chat: WireChat, content: Content): StoredMessage {
+  /** A message of either side as Telegram quotes it in reply_to_message. */
+  quoted (chatId: number, messageId: number): WireMessage | undefined {
+    const user = this.userWire.get(key(chatId, messageId))
+    if (user !== undefined) return structuredClone(user)
+    const bot = this.byKey.get(key(chatId, messageId))
+    return bot === undefined || bot.view.deleted ? undefined : this.wireMessage(bot)
+  }
+
+  /** A text message, or a document (its caption then is the text). */
+  addBotMessage (chat: WireChat, content: Content, document?: WireDocument): StoredMessage {
     const view: BotMessage = {
       message_id: this.nextMessageId(chat.id),
       chat_id: chat.id,
@@ -70,7 +83,9 @@ export class ChatState {
     }
     if (content.parseMode !== undefined) view.parse_mode = content.parseMode
     if (content.markup !== undefined) view.reply_markup = content.markup
+    if (document !== undefined) view.document = { ...document }
     const stored: StoredMessage = { view, content: { text: content.text, entities: content.entities } }
+    if (document !== undefined) stored.document = document
     this.botMessages.push(stored)
     this.byKey.set(key(chat.id, view.message_id), stored)
     return stored
@@ -136,8 +151,14 @@ export class ChatState {
     const chat = this.chats.get(stored.view.chat_id) ?? { id: stored.view.chat_id, type: 'private' }
     const message: WireMessage = { message_id: stored.view.message_id, from: this.bot, chat, date: stored.view.date }
     if (stored.editDate !== undefined) message.edit_date = stored.editDate
-    message.text = stored.content.text
-    if (stored.content.entities.length > 0) message.entities = stored.content.entities
+    if (stored.document !== undefined) {
+      message.document = stored.document
+      if (stored.content.text !== '') message.caption = stored.content.text
+      if (stored.content.entities.length > 0) message.caption_entities = stored.content.entities
+    } else {
+      message.text = stored.content.text
+      if (stored.content.entities.length > 0) message.entities = stored.content.entities
+    }
     if (stored.view.reply_markup !== undefined) message.reply_markup = stored.view.reply_markup
     return structuredClone(message)
   }

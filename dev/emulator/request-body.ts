@@ -46,8 +46,12 @@ export function readBody (req: IncomingMessage, limit = MAX_BODY_BYTES): Promise
   })
 }
 
-/** Raw params from the query string and the body, before per-field typing. */
-export function parseBody (contentType: string | undefined, body: Buffer, query: URLSearchParams): Record<string, unknown> {
+/** A file part of a multipart request, with its bytes. */
+export type UploadedFile = { filename: string, contentType: string | undefined, data: Buffer }
+
+/** Raw params from the query string and the body, before per-field typing. A multipart file part
+ *  shows in the params as `{ file, size }`; its bytes go to `uploads`, keyed by the field name. */
+export function parseBody (contentType: string | undefined, body: Buffer, query: URLSearchParams, uploads?: Map<string, UploadedFile>): Record<string, unknown> {
   const params: Record<string, unknown> = Object.fromEntries(query)
   const type = (contentType ?? '').toLowerCase()
   if (body.length === 0) return params
@@ -61,11 +65,11 @@ export function parseBody (contentType: string | undefined, body: Buffer, query:
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest(DESCRIPTIONS.badJson)
     return { ...params, ...(parsed as Record<string, unknown>) }
   }
-  if (type.startsWith('multipart/form-data')) return { ...params, ...parseMultipart(type, contentType ?? '', body) }
+  if (type.startsWith('multipart/form-data')) return { ...params, ...parseMultipart(type, contentType ?? '', body, uploads) }
   return { ...params, ...Object.fromEntries(new URLSearchParams(body.toString('utf8'))) }
 }
 
-function parseMultipart (lowerType: string, contentType: string, body: Buffer): Record<string, unknown> {
+function parseMultipart (lowerType: string, contentType: string, body: Buffer, uploads: Map<string, UploadedFile> | undefined): Record<string, unknown> {
   const at = lowerType.indexOf('boundary=')
   if (at < 0) throw badRequest('Bad Request: multipart boundary is missing')
   const boundary = contentType.slice(at + 'boundary='.length).split(';')[0]?.trim().replace(/^"|"$/g, '') ?? ''
@@ -81,6 +85,11 @@ function parseMultipart (lowerType: string, contentType: string, body: Buffer): 
     const name = /name="([^"]*)"/i.exec(headers)?.[1]
     if (name === undefined) continue
     const filename = /filename="([^"]*)"/i.exec(headers)?.[1]
+    if (filename !== undefined) {
+      const type = /^content-type:\s*(.+)$/im.exec(headers)?.[1]?.trim()
+      // The client escapes quotes and line breaks in the name as %22, %0D, %0A (as browsers do).
+      uploads?.set(name, { filename: filename.replace(/%22/g, '"').replace(/%0D/g, '\r').replace(/%0A/g, '\n'), contentType: type, data: Buffer.from(content, 'latin1') })
+    }
     out[name] = filename === undefined
       ? Buffer.from(content, 'latin1').toString('utf8')
       : { file: filename, size: content.length }

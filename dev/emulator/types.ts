@@ -29,6 +29,8 @@ export type BotMessage = {
   date: number
   edited: boolean
   deleted: boolean
+  /** Set when the bot sent a file (sendDocument); `text`/`rendered` are then its caption. */
+  document?: { file_id: string, file_unique_id: string, file_name?: string, mime_type?: string, file_size: number }
 }
 
 /** One request as received (`at` in ms). `status` is the HTTP status answered: 0 while a long

@@ -1,6 +1,7 @@
 // The user's side of the chat: turns "user 42 typed /add milk" or "pressed a button" into the
 // Update payloads Telegram would queue, with the fields Telegram fills in.
 import type { ChatState } from './chat-state.js'
+import { wireDocument, type StoredFile } from './files.js'
 import type { CallbackQuery, EmulatorChat, EmulatorUser, MessageEntity, WireChat, WireMessage, WireUser } from './types.js'
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000)
@@ -35,12 +36,35 @@ export function commandEntities (text: string): MessageEntity[] {
   return entities
 }
 
-export function textMessage (state: ChatState, from: WireUser, chat: WireChat, text: string): WireMessage {
+/** Telegram quotes the message replied to (without its own reply_to_message). */
+function quote (state: ChatState, chatId: number, replyTo: number | undefined): WireMessage | undefined {
+  if (replyTo === undefined) return undefined
+  const quoted = state.quoted(chatId, replyTo)
+  if (quoted !== undefined) delete quoted.reply_to_message
+  return quoted
+}
+
+export function textMessage (state: ChatState, from: WireUser, chat: WireChat, text: string, replyTo?: number): WireMessage {
   state.registerChat(chat)
   const message: WireMessage = { message_id: state.nextMessageId(chat.id), from, chat, date: nowSeconds(), text }
   const entities = commandEntities(text)
   if (entities.length > 0) message.entities = entities
-  state.addUserMessage(chat.id, message.message_id)
+  const quoted = quote(state, chat.id, replyTo)
+  if (quoted !== undefined) message.reply_to_message = quoted
+  state.addUserMessage(chat.id, message.message_id, message)
+  return message
+}
+
+/** A file the user sent, with an optional caption (commands in it are marked, as in text). */
+export function documentMessage (state: ChatState, from: WireUser, chat: WireChat, file: StoredFile, caption?: string): WireMessage {
+  state.registerChat(chat)
+  const message: WireMessage = { message_id: state.nextMessageId(chat.id), from, chat, date: nowSeconds(), document: wireDocument(file) }
+  if (caption !== undefined && caption !== '') {
+    message.caption = caption
+    const entities = commandEntities(caption)
+    if (entities.length > 0) message.caption_entities = entities
+  }
+  state.addUserMessage(chat.id, message.message_id, message)
   return message
 }
 

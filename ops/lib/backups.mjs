@@ -1,9 +1,10 @@
 // @ts-check
 // The backups folder: names (UTC, sortable, never reused), manifests beside each backup, the list
 // newest first, verification against the manifest, and the free-space measure.
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { inspectDatabase, sha256File } from './sqlite.mjs'
+import { fsyncPath, inspectDatabase, sha256File } from './sqlite.mjs'
 
 /** todo_2026-11-24_10-02-11.sqlite, todo_2026-11-24_10-02-11_2.sqlite, todo_…_pre-restore.sqlite */
 export const BACKUP_NAME = /^todo_(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)(?:_(\d+))?(_pre-restore)?\.sqlite$/
@@ -12,10 +13,15 @@ export const FREE_BYTES_ENV = 'MISTER_TODO_FREE_BYTES'
 
 /** @typedef {'backup' | 'pre-restore'} BackupKind */
 /**
+ * `origin`: 'schedule' for a scheduled backup (kept by the daily/weekly/monthly rule), 'command'
+ * (or absent, in older manifests) for one taken by deploy, rollback, restore or by hand.
+ * `owner`: the owner's chat and its open tasks, which the restore drill compares with /list.
+ * `copies`: each off-machine copy made of it.
  * @typedef {{
  *   file: string, kind: BackupKind, createdAt: string, source: string, size: number, sha256: string,
  *   integrity: string, verified: boolean, counts: Record<string, number>, migrationHead: string | null,
- *   gitCommit: string | null, durationMs: number
+ *   gitCommit: string | null, durationMs: number, origin?: 'schedule' | 'command',
+ *   owner?: { chatId: number, openTasks: number } | null, copies?: import('./copies.mjs').CopyRecord[]
  * }} Manifest
  * @typedef {{ name: string, file: string, stamp: string, seq: number, kind: BackupKind }} BackupFile
  * @typedef {{ ok: boolean, problem: string | null, manifest: Manifest | null, counts: Record<string, number> }} Verification
@@ -55,6 +61,14 @@ export function readManifest (file) {
   } catch {
     return null
   }
+}
+
+/** Writes a manifest beside its backup: a temp file, flushed, renamed over. @param {string} file @param {Manifest} manifest */
+export function writeManifest (file, manifest) {
+  const tmp = path.join(path.dirname(file), `.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}.json`)
+  fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
+  fsyncPath(tmp)
+  fs.renameSync(tmp, manifestPathOf(file))
 }
 
 /** @param {Record<string, number>} a @param {Record<string, number>} b */

@@ -4,16 +4,23 @@
 // Best effort: a notice that cannot be sent never fails a deploy, and the request URL (which holds
 // the token) is never printed.
 import { chalk } from 'zx'
+import { allowedUserIds } from './settings.mjs'
 
-/** The allowed users' ids; the first is the owner. @param {NodeJS.ProcessEnv} env */
-export function allowedIds (env) {
-  return (env.ALLOWED_USER_IDS ?? '').split(',').map((s) => s.trim()).filter((s) => /^\d+$/.test(s)).map(Number)
+/**
+ * The allowed users' ids as the bot reads them; the first is the owner. A value the bot would
+ * refuse sends nothing and says why.
+ * @param {NodeJS.ProcessEnv} env
+ */
+async function recipients (env) {
+  const { ids, problem } = await allowedUserIds(env)
+  if (problem !== null) process.stdout.write(`${chalk.yellow('!')} notice  not sent: ${problem}\n`)
+  return ids
 }
 
 /**
  * Sends `text` to each chat with the bot's token; returns how many got it. Never throws and never
  * prints the request URL (it holds the token).
- * @param {NodeJS.ProcessEnv} env @param {number[]} chats @param {string} text
+ * @param {NodeJS.ProcessEnv} env @param {readonly number[]} chats @param {string} text
  */
 export async function sendNotice (env, chats, text) {
   const root = (env.TELEGRAM_API_ROOT?.trim() || 'https://api.telegram.org').replace(/\/+$/, '')
@@ -29,7 +36,7 @@ export const DEFAULT_ANNOUNCEMENT = 'Mister Todo is being updated; back in a min
 
 /** Sends the maintenance notice to each allowed user's chat. @param {NodeJS.ProcessEnv} env @param {string} text */
 export async function announce (env, text) {
-  const ids = allowedIds(env)
+  const ids = await recipients(env)
   const sent = await sendNotice(env, ids, text.trim() === '' ? DEFAULT_ANNOUNCEMENT : text)
   return `notice sent to ${sent} of ${ids.length} chat(s)`
 }
@@ -40,7 +47,7 @@ export async function announce (env, text) {
  * @param {NodeJS.ProcessEnv} env @param {string} text
  */
 export async function notifyOwner (env, text) {
-  const owner = allowedIds(env)[0]
+  const owner = (await recipients(env))[0]
   const sent = owner === undefined ? 0 : await sendNotice(env, [owner], text)
   process.stdout.write(sent === 1 ? `${chalk.green('✓')} notice  sent to the owner's chat\n` : `${chalk.yellow('!')} notice  could not reach the owner's chat\n`)
 }

@@ -5,6 +5,7 @@
 // relative to the data root.
 import fs from 'node:fs'
 import path from 'node:path'
+import { parseEnv } from 'node:util'
 
 export const CODE_ROOT = path.resolve(import.meta.dirname, '..', '..')
 export const DEFAULT_DATABASE_FILE = 'storage/db/todo.sqlite'
@@ -17,22 +18,17 @@ export const DEFAULT_DATABASE_FILE = 'storage/db/todo.sqlite'
  * @typedef {{ root?: string, env?: NodeJS.ProcessEnv }} WhereOptions
  */
 
-/** Reads KEY=value lines of a .env file (no expansion); a missing file is an empty one. @param {string} file */
+/**
+ * A .env file parsed exactly as `node --env-file` parses it (util.parseEnv: inline comments,
+ * quotes, `export`); a missing file is an empty one.
+ * @param {string} file @returns {Record<string, string>}
+ */
 export function readDotEnv (file) {
-  /** @type {Record<string, string>} */
-  const values = {}
-  let text = ''
   try {
-    text = fs.readFileSync(file, 'utf8')
+    return /** @type {Record<string, string>} */ (parseEnv(fs.readFileSync(file, 'utf8')))
   } catch {
-    return values
+    return {}
   }
-  for (const line of text.split(/\r?\n/)) {
-    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line)
-    if (match === null || match[1] === undefined) continue
-    values[match[1]] = (match[2] ?? '').replace(/^(['"])(.*)\1$/, '$2')
-  }
-  return values
 }
 
 /** @param {WhereOptions} [options] @returns {Paths} */

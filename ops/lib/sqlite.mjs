@@ -168,3 +168,13 @@ export function readHead (file) {
     db.close()
   }
 }
+
+/** Open tasks of one chat, read-only (the restore drill compares it with /list). @param {string} file @param {number} chatId */
+export function openTasksOf (file, chatId) {
+  const db = new Database(file, { readonly: true, fileMustExist: true })
+  try {
+    return Number(db.prepare('select count(*) from tasks where chat_id = ? and done_at is null and deleted_at is null').pluck().get(chatId))
+  } finally {
+    db.close()
+  }
+}

@@ -42,10 +42,11 @@ export function createRunner (options = {}) {
     /**
      * Runs one step; its function returns the text of its ✓ line.
      * @template {string | { detail: string }} T
-     * @param {string} name @param {() => Promise<T>} fn @returns {Promise<T>}
+     * `always`: runs even after Ctrl-C (the undo of a completed step).
+     * @param {string} name @param {() => Promise<T>} fn @param {{ always?: boolean }} [o] @returns {Promise<T>}
      */
-    async step (name, fn) {
-      if (options.interrupted?.() === true) throw new OpsError(name, 'interrupted (Ctrl-C) before this step', { code: 'EINTERRUPTED' })
+    async step (name, fn, o = {}) {
+      if (o.always !== true && options.interrupted?.() === true) throw new OpsError(name, 'interrupted (Ctrl-C) before this step', { code: 'EINTERRUPTED' })
       const started = performance.now()
       try {
         const result = await fn()

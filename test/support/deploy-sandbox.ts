@@ -18,6 +18,9 @@ export type DeploySandbox = {
   dbFile: string
   pm2: Pm2Sandbox
   run: (script: 'deploy' | 'rollback' | 'preflight', args: string[], options?: RunOptions) => Promise<Run>
+  /** Any ops script of the live checkout (e.g. reload), without a TTY. */
+  runScript: (script: string, args: string[], options?: RunOptions) => Promise<Run>
+  startScript: (script: string, args: string[], options?: RunOptions) => { child: ChildProcess, done: Promise<Run>, output: () => string }
   /** Starts a script in its own process group (as a terminal would), for signals; `done` is its run. */
   start: (script: 'deploy' | 'rollback', args: string[], options?: RunOptions) => { child: ChildProcess, done: Promise<Run>, output: () => string }
   /** Commits in the developer clone and pushes to origin; returns the new commit. */
@@ -30,8 +33,12 @@ export type DeploySandbox = {
   tasks: () => unknown[]
   /** PRAGMA integrity_check of the live database. */
   integrity: () => string
-  /** A user who sends "<label> <i>" every 100 ms until stopped. */
-  traffic: (label: string, user?: number) => Traffic
+  /** A user who sends "<label> <i>" every `everyMs` (default 100) until stopped. */
+  traffic: (label: string, user?: number, everyMs?: number) => Traffic
+  /** Where the last hand-over's wait went, from the bots' own log lines (ms from the old one's SIGINT). */
+  handoverTimeline: () => string
+  /** GET /healthz of the process that serves (its port from storage/db/serving.json). */
+  healthz: () => Promise<Record<string, unknown>>
   journal: () => Array<Record<string, unknown>>
   close: () => Promise<void>
 }
@@ -66,7 +73,7 @@ export function addColumnMigration (dir: string, name: string, column: string): 
 
 const ZX = 'node_modules/zx/build/cli.js'
 
-export async function createDeploySandbox (): Promise<DeploySandbox> {
+export async function createDeploySandbox (extraEnv: Record<string, string> = {}): Promise<DeploySandbox> {
   const emu = await BotApiEmulator.start()
   const code = createCodeSandbox()
   const base = tempDir('mister-todo-deploy-')
@@ -81,7 +88,7 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
     if (!fs.existsSync(path.join(dir, 'node_modules'))) fs.symlinkSync(path.join(import.meta.dirname, '..', '..', 'node_modules'), path.join(dir, 'node_modules'))
   }
   const data = path.join(base, 'data')
-  const env = botEnv(emu, data, { HEALTH_PORT: String(await freePort()), LOG_LEVEL: 'info' })
+  const env = botEnv(emu, data, { HEALTH_PORT: String(await freePort()), LOG_LEVEL: 'info', ...extraEnv })
   const pm2 = new Pm2Sandbox(live, env)
   await pm2.pm2('start', 'ecosystem.config.js')
   const dbFile = env.DATABASE_FILE ?? ''
@@ -110,6 +117,14 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
     dbFile,
     pm2,
     run: (script, args, options = {}) => collect(spawnScript(script, args, options, false)),
+    runScript: (script, args, options = {}) => collect(spawnScript(script, args, options, false)),
+    startScript: (script, args, options = {}) => {
+      const child = spawnScript(script, args, options, true)
+      let out = ''
+      child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+      child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
+      return { child, done: collect(child), output: () => out }
+    },
     start: (script, args, options = {}) => {
       const child = spawnScript(script, args, options, true)
       let out = ''
@@ -133,7 +148,7 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
     rows,
     tasks: () => rows('select id, chat_id, number, text, done_at, deleted_at from tasks order by id'),
     integrity: () => String((rows('pragma integrity_check')[0] as { integrity_check: string }).integrity_check),
-    traffic: (label, user = FRIEND) => {
+    traffic: (label, user = FRIEND, everyMs = 100) => {
       const sent: string[] = []
       const startedAt = Date.now()
       let sending = true
@@ -141,7 +156,7 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
         for (let i = 0; sending; i++) {
           sent.push(`${label} ${i}`)
           emu.sendText(user, user, `${label} ${i}`)
-          await new Promise((resolve) => setTimeout(resolve, 100))
+          await new Promise((resolve) => setTimeout(resolve, everyMs))
         }
       })()
       const answered = (text: string): boolean => emu.messages(user).some((m) => m.rendered.endsWith(` ${text}`))
@@ -149,7 +164,7 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
         finish: async () => {
           sending = false
           await loop
-          await emu.waitFor(() => sent.every(answered), 20_000).catch(() => undefined)
+          await emu.waitFor(() => sent.every(answered), 60_000).catch(() => undefined)
           const replies = emu.calls('sendMessage').filter((c) => c.params.chat_id === user && c.status === 200 && c.at >= startedAt).map((c) => c.at)
           let longestGapMs = 0
           for (let i = 1; i < replies.length; i++) longestGapMs = Math.max(longestGapMs, (replies[i] ?? 0) - (replies[i - 1] ?? 0))
@@ -157,6 +172,22 @@ export async function createDeploySandbox (): Promise<DeploySandbox> {
           return { sent, unanswered: sent.filter((x) => !answered(x)), stored, longestGapMs }
         },
       }
+    },
+    handoverTimeline: () => {
+      const log = fs.readFileSync(path.join(live, 'storage', 'logs', 'bot.log'), 'utf8').split('\n')
+        .map((l) => { try { return JSON.parse(l.slice(l.indexOf('{'))) as { time: string, msg: string, pid: number } } catch { return null } })
+        .filter((e) => e !== null)
+      const sigint = log.findLast((e) => e.msg.startsWith('stopping: finishing'))
+      if (sigint === undefined) return 'no hand-over in the log'
+      const t0 = Date.parse(sigint.time)
+      const marks = ['standby: ready', 'stopping: finishing', 'polling ended', 'stopped', 'take-over plan carried out', 'took over: serving', 'ready']
+      return log.filter((e) => Date.parse(e.time) >= t0 - 60_000 && marks.some((m) => e.msg.startsWith(m)))
+        .map((e) => `${e.msg.split(':')[0]} (pid ${e.pid}) ${Date.parse(e.time) - t0} ms`).join('; ')
+    },
+    healthz: async () => {
+      const serving = JSON.parse(fs.readFileSync(path.join(path.dirname(dbFile), 'serving.json'), 'utf8')) as { healthPort: number }
+      const res = await fetch(`http://127.0.0.1:${serving.healthPort}/healthz`)
+      return await res.json() as Record<string, unknown>
     },
     journal: () => {
       const file = path.join(live, 'storage', 'deploys.jsonl')

@@ -1,0 +1,153 @@
+// @ts-check
+// The hand-over: a release that has shown it can start (a dry start) is handed the bot by
+// `pm2 reload`, and the take-over is confirmed from what the new process itself records — never
+// from reload's exit code, which is 0 even when the new process never became ready. Ops writes a
+// plan first (storage/db/handover.json: restore a backup, take a snapshot, migrate, undo
+// migrations) that the new process carries out the moment it holds the instance lock, when nothing
+// writes the database (bot/takeover.ts).
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { $, sleep } from 'zx'
+import { isAlive } from './backups.mjs'
+import { OpsError } from './cli.mjs'
+import { CODE_ROOT } from './paths.mjs'
+import { APP_NAME, appStatus } from './pm2.mjs'
+import { pointCurrent } from './release-dirs.mjs'
+
+const PM2 = path.join(CODE_ROOT, 'node_modules', '.bin', 'pm2')
+
+/**
+ * @typedef {{ id: string, version: string, restore?: { from: string, keepAs: string }, snapshot?: string, migrate?: boolean, undo?: { migrationsDir: string, names: string[] } }} HandoverPlan
+ * @typedef {{ id: string, pid: number, ok: boolean, steps: Array<{ name: string, ms: number, detail: string }>, error: string | null, at: string, counts?: { before: Record<string, number>, after: Record<string, number> } }} HandoverResult
+ * @typedef {{ pid: number, version: string, healthPort: number, since: string }} ServingRecord
+ */
+
+/** @param {string} databaseFile */
+const runDir = (databaseFile) => path.dirname(databaseFile)
+
+/** @param {string} file */
+function readJson (file) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'))
+  } catch {
+    return null
+  }
+}
+
+/** Which process serves, by its own record; null when none is alive. @param {string} databaseFile @returns {ServingRecord | null} */
+export function servingRecord (databaseFile) {
+  /** @type {ServingRecord | null} */
+  const r = readJson(path.join(runDir(databaseFile), 'serving.json'))
+  return r !== null && isAlive(r.pid) ? r : null
+}
+
+/** @param {string} databaseFile @param {Omit<HandoverPlan, 'id'>} plan @returns {HandoverPlan} */
+export function writePlan (databaseFile, plan) {
+  const full = { id: `${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`, ...plan }
+  fs.mkdirSync(runDir(databaseFile), { recursive: true, mode: 0o700 })
+  const file = path.join(runDir(databaseFile), 'handover.json')
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(full, null, 2) + '\n', { mode: 0o600 })
+  fs.renameSync(`${file}.tmp`, file)
+  return full
+}
+
+/** Withdraws a plan nobody carried out (a hand-over that did not happen). @param {string} databaseFile */
+export function clearPlan (databaseFile) {
+  fs.rmSync(path.join(runDir(databaseFile), 'handover.json'), { force: true })
+}
+
+/** @param {string} databaseFile @param {string} id @returns {HandoverResult | null} */
+export function planResult (databaseFile, id) {
+  /** @type {HandoverResult | null} */
+  const r = readJson(path.join(runDir(databaseFile), 'handover-result.json'))
+  return r?.id === id ? r : null
+}
+
+/** The environment PM2 gives the bot (ecosystem env over ours), for the dry start. @param {NodeJS.ProcessEnv} env */
+function pm2LikeEnv (env) {
+  /** @type {NodeJS.ProcessEnv} */
+  const out = { ...env, NODE_ENV: 'production', MISTER_TODO_ROOT: CODE_ROOT }
+  delete out.NODE_OPTIONS
+  return out
+}
+
+/**
+ * Runs the release's bot with --dry-start: its code loads, .env is valid for it, the schema is one
+ * it can run on (after the plan), Telegram accepts the token. Nothing is touched.
+ * @param {string} dir @param {NodeJS.ProcessEnv} env @param {number} timeoutS
+ */
+export async function dryStart (dir, env, timeoutS) {
+  const entry = path.join(dir, 'bot', 'main.ts')
+  const tsx = path.join(dir, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs')
+  const run = $({ cwd: dir, env: pm2LikeEnv(env), quiet: true, nothrow: true, timeout: timeoutS * 1000 })`node ${`--env-file-if-exists=${path.join(CODE_ROOT, '.env')}`} --import ${tsx} ${entry} --dry-start`
+  const out = await run
+  if (out.exitCode === 0) return out.stdout.trim()
+  const why = out.signal === 'SIGTERM' || out.exitCode === null
+    ? `did not finish its dry start within ${timeoutS} s (it hangs while loading)`
+    : whyItFailed(out.stderr, out.exitCode)
+  throw new OpsError('dry start', `the new version cannot start: ${why}`, { hint: `cd ${dir} && node --import tsx bot/main.ts --dry-start` })
+}
+
+/**
+ * The line of a failed start that says why: the bot's own one-line reason, else the thrown error
+ * (an uncaught throw prints its stack and then "Node.js v20…").
+ * @param {string} stderr @param {number | null} exitCode
+ */
+function whyItFailed (stderr, exitCode) {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+  const own = lines.find((l) => l.startsWith('mister_todo: '))
+  if (own !== undefined) return own.replace(/^mister_todo: (cannot start: )?/, '')
+  return lines.find((l) => /^([A-Za-z]*Error|Error \[\w+\])\b.*: /.test(l)) ?? lines.at(-1) ?? `exit ${exitCode}`
+}
+
+/** `pm2 <args>` through the ecosystem file; its exit code is not trusted. @param {NodeJS.ProcessEnv} env @param {string[]} args */
+async function pm2 (env, args) {
+  return $({ cwd: CODE_ROOT, env: { ...env, PM2_DISCRETE_MODE: 'true' }, quiet: true, nothrow: true, timeout: 120_000 })`${PM2} ${args}`
+}
+
+/**
+ * Points releases/current at `dir` and hands the bot to it: `pm2 reload` when a version is online
+ * (it keeps serving until the new one stands by), a plain start when nothing runs. Then waits until
+ * the new process records that it serves `version` and, with a plan, that the plan succeeded.
+ * @param {{ dir: string, version: string, env: NodeJS.ProcessEnv, databaseFile: string, plan: HandoverPlan | null, timeoutS: number }} o
+ * @returns {Promise<{ pid: number, how: 'reload' | 'start', result: HandoverResult | null, detail: string }>}
+ */
+export async function handOver (o) {
+  const before = await appStatus({ env: o.env })
+  const oldPid = servingRecord(o.databaseFile)?.pid ?? null
+  pointCurrent(o.dir)
+  let how = /** @type {'reload' | 'start'} */ ('reload')
+  if (before.status === 'online' && oldPid !== null) {
+    void pm2(o.env, ['reload', 'ecosystem.config.js', '--update-env'])
+  } else {
+    // Nothing serves (stopped, errored, crash-looping): there is no one to hand over from.
+    how = 'start'
+    if (before.status !== null) await pm2(o.env, ['delete', APP_NAME])
+    void pm2(o.env, ['start', 'ecosystem.config.js', '--update-env'])
+  }
+  const until = Date.now() + o.timeoutS * 1000
+  for (;;) {
+    const serving = servingRecord(o.databaseFile)
+    const result = o.plan === null ? null : planResult(o.databaseFile, o.plan.id)
+    if (result !== null && !result.ok) throw new OpsError('hand over', `the new version took over but its take-over failed: ${result.error}`, { hint: 'npm run logs' })
+    if (serving !== null && serving.pid !== oldPid && serving.version === o.version && (o.plan === null || result !== null)) {
+      return { pid: serving.pid, how, result, detail: `${o.version.slice(0, 7)} serves (pid ${serving.pid}${oldPid === null ? '' : `, took over from ${oldPid}`}; ${how === 'reload' ? 'pm2 reload' : 'pm2 start'})` }
+    }
+    if (Date.now() > until) {
+      const now = await appStatus({ env: o.env })
+      throw new OpsError('hand over', `${o.version.slice(0, 7)} did not take over within ${o.timeoutS} s (${now.detail}${serving === null ? ', nothing serves' : `, pid ${serving.pid} serves ${serving.version.slice(0, 7)}`})`, { hint: 'npm run logs' })
+    }
+    await sleep(20)
+  }
+}
+
+/** Waits for a PM2 reload in progress to finish (PM2 refuses a second one meanwhile). @param {NodeJS.ProcessEnv} env */
+export async function settlePm2 (env) {
+  for (let i = 0; i < 150; i++) {
+    const s = await appStatus({ env })
+    if (s.status !== 'launching' && s.status !== 'stopping') return s
+    await sleep(200)
+  }
+  return appStatus({ env })
+}
