@@ -71,14 +71,14 @@ t.test('tests: Ctrl-C during the run kills the tests and reports cleanly', async
 })
 
 t.test('tests: on a terminal the live line shows files and failing tests, and the ✗ line replaces it', async (t) => {
-  const command = tapStream('pass:500', 'fail:500', 'pass:500')
+  const command = tapStream('pass:800', 'fail:800', 'pass:800')
   const run = await runStep(['tests', '.', command, '--no-stop'], { tty: { columns: 200 } })
   t.equal(run.code, 1)
   const seen = frames(run.stdout).map((f) => stripVTControlCharacters(f))
   t.match(seen.at(-1), /^✗ tests: .* failed \(exit 1\): 1 failing test\(s\); nothing was stopped or changed \(\d\.\d s\)\n$/)
   const named = seen.findIndex((f) => f.startsWith(FAILS))
   t.ok(named > 0, 'the failing name is printed while the step runs')
-  t.ok(seen.slice(named + 1, -1).some((f) => /^ {2}tests {2}2\/3 files · 1 failing · 0:0\d$/.test(f)), 'then the line counts it')
+  t.ok(seen.slice(named + 1, -1).some((f) => /^ {2}tests {2}[23]\/3 files · 1 failing · 0:0\d$/.test(f)), 'then the line counts it')
   t.ok(seen.slice(0, named).some((f) => /^ {2}tests {2}1\/3 files · 0:0\d$/.test(f)), 'before, files done')
 })
 
