@@ -26,27 +26,39 @@ t.test('progress: on a terminal one line is redrawn in place and the ✓ line ta
   t.ok(seen.at(-1)?.endsWith('\u001b[39m') === true && seen.at(-1)?.includes('\u001b[90m· 0:0') === true, 'the elapsed time is grey')
 })
 
-t.test('progress: NO_COLOR draws no colour codes, and a narrow terminal gets the line cut to its width', async (t) => {
-  const run = await runStep(['sleep', '1200'], { tty: { columns: 20 }, env: { NO_COLOR: '1' } })
+t.test('progress: NO_COLOR draws the live line without colour codes', async (t) => {
+  const run = await runStep(['sleep', '1200'], { tty: { columns: 80 }, env: { NO_COLOR: '1' } })
   t.equal(run.code, 0, run.stdout)
   const seen = frames(run.stdout)
-  t.match(seen.pop() ?? '', /^✓ sleep {2}done \(1\.\d s\)\n$/)
-  t.ok(seen.length >= 3)
-  for (const frame of seen) {
-    t.notOk(frame.includes('\u001b'), 'no escape codes in the line itself')
-    t.ok(frame.length <= 19, `"${frame}" fits in 19 columns`)
-  }
+  t.match(seen.pop() ?? '', /^✓ sleep {2}done \(\d\.\d s\)\n$/)
+  t.ok(seen.length >= 2)
+  for (const frame of seen) t.match(frame, new RegExp(`^ {2}step {2}[1-4]/4 files ${ELAPSED}$`), 'no escape codes in the line')
+})
+
+t.test('progress: a narrow terminal gets the line cut to its width', async (t) => {
+  const run = await runStep(['sleep', '1200'], { tty: { columns: 20 } })
+  t.equal(run.code, 0, run.stdout)
+  const seen = frames(run.stdout).map((f) => stripVTControlCharacters(f))
+  t.match(seen.pop() ?? '', /^✓ sleep {2}done \(\d\.\d s\)\n$/, 'the ✓ line itself is not cut')
+  t.ok(seen.length >= 2)
+  for (const frame of seen) t.ok(frame.length <= 19, `"${frame}" fits in 19 columns`)
   t.equal(seen.at(-1), '  step  4/4 files …', 'the line is cut, with an ellipsis')
+  const wider = frames((await runStep(['sleep', '1200'], { tty: { columns: 23 } })).stdout).map((f) => stripVTControlCharacters(f))
+  t.match(wider.at(-2), /^ {2}step {2}4\/4 fi… · 0:0\d$/, 'with room for it, the elapsed time stays and the text is cut')
 })
 
 t.test('progress: a line printed during the step erases the live line, stays whole, and the live line comes back under it', async (t) => {
-  const run = await runStep(['sleep', '1600', '--say'], { tty: { columns: 80 } })
+  const run = await runStep(['sleep', '3600', '--say'], { tty: { columns: 80 } })
   t.equal(run.code, 0, run.stdout)
   const seen = frames(run.stdout)
   const said = seen.findIndex((f) => f.includes('not ok'))
   t.ok(said > 0, 'the live line was shown before the line was printed')
-  t.match(stripVTControlCharacters(seen[said] ?? ''), new RegExp(`^ {4}not ok: test/c\\.test\\.ts > area: fails\n {2}step {2}[34]/4 files ${ELAPSED}$`), 'the line is printed whole from the first column, and the live line comes back under it')
+  t.match(stripVTControlCharacters(seen[said] ?? ''), new RegExp(`^ {4}not ok: test/c\\.test\\.ts > area: fails\n {2}step {2}3/4 files ${ELAPSED}$`), 'the line is printed whole from the first column, and the live line comes back under it before the next update')
   t.match(seen.at(-1), /^✓ sleep {2}done/)
+  const i = run.chunks.findIndex((c) => c.text.includes('not ok'))
+  const printed = run.chunks[i]
+  const back = run.chunks.slice(i).find((c, k) => (k === 0 ? c.text.slice(c.text.indexOf('not ok')) : c.text).includes('  step  '))
+  t.ok(printed !== undefined && back !== undefined && back.at - printed.at < 400, `the live line is back ${Math.round((back?.at ?? 0) - (printed?.at ?? 0))} ms after the printed line (not at the next clock tick)`)
 })
 
 t.test('progress: without a terminal a plain line comes every interval while the step runs, and nothing else changes', async (t) => {
@@ -61,7 +73,7 @@ t.test('progress: without a terminal a plain line comes every interval while the
   const at = run.chunks.filter((c) => c.text.startsWith('  step')).map((c) => c.at)
   for (let i = 1; i < at.length; i++) {
     const gap = (at[i] ?? 0) - (at[i - 1] ?? 0)
-    t.ok(gap >= 450 && gap <= 800, `lines ${Math.round(gap)} ms apart (interval 500 ms)`)
+    t.ok(gap >= 450 && gap <= 1200, `lines ${Math.round(gap)} ms apart (interval 500 ms)`)
   }
   t.equal(run.stderr, '')
 
@@ -91,4 +103,28 @@ t.test('progress: amounts, countdowns and a nested step, drawn on an injected te
   outer.stop()
   t.equal(formatElapsed(134_000), '2:14')
   t.equal(formatElapsed(3_723_000), '1:02:03')
+})
+
+t.test('progress: without a terminal a nested step keeps the cadence of the plain lines (no longer silence when it starts)', async (t) => {
+  const lines: Array<{ at: number, text: string }> = []
+  const started = performance.now()
+  const stream = Object.assign(Object.create(process.stdout) as NodeJS.WriteStream, { isTTY: false, write: (s: string) => { lines.push({ at: performance.now() - started, text: s }); return true } })
+  const options = { stream, intervalMs: 300 }
+  await withProgress('deps', async (outer) => {
+    outer.update('staging')
+    await new Promise((resolve) => setTimeout(resolve, 450))
+    await withProgress('install', async (inner) => {
+      inner.update('fetching packages', { done: 2, total: 3 })
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }, options)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }, options)
+  t.same(lines.map((l) => l.text), [
+    '  deps  staging · 0:00\n',
+    '  install  fetching packages · 2/3 (66 %) · 0:00\n',
+    '  install  fetching packages · 2/3 (66 %) · 0:00\n',
+    '  deps  staging · 0:01\n',
+  ], 'the inner step prints while it runs, the outer one before and after, nothing more')
+  const gaps = lines.slice(1).map((l, i) => l.at - (lines[i]?.at ?? 0))
+  t.ok(gaps.every((g) => g >= 295 && g <= 450), `every ~300 ms (${gaps.map(Math.round).join(', ')} ms)`)
 })

@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { chalk, question } from 'zx'
 
+// NO_COLOR (no-color.org): zx's chalk only reads FORCE_COLOR, so the ✓/✗ lines honour it here.
+if ((process.env.NO_COLOR ?? '') !== '') chalk.level = 0
+
 export const EXIT_FAILED = 1
 export const EXIT_USAGE = 2
 

@@ -154,21 +154,36 @@ export function startProgress (name, options = {}) {
   }
   const me = { draw, schedule: scheduleDraw }
   if (live) {
-    if (stack.length === 0) unhooks = hookWrites([stream, process.stdout, process.stderr], () => clearLine(write), () => stack.at(-1)?.schedule())
-    else clearLine(write)
+    if (stack.length === 0) {
+      unhooks = hookWrites([stream, process.stdout, process.stderr], () => clearLine(write), () => stack.at(-1)?.schedule())
+      // A script that exits in the middle of a step leaves no half-drawn line before the prompt.
+      const onExit = () => clearLine(write)
+      process.on('exit', onExit)
+      unhooks.push(() => process.off('exit', onExit))
+    } else clearLine(write)
   }
   if (stack.length === 0) lastPlain = started
   stack.push(me)
   const intervalMs = options.intervalMs ?? intervalFromEnv(env)
   // The plain lines keep one cadence across nested steps, so a step that starts inside another
   // does not restart the count and stretch the silence.
+  // Each line is timed from the last one (not from a coarse tick), so the gap is the interval.
+  /** @type {NodeJS.Timeout | undefined} */
+  let plainTimer
   const plainLine = () => {
-    if (stack.at(-1) !== me || performance.now() - lastPlain < intervalMs - 1) return
-    lastPlain = performance.now()
-    write(render(false) + '\n')
+    if (stopped) return
+    const due = lastPlain + intervalMs - performance.now()
+    if (stack.at(-1) === me && due <= 1) {
+      lastPlain = performance.now()
+      write(render(false) + '\n')
+    }
+    // A step under a nested one checks back a little later: the nested one prints meanwhile.
+    plainTimer = setTimeout(plainLine, stack.at(-1) === me ? Math.max(0, lastPlain + intervalMs - performance.now()) : Math.max(50, due))
+    plainTimer.unref()
   }
-  const timer = live ? setInterval(draw, TICK_MS) : setInterval(plainLine, Math.min(intervalMs, 250))
-  timer.unref()
+  const timer = live ? setInterval(draw, TICK_MS) : undefined
+  timer?.unref()
+  if (!live) plainLine()
   if (live) setTimeout(draw, options.showAfterMs ?? DEFAULT_SHOW_AFTER_MS).unref()
 
   return {
@@ -186,6 +201,7 @@ export function startProgress (name, options = {}) {
       if (stopped) return
       stopped = true
       clearInterval(timer)
+      clearTimeout(plainTimer)
       clearTimeout(pending)
       const at = stack.indexOf(me)
       if (at >= 0) stack.splice(at, 1)

@@ -24,10 +24,11 @@ export type StepOptions = {
 /** Single-quoted for sh. */
 const sh = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`
 
-/** The environment of an operator's shell: no CI, no tap loader, no forced colours. */
+/** The environment of an operator's shell: no CI, none of this tap run's settings, no forced colours. */
 export function operatorEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env }
-  for (const name of ['CI', 'NODE_OPTIONS', 'FORCE_COLOR', 'NO_COLOR', 'TAP', 'MISTER_TODO_PROGRESS_INTERVAL_S', 'COLUMNS']) delete env[name]
+  for (const name of Object.keys(env)) if (/^_?TAP/.test(name)) delete env[name]
+  for (const name of ['CI', 'NODE_OPTIONS', 'FORCE_COLOR', 'NO_COLOR', 'MISTER_TODO_PROGRESS_INTERVAL_S', 'COLUMNS']) delete env[name]
   return { ...env, TERM: 'xterm-256color', ...extra }
 }
 
@@ -59,6 +60,14 @@ export function runStep (args: string[], options: StepOptions = {}): Promise<Ste
       resolve({ code, stdout: of('stdout'), stderr: of('stderr'), chunks, pid: child.pid ?? 0 })
     })
   })
+}
+
+/** Runs a command on a pseudo-terminal of 100 columns and gives back what the terminal received. */
+export function runOnTerminal (command: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<string> {
+  const child = spawn('script', ['-q', '-e', '-c', `stty cols 100 rows 24; exec ${command.map(sh).join(' ')}`, '/dev/null'], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  return new Promise((resolve) => child.on('close', () => resolve(out)))
 }
 
 /**
