@@ -22,6 +22,7 @@
 //   --branch <remote/branch> what to deploy (default origin/main); --remote <name> sets the remote
 //   --test-command "<cmd>"   the incoming tests (default: $DEPLOY_TEST_COMMAND or "npm test")
 //   --skip-tests             skip the tests (asks; recorded in the journal)
+//   --all-tests              run every test file even after one fails (default: stop at the first)
 //   --watch <seconds>        follow the log after the hand-over (default 20)
 //   --ready-timeout <s>      how long the new version may take to start and take over (default 30)
 //   --offline                do not ask Telegram getMe
@@ -30,6 +31,7 @@
 //   --history                print the journal of deploys and rollbacks
 //   --help                   this text
 import { execFileSync } from 'node:child_process'
+import { performance } from 'node:perf_hooks'
 import fs from 'node:fs'
 import path from 'node:path'
 import { backup, DEFAULT_KEEP } from './backup.mjs'
@@ -46,14 +48,15 @@ import { currentReleaseDir, depsFor, prepareRelease, pruneReleases, removeReleas
 import { appendRelease, historyTable, newId, readReleases, who } from './lib/releases.mjs'
 import { announce, notifyOwner } from './lib/notices.mjs'
 import { freeBackupPath, writeManifestFor } from './lib/snapshot.mjs'
-import { createRunner, DEFAULT_READY_S, reported, runTests, switchCode, verifyBot, watchBot, logOffset } from './lib/steps.mjs'
+import { createRunner, DEFAULT_READY_S, reported, switchCode, verifyBot, watchBot, logOffset } from './lib/steps.mjs'
+import { runTests } from './lib/test-run.mjs'
 import { runTable } from './lib/step-table.mjs'
 
 export const DEFAULT_WATCH_S = 20
 
 const FLAGS = /** @type {const} */ ({
   yes: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, branch: { type: 'string' }, remote: { type: 'string' },
-  'test-command': { type: 'string' }, 'skip-tests': { type: 'boolean' }, watch: { type: 'string' }, offline: { type: 'boolean' },
+  'test-command': { type: 'string' }, 'skip-tests': { type: 'boolean' }, 'all-tests': { type: 'boolean' }, watch: { type: 'string' }, offline: { type: 'boolean' },
   announce: { type: 'string' }, 'force-unlock': { type: 'boolean' }, history: { type: 'boolean' }, 'ready-timeout': { type: 'string' },
 })
 
@@ -91,7 +94,7 @@ function withAnnounceText (args) {
 
 /**
  * @typedef {{
- *   paths: import('./lib/paths.mjs').Paths, branch: string, offline: boolean, testCommand: string, skipTests: boolean,
+ *   paths: import('./lib/paths.mjs').Paths, branch: string, offline: boolean, testCommand: string, skipTests: boolean, allTests: boolean,
  *   announce: string | null, watchS: number, readyS: number, yes: boolean, dryRun: boolean,
  *   pf: Awaited<ReturnType<typeof preflight>> | null, from: string, to: string, upToDate: boolean,
  *   release: { dir: string, name: string, created: boolean, deps: string } | null, previousDir: string,
@@ -136,9 +139,10 @@ export const STEPS = [
     name: 'release',
     when: incoming,
     describe: (c) => `releases/<stamp>-${short(c.to)}: a git worktree of ${short(c.to)} with its node_modules (npm ci in storage/deps only if the dependencies changed)`,
-    run: async (c) => {
+    run: async (c, progress) => {
       c.previousDir = currentReleaseDir()
-      const r = await prepareRelease(c.to, { onInstall: () => info(`    installing the dependencies of ${short(c.to)} (npm ci in storage/deps) …`) })
+      progress.update(`git worktree of ${short(c.to)}, its node_modules`)
+      const r = await prepareRelease(c.to, { progress })
       c.release = r
       c.depsChanged = await depsKey(CODE_ROOT, c.from) !== await depsKey(CODE_ROOT, c.to)
       return `releases/${r.name} (${r.created ? 'new' : 'already on disk'}; node_modules ${r.deps === 'installed' ? 'installed with npm ci' : r.deps === 'linked' ? 'linked, unchanged' : 'reused'})`
@@ -152,8 +156,8 @@ export const STEPS = [
   {
     name: 'tests',
     when: (c) => incoming(c) && !c.skipTests,
-    describe: (c) => `${c.testCommand} in the new release; any failure stops here`,
-    run: (c) => runTests(c.release?.dir ?? '', c.testCommand),
+    describe: (c) => `${c.testCommand} in the new release; any failure stops here${c.allTests ? '' : ' (at the first failing file)'}`,
+    run: (c, progress) => runTests(c.release?.dir ?? '', c.testCommand, { progress, stopOnFailure: !c.allTests }),
   },
   {
     name: 'backup',
@@ -169,8 +173,8 @@ export const STEPS = [
     name: 'rehearse',
     when: incoming,
     describe: () => 'the incoming migrations on a copy of that backup; rows checked',
-    run: async (c) => {
-      const r = await rehearse({ root: c.release?.dir ?? '', env: { ...process.env, DATABASE_FILE: c.paths.databaseFile }, backupFile: c.backupFile ?? '', quiet: true })
+    run: async (c, progress) => {
+      const r = await rehearse({ root: c.release?.dir ?? '', env: { ...process.env, DATABASE_FILE: c.paths.databaseFile }, backupFile: c.backupFile ?? '', quiet: true, progress })
       c.migrations = r.ran
       return r.ran.length === 0 ? 'no incoming migrations' : `${r.ran.length} migration(s) ran on a copy, rows as expected`
     },
@@ -187,7 +191,8 @@ export const STEPS = [
     when: incoming,
     ask: (c) => `hand the bot over to ${short(c.to)}`,
     describe: (c) => `the new version loads, checks .env, the schema${c.migrations.length > 0 ? ' (after its migrations)' : ''} and the token, and exits; the running bot is not touched`,
-    run: async (c) => {
+    run: async (c, progress) => {
+      progress.update(`starting ${short(c.to)} with --dry-start`, { deadline: performance.now() + c.readyS * 1000 })
       c.plan = writePlan(c.paths.databaseFile, c.migrations.length > 0 ? { version: c.to, snapshot: freeBackupPath(c.paths.backupsDir, 'backup'), migrate: true } : { version: c.to })
       return dryStart(c.release?.dir ?? '', process.env, c.readyS)
     },
@@ -200,8 +205,9 @@ export const STEPS = [
     name: 'hand over',
     when: incoming,
     describe: (c) => `pm2 reload: ${short(c.to)} stands by, ${short(c.from)} finishes the update in hand and exits, ${short(c.to)} takes over${c.migrations.length > 0 ? ', snapshots the database and applies ' + c.migrations.join(', ') : ''} and polls`,
-    run: async (c) => {
+    run: async (c, progress) => {
       c.logOffset = logOffset(path.join(c.paths.logsDir, 'bot.log'))
+      progress.update(`pm2 reload: waiting for ${short(c.to)} to take over`, { deadline: performance.now() + c.readyS * 1000 })
       c.tookOver = await handOver({ dir: c.release?.dir ?? '', version: c.to, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS })
       const took = c.tookOver.result?.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')
       return `${c.tookOver.detail}${took === undefined || took === '' ? '' : `; at take-over: ${took}`}`
@@ -227,7 +233,7 @@ export const STEPS = [
     name: 'watch',
     when: (c) => incoming(c) && c.watchS > 0,
     describe: (c) => `follow storage/logs/bot.log for ${c.watchS} s: no fatal line, no restart`,
-    run: (c) => watchBot({ env: process.env, logFile: path.join(c.paths.logsDir, 'bot.log'), fromOffset: c.logOffset, seconds: c.watchS }),
+    run: (c, progress) => watchBot({ env: process.env, logFile: path.join(c.paths.logsDir, 'bot.log'), fromOffset: c.logOffset, seconds: c.watchS, progress }),
   },
   {
     name: 'verify',
@@ -292,6 +298,7 @@ async function main () {
     offline: v.offline === true,
     testCommand: typeof v['test-command'] === 'string' ? v['test-command'] : (process.env.DEPLOY_TEST_COMMAND?.trim() || 'npm test'),
     skipTests: v['skip-tests'] === true,
+    allTests: v['all-tests'] === true,
     announce: typeof v.announce === 'string' ? v.announce : null,
     watchS: intFlag('deploy', v.watch, '--watch', 0) ?? DEFAULT_WATCH_S,
     readyS: intFlag('deploy', v['ready-timeout'], '--ready-timeout', 1) ?? DEFAULT_READY_S,

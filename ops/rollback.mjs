@@ -28,6 +28,7 @@
 //   --offline, --branch, --remote   accepted for symmetry with deploy
 //   --help              this text
 import fs from 'node:fs'
+import { performance } from 'node:perf_hooks'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { botEnvironment } from './preflight.mjs'
@@ -143,9 +144,9 @@ export const STEPS = [
   {
     name: 'release',
     describe: (c) => `the release directory of ${short(c.target)} (still on disk, or a new git worktree with its node_modules)`,
-    run: async (c) => {
+    run: async (c, progress) => {
       c.previousDir = currentReleaseDir()
-      const r = await prepareRelease(c.target, { onInstall: () => info(`    installing the dependencies of ${short(c.target)} (npm ci in storage/deps) …`) })
+      const r = await prepareRelease(c.target, { progress })
       c.release = r
       return `releases/${r.name} (${r.created ? 'new' : 'still on disk'})`
     },
@@ -173,8 +174,9 @@ export const STEPS = [
   {
     name: 'hand over',
     describe: (c) => `pm2 reload: ${short(c.target)} stands by, the running version finishes the update in hand and exits, ${short(c.target)} takes over${c.keepData ? (c.toUndo.length > 0 ? ` and undoes ${c.toUndo.join(', ')}` : '') : ' and puts the backup in place (the replaced database kept)'}`,
-    run: async (c) => {
+    run: async (c, progress) => {
       c.logOffset = logOffset(path.join(c.paths.logsDir, 'bot.log'))
+      progress.update(`pm2 reload: waiting for ${short(c.target)} to take over`, { deadline: performance.now() + c.readyS * 1000 })
       c.tookOver = await handOver({ dir: c.release?.dir ?? '', version: c.target, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS })
       const took = c.tookOver.result?.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')
       return `${c.tookOver.detail}${took === undefined || took === '' ? '' : `; at take-over: ${took}`}`
@@ -195,7 +197,7 @@ export const STEPS = [
     name: 'watch',
     when: (c) => c.watchS > 0,
     describe: (c) => `follow storage/logs/bot.log for ${c.watchS} s: no fatal line, no restart`,
-    run: (c) => watchBot({ env: process.env, logFile: path.join(c.paths.logsDir, 'bot.log'), fromOffset: c.logOffset, seconds: c.watchS }),
+    run: (c, progress) => watchBot({ env: process.env, logFile: path.join(c.paths.logsDir, 'bot.log'), fromOffset: c.logOffset, seconds: c.watchS, progress }),
   },
   {
     name: 'verify',

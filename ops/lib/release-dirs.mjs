@@ -53,7 +53,7 @@ export function listReleases () {
  * Makes sure `commit`'s dependencies are in storage/deps/<key>: reused when there, taken from the
  * checkout's node_modules when the checkout is at a commit with the same key (hard links: nothing
  * is copied, and npm replacing files in the checkout later does not change them), else npm ci.
- * @param {string} commit @param {{ onInstall?: () => void }} [o]
+ * @param {string} commit @param {{ progress?: import('./progress.mjs').Progress }} [o]
  * @returns {Promise<{ key: string, modules: string, how: 'reused' | 'linked' | 'installed' }>}
  */
 export async function depsFor (commit, o = {}) {
@@ -71,8 +71,8 @@ export async function depsFor (commit, o = {}) {
     fs.writeFileSync(path.join(dir, 'complete'), new Date().toISOString() + '\n')
     return { key, modules, how: 'linked' }
   }
-  o.onInstall?.()
-  const r = await stageDeps(CODE_ROOT, commit)
+  o.progress?.update(`npm ci for ${commit.slice(0, 7)} in storage/deps`)
+  const r = await stageDeps(CODE_ROOT, commit, o.progress === undefined ? {} : { progress: o.progress })
   return { key, modules: r.modules, how: 'installed' }
 }
 
@@ -83,7 +83,7 @@ export function findRelease (commit) {
 
 /**
  * A release directory for `commit` with its dependencies: an existing one, or a new worktree.
- * @param {string} commit @param {{ onInstall?: () => void }} [o]
+ * @param {string} commit @param {{ progress?: import('./progress.mjs').Progress }} [o]
  * @returns {Promise<Release & { deps: string, created: boolean }>}
  */
 export async function prepareRelease (commit, o = {}) {

@@ -13,7 +13,7 @@ import { confirm, info, OpsError } from './cli.mjs'
  * @typedef {{
  *   name: string,
  *   describe: (ctx: C) => string,
- *   run: (ctx: C) => Promise<string | { detail: string }>,
+ *   run: (ctx: C, progress: import('./progress.mjs').Progress) => Promise<string | { detail: string }>,
  *   undo?: (ctx: C) => Promise<string>,
  *   when?: (ctx: C) => boolean,
  *   check?: boolean,
@@ -44,7 +44,7 @@ export async function runTable (steps, ctx, o) {
         info(`  ${chalk.gray('·')} ${step.name}  ${step.describe(ctx)}`)
         continue
       }
-      await o.run.step(step.name, () => step.run(ctx))
+      await o.run.step(step.name, (progress) => step.run(ctx, progress))
       done.push(step)
     }
     return { dryRun: o.dryRun }

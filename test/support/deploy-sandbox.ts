@@ -97,7 +97,7 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
     const [file, argv] = options.shellPrefix === undefined ? [command[0] ?? '', command.slice(1)] : ['bash', ['-c', `${options.shellPrefix}; exec "$@"`, 'bash', ...command]]
     return spawn(file, argv, {
       cwd: live,
-      env: { ...pm2.fullEnv, FORCE_COLOR: '0', NO_COLOR: '1', npm_config_loglevel: 'error', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e', ...options.env },
+      env: { ...pm2.fullEnv, FORCE_COLOR: '0', NO_COLOR: '1', MISTER_TODO_PROGRESS_INTERVAL_S: '3600', npm_config_loglevel: 'error', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached,
     })
