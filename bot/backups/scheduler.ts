@@ -171,17 +171,17 @@ export class BackupScheduler {
   }
 
   private async checkStale (): Promise<void> {
-    if (this.schedules.backup === undefined) return
+    const row = await this.store.job('backup')
+    if (this.schedules.backup === undefined || row === undefined) return
     // A failing backup is already told; "no recent backup" would only say it again.
     if ((await this.store.standing()).some((n) => n.problem === 'backup-failed')) return
     const newest = this.newestBackup()
-    const ranOnce = (await this.store.job('backup'))?.outcome != null
     const now = this.d.clock.now()
-    if (newest === null ? ranOnce : now - newest.at > STALE_AFTER_MS) {
-      const days = newest === null ? null : Math.floor((now - newest.at) / 86_400_000)
+    // Counted from the newest backup, but never from before this database had the schedule.
+    if (now - Math.max(newest?.at ?? 0, row.sinceAt) > STALE_AFTER_MS) {
       await this.notices.raise('backup-stale', newest === null
         ? `⚠️ Mister_Todo has no backup at all in ${this.backupsDir}. Take one now: npx zx ops/backup.mjs`
-        : `⚠️ Mister_Todo's newest backup is ${days} days old (${newest.name}): scheduled backups are not being taken. See: npx zx ops/backup.mjs --list`)
+        : `⚠️ Mister_Todo's newest backup is ${Math.floor((now - newest.at) / 86_400_000)} days old (${newest.name}): scheduled backups are not being taken. See: npx zx ops/backup.mjs --list`)
     } else {
       await this.notices.clear('backup-stale')
     }
