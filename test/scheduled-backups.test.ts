@@ -11,6 +11,7 @@ import { openDatabase } from '../bot/db.js'
 import { createLogger } from '../bot/logger.js'
 import { BotApiEmulator } from '../dev/emulator/bot-api-emulator.js'
 import { backup } from '../ops/backup.mjs'
+import { createSandbox } from './support/ops-sandbox.js'
 import { listBackupFiles } from '../ops/lib/backups.mjs'
 import { botEnv, LogSink, OWNER, tempDir } from './support/bot-harness.js'
 
@@ -193,4 +194,66 @@ t.test('scheduled backup: the schedule\'s migration goes up, down and up again',
   await db.migrate.latest()
   await db('scheduled_jobs').insert({ name: 'backup', since_at: 1, slot_at: 1 })
   t.same(await db('scheduled_jobs').select('name', 'slot_at'), [{ name: 'backup', slot_at: 1 }])
+})
+
+t.test('scheduled backup: the schedule and copy settings are checked at start, one line naming the variable and the fix', async (t) => {
+  const good = { TELEGRAM_BOT_TOKEN: '123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abc', ALLOWED_USER_IDS: '42' }
+  const c = loadConfig(good)
+  t.match(c, { backupSchedule: '0 3 * * *', drillSchedule: '30 4 * * 0', backupCopyTo: null, backupCopyCommand: null, backupCopyTimeoutS: 600 })
+  t.match(loadConfig({ ...good, BACKUP_SCHEDULE: 'off', DRILL_SCHEDULE: ' OFF ', BACKUP_COPY_COMMAND: `rclone copy {file} 'remote:my backups/'` }), { backupSchedule: null, drillSchedule: null, backupCopyCommand: ['rclone', 'copy', '{file}', 'remote:my backups/'] })
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ BACKUP_SCHEDULE: '0 3 * *' }, 'BACKUP_SCHEDULE has 4 fields ("0 3 * *"): use five fields (minute hour day-of-month month day-of-week) like "0 3 * * *", or off'],
+    [{ BACKUP_SCHEDULE: '0 0 3 * * *' }, 'BACKUP_SCHEDULE has 6 fields ("0 0 3 * * *"): use five fields (minute hour day-of-month month day-of-week) like "0 3 * * *", or off'],
+    [{ DRILL_SCHEDULE: '61 4 * * 0' }, 'DRILL_SCHEDULE is not a valid cron expression ("61 4 * * 0": Invalid value for minute: 61): use five fields (minute hour day-of-month month day-of-week) like "30 4 * * 0", or off'],
+    [{ BACKUP_COPY_COMMAND: 'rclone copy "{file} remote:' }, 'BACKUP_COPY_COMMAND has an unclosed double quote: write it as on a command line, e.g. rclone copy {file} remote:mister_todo/'],
+    [{ BACKUP_COPY_COMMAND: 'rclone copy storage/backups remote:' }, 'BACKUP_COPY_COMMAND does not name {file}: put {file} where the backup file goes, e.g. rclone copy {file} remote:mister_todo/'],
+    [{ BACKUP_COPY_TIMEOUT_S: '0' }, 'BACKUP_COPY_TIMEOUT_S is not a time limit in seconds: use 1–86400 (default 600)'],
+  ]
+  const { checkEnvironment } = await import('../bot/config.js')
+  for (const [env, expected] of cases) t.same(checkEnvironment({ ...good, ...env }).problems, [expected])
+})
+
+t.test('scheduled backup: retention keeps exactly the newest of 7 days, 4 weeks and 12 months, and --list says which rule keeps each', async (t) => {
+  const { planRetention } = await import('../ops/lib/retention.mjs')
+  // A scheduled backup every day at 03:00 for 400 days up to Tuesday 2026-12-01, plus deploy backups.
+  const entries = []
+  for (let i = 0; i < 400; i += 1) {
+    const stamp = new Date(Date.parse('2026-12-01T03:00:00Z') - i * DAY).toISOString().slice(0, 19).replace('T', '_').replaceAll(':', '-')
+    entries.push({ name: `todo_${stamp}.sqlite`, stamp, seq: 1, origin: 'schedule' as const })
+  }
+  for (let i = 0; i < 12; i += 1) entries.push({ name: `todo_2026-10-${String(i + 10)}_12-00-00.sqlite`, stamp: `2026-10-${String(i + 10)}_12-00-00`, seq: 1, origin: 'command' as const })
+  const plan = planRetention(entries, { keep: 10, pinned: new Set(['todo_2026-10-10_12-00-00.sqlite']) })
+  const kept = [...plan].filter(([, v]) => v.keep).map(([name, v]) => `${name.slice(5, 15)} ${v.rules.join('+')}`)
+  // Tuesday 1 Dec shares its ISO week with Monday 30 Nov; 30 Nov is November's newest.
+  t.same(kept, [
+    '2026-12-01 daily+weekly+monthly',
+    '2026-11-30 daily+monthly',
+    '2026-11-29 daily+weekly',
+    '2026-11-28 daily',
+    '2026-11-27 daily',
+    '2026-11-26 daily',
+    '2026-11-25 daily',
+    '2026-11-22 weekly',
+    '2026-11-15 weekly',
+    '2026-10-31 monthly',
+    '2026-10-21 newest 10', '2026-10-20 newest 10', '2026-10-19 newest 10', '2026-10-18 newest 10', '2026-10-17 newest 10',
+    '2026-10-16 newest 10', '2026-10-15 newest 10', '2026-10-14 newest 10', '2026-10-13 newest 10', '2026-10-12 newest 10',
+    '2026-10-10 deploy journal',
+    '2026-09-30 monthly', '2026-08-31 monthly', '2026-07-31 monthly', '2026-06-30 monthly', '2026-05-31 monthly',
+    '2026-04-30 monthly', '2026-03-31 monthly', '2026-02-28 monthly', '2026-01-31 monthly',
+  ])
+  t.equal(kept.length, 7 + 2 + 10 + 10 + 1, '7 daily, 2 more weekly, 10 more monthly, the newest 10 others, 1 the journal names')
+
+  // The same rules, as --list shows them, on real files.
+  const box = await createSandbox(t, { tasks: 3 })
+  for (const at of ['2026-11-20T03:00:00Z', '2026-11-21T03:00:00Z', '2026-11-21T09:00:00Z']) await backup({ root: box.root, env: box.env, origin: 'schedule', keep: null, quiet: true, now: () => new Date(at) })
+  await backup({ root: box.root, env: box.env, quiet: true, now: () => new Date('2026-11-21T10:00:00Z') })
+  const run = await box.run('backup', ['--list'])
+  t.equal(run.code, 0, run.stderr)
+  t.same(run.stdout.split('\n').slice(1, 5).map((l) => l.replace(/^ +(todo_\S+).*?(-|yes|failed) +(.+?) +ok$/, '$1 $3')), [
+    'todo_2026-11-21_10-00-00.sqlite newest 10',
+    'todo_2026-11-21_09-00-00.sqlite daily, weekly, monthly',
+    'todo_2026-11-21_03-00-00.sqlite none: the next scheduled backup deletes it',
+    'todo_2026-11-20_03-00-00.sqlite daily',
+  ])
 })
