@@ -257,3 +257,22 @@ t.test('scheduled backup: retention keeps exactly the newest of 7 days, 4 weeks 
     'todo_2026-11-20_03-00-00.sqlite daily',
   ])
 })
+
+t.test('scheduled backup: a database in the temp folder with no backups root given gets no schedule (tests, npm run try)', async (t) => {
+  const emu = await BotApiEmulator.start()
+  const dir = tempDir('mister-todo-throwaway-')
+  const logs = new LogSink()
+  const clock = new AdjustableClock(BEFORE_THREE)
+  const bot = await startBot(loadConfig(botEnv(emu, dir)), { logger: createLogger('debug', logs), clock })
+  t.teardown(async () => {
+    await bot.stop()
+    await emu.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+  await bot.ready
+  clock.advance(2 * HOUR)
+  await settle()
+  t.equal((await bot.health()).backups, null)
+  t.same(await bot.db('scheduled_jobs').select('name'), [], 'nothing scheduled, nothing taken')
+  t.ok(logs.lines.some((l) => l.includes('"msg":"backups: no schedule for a database in the temp folder (a throwaway)"')))
+})

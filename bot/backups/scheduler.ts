@@ -4,6 +4,7 @@
 // down (or was cut off by a crash) is made up once, shortly after start. Problems reach the owner
 // once (notices.ts) and show in health as `backups`.
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import type { Api } from 'node-telegram-bot-api'
 import { listBackupFiles, readManifest } from '../../ops/lib/backups.mjs'
@@ -34,7 +35,8 @@ export type BackupSchedulerDeps = {
   gate: WriteGate
   config: Config
   limiter?: SendRateLimiter
-  /** Where storage/backups is (default: the project folder, as the ops scripts see it). */
+  /** Where storage/backups is (default: the project folder, as the ops scripts see it). Without it, a
+   * database in the system's temp folder (tests, `npm run try`, benchmarks) is a throwaway: no schedule. */
   root?: string
   /** A run missed while the bot was down waits this long after start (real ms), so the start itself is not slowed. */
   catchUpDelayMs?: number
@@ -52,6 +54,8 @@ export class BackupScheduler {
   private timer: NodeJS.Timeout | undefined
   private current: Promise<void> | undefined
   private started = false
+  /** False for a throwaway database (see `root`): health then shows no `backups`. */
+  private watched = true
   private firstTick = true
   private running: JobName | null = null
   private unsubscribe: () => void = () => {}
@@ -71,6 +75,11 @@ export class BackupScheduler {
 
   start (): void {
     if (this.schedules.backup === undefined && this.schedules.drill === undefined) return
+    if (this.d.root === undefined && !path.relative(os.tmpdir(), this.d.config.databaseFile).startsWith('..')) {
+      this.d.logger.info('backups: no schedule for a database in the temp folder (a throwaway)')
+      this.watched = false
+      return
+    }
     this.started = true
     this.unsubscribe = this.d.clock.onJump(() => this.wake(0))
     this.wake(0)
@@ -188,7 +197,8 @@ export class BackupScheduler {
   }
 
   /** What health shows as `backups`. */
-  async state (): Promise<BackupHealth> {
+  async state (): Promise<BackupHealth | null> {
+    if (!this.watched) return null
     const newest = this.newestBackup()
     const backup = await this.store.job('backup')
     const drill = await this.store.job('drill')
