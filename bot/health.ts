@@ -39,7 +39,7 @@ export type HealthSources = {
   version: string
   outboxBacklog: () => Promise<number>
   reminders?: () => Promise<ReminderState>
-  backups?: () => Promise<BackupHealth>
+  backups?: () => Promise<BackupHealth | null>
 }
 
 /** The git commit of the code in `root`, as health reports it. */

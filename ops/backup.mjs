@@ -97,19 +97,20 @@ export async function backup (options = {}) {
   const older = retentionEntries(paths.backupsDir)
   const pinned = referencedBackups(paths.journalFile)
   const plan = planRetention([...older, planned], { keep, pinned })
-  const doomed = older.filter((b) => plan.get(b.name)?.keep === false)
-  const scheduledDoomed = doomed.some((b) => b.origin === 'schedule')
-  const kept = older.filter((b) => b.origin === 'command' && plan.get(b.name)?.rules.join() === 'deploy journal').map((b) => b.name)
-  const rule = `the newest ${keep}${scheduledDoomed ? ` and the scheduled ${GFS_WORDS}` : ''}`
+  // Each kind prunes only its own: a deploy's backup never deletes a scheduled one, nor the reverse.
+  const doomed = older.filter((b) => b.origin === origin && plan.get(b.name)?.keep === false)
+  const kept = older.filter((b) => b.origin === origin && plan.get(b.name)?.rules.join() === 'deploy journal').map((b) => b.name)
+  const rule = origin === 'schedule' ? GFS_WORDS : `the newest ${keep}`
+  const what = origin === 'schedule' ? 'old scheduled backup(s)' : 'old backup(s)'
   if (options.dryRun === true) {
     say.ok('backup', `would copy ${shown(paths, source)} (${formatBytes(size)}) to ${shown(paths, path.join(paths.backupsDir, planned.name))} (dry run)`)
     if (doomed.length > 0) say.ok('prune', `would delete ${doomed.map((b) => b.name).join(', ')} (dry run)`)
     return { file: null, manifest: null, pruned: [], kept, copies: [] }
   }
   if (doomed.length > 0) {
-    say.info(`  retention (--keep ${keep}${scheduledDoomed ? `; scheduled: ${GFS_WORDS}` : ''}) will delete: ${doomed.map((b) => b.name).join(', ')}`)
+    say.info(`  retention (${origin === 'schedule' ? `scheduled: ${GFS_WORDS}` : `--keep ${keep}`}) will delete: ${doomed.map((b) => b.name).join(', ')}`)
     // A scheduled backup runs unattended: its retention is the rule itself, not a question.
-    await confirm('backup', `delete ${doomed.length} old backup(s) beyond ${rule}`, { yes: options.yes === true || origin === 'schedule' })
+    await confirm('backup', `delete ${doomed.length} ${what} beyond ${rule}`, { yes: options.yes === true || origin === 'schedule' })
   }
 
   const { file, manifest } = await writeBackup(paths, kind, origin, date, size, options.onProgress ?? (options.quiet === true ? undefined : progressPrinter(size)))
@@ -121,7 +122,7 @@ export async function backup (options = {}) {
     fs.rmSync(manifestPathOf(b.file), { force: true })
     fs.rmSync(b.file, { force: true })
   }
-  if (doomed.length > 0) say.ok('prune', `deleted ${doomed.length} old backup(s), kept ${rule}${kept.length > 0 ? ` and ${kept.length} the deploy journal names` : ''}`)
+  if (doomed.length > 0) say.ok('prune', `deleted ${doomed.length} ${what}, kept ${rule}${kept.length > 0 ? ` and ${kept.length} the deploy journal names` : ''}`)
 
   const copies = copying === null ? [] : await copyBackup(file, manifest, copying, { keep, pinned, say, shownPath: (f) => shown(paths, f) })
   return { file, manifest, pruned: doomed.map((b) => b.name), kept, copies }
@@ -236,7 +237,7 @@ export async function listBackups (options = {}) {
     const createdAt = manifest?.createdAt ?? `${b.stamp.slice(0, 10)}T${b.stamp.slice(11).replaceAll('-', ':')}Z`
     const rules = plan.get(b.name)?.rules ?? []
     const copies = manifest?.copies ?? []
-    entries.push({ ...b, ageMs: now - Date.parse(createdAt), size: fs.statSync(b.file).size, tasks: manifest?.counts.tasks ?? null, verified: verification.ok, problem: verification.problem, keptBy: rules.length === 0 ? 'none: deleted by the next backup' : rules.join(', '), copied: copies.length === 0 ? '-' : copies.every((c) => c.ok) ? 'yes' : 'failed' })
+    entries.push({ ...b, ageMs: now - Date.parse(createdAt), size: fs.statSync(b.file).size, tasks: manifest?.counts.tasks ?? null, verified: verification.ok, problem: verification.problem, keptBy: rules.length === 0 ? `none: the next ${b.origin === 'schedule' ? 'scheduled ' : ''}backup deletes it` : rules.join(', '), copied: copies.length === 0 ? '-' : copies.every((c) => c.ok) ? 'yes' : 'failed' })
   }
   return { paths, entries }
 }

@@ -2,6 +2,7 @@
 // code an operator runs, and its copying, hashing and integrity checks never block the bot's event
 // loop. The child prints one JSON line with the outcome.
 import { spawn, type ChildProcess } from 'node:child_process'
+import os from 'node:os'
 import path from 'node:path'
 import type { JobName } from './store.js'
 
@@ -19,6 +20,7 @@ export type JobRequest = {
 }
 
 const OUTPUT_TAIL = 2000
+const JOB_NICENESS = 10
 
 export function runJob (r: JobRequest): Promise<JobOutcome> {
   const args = [path.join(r.codeRoot, 'ops', 'backup.mjs'), r.job === 'backup' ? '--scheduled' : '--drill', ...(r.backupFrom === undefined ? [] : ['--backup', r.backupFrom]), '--json']
@@ -27,6 +29,8 @@ export function runJob (r: JobRequest): Promise<JobOutcome> {
     let stderr = ''
     let ended: string | null = null
     const child: ChildProcess = spawn(process.execPath, args, { cwd: r.codeRoot, env: r.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    // A lower priority: on a small server the bot's answers come before the backup's hashing.
+    try { if (child.pid !== undefined) os.setPriority(child.pid, JOB_NICENESS) } catch { /* not allowed here: runs at the bot's priority */ }
     child.stdout?.on('data', (d: Buffer) => { stdout = (stdout + d.toString()).slice(-OUTPUT_TAIL) })
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-OUTPUT_TAIL) })
     const stop = (why: string): void => {

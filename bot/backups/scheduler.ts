@@ -4,6 +4,7 @@
 // down (or was cut off by a crash) is made up once, shortly after start. Problems reach the owner
 // once (notices.ts) and show in health as `backups`.
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import type { Api } from 'node-telegram-bot-api'
 import { listBackupFiles, readManifest } from '../../ops/lib/backups.mjs'
@@ -34,7 +35,8 @@ export type BackupSchedulerDeps = {
   gate: WriteGate
   config: Config
   limiter?: SendRateLimiter
-  /** Where storage/backups is (default: the project folder, as the ops scripts see it). */
+  /** Where storage/backups is (default: the project folder, as the ops scripts see it). Without it, a
+   * database in the system's temp folder (tests, `npm run try`, benchmarks) is a throwaway: no schedule. */
   root?: string
   /** A run missed while the bot was down waits this long after start (real ms), so the start itself is not slowed. */
   catchUpDelayMs?: number
@@ -52,6 +54,8 @@ export class BackupScheduler {
   private timer: NodeJS.Timeout | undefined
   private current: Promise<void> | undefined
   private started = false
+  /** False for a throwaway database (see `root`): health then shows no `backups`. */
+  private watched = true
   private firstTick = true
   private running: JobName | null = null
   private unsubscribe: () => void = () => {}
@@ -71,6 +75,11 @@ export class BackupScheduler {
 
   start (): void {
     if (this.schedules.backup === undefined && this.schedules.drill === undefined) return
+    if (this.d.root === undefined && !path.relative(os.tmpdir(), this.d.config.databaseFile).startsWith('..')) {
+      this.d.logger.info('backups: no schedule for a database in the temp folder (a throwaway)')
+      this.watched = false
+      return
+    }
     this.started = true
     this.unsubscribe = this.d.clock.onJump(() => this.wake(0))
     this.wake(0)
@@ -171,24 +180,25 @@ export class BackupScheduler {
   }
 
   private async checkStale (): Promise<void> {
-    if (this.schedules.backup === undefined) return
+    const row = await this.store.job('backup')
+    if (this.schedules.backup === undefined || row === undefined) return
     // A failing backup is already told; "no recent backup" would only say it again.
     if ((await this.store.standing()).some((n) => n.problem === 'backup-failed')) return
     const newest = this.newestBackup()
-    const ranOnce = (await this.store.job('backup'))?.outcome != null
     const now = this.d.clock.now()
-    if (newest === null ? ranOnce : now - newest.at > STALE_AFTER_MS) {
-      const days = newest === null ? null : Math.floor((now - newest.at) / 86_400_000)
+    // Counted from the newest backup, but never from before this database had the schedule.
+    if (now - Math.max(newest?.at ?? 0, row.sinceAt) > STALE_AFTER_MS) {
       await this.notices.raise('backup-stale', newest === null
         ? `⚠️ Mister_Todo has no backup at all in ${this.backupsDir}. Take one now: npx zx ops/backup.mjs`
-        : `⚠️ Mister_Todo's newest backup is ${days} days old (${newest.name}): scheduled backups are not being taken. See: npx zx ops/backup.mjs --list`)
+        : `⚠️ Mister_Todo's newest backup is ${Math.floor((now - newest.at) / 86_400_000)} days old (${newest.name}): scheduled backups are not being taken. See: npx zx ops/backup.mjs --list`)
     } else {
       await this.notices.clear('backup-stale')
     }
   }
 
   /** What health shows as `backups`. */
-  async state (): Promise<BackupHealth> {
+  async state (): Promise<BackupHealth | null> {
+    if (!this.watched) return null
     const newest = this.newestBackup()
     const backup = await this.store.job('backup')
     const drill = await this.store.job('drill')

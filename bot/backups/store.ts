@@ -7,6 +7,7 @@ export type Problem = 'backup-failed' | 'copy-failed' | 'drill-failed' | 'backup
 
 export type JobRow = {
   name: JobName
+  sinceAt: number
   slotAt: number
   startedAt: number | null
   finishedAt: number | null
@@ -16,7 +17,7 @@ export type JobRow = {
 
 export type Notice = { problem: Problem, message: string, raisedAt: number, notifiedAt: number | null }
 
-type RawJob = { name: JobName, slot_at: number, started_at: number | null, finished_at: number | null, outcome: 'ok' | 'failed' | null, detail: string | null }
+type RawJob = { name: JobName, since_at: number, slot_at: number, started_at: number | null, finished_at: number | null, outcome: 'ok' | 'failed' | null, detail: string | null }
 type RawNotice = { problem: Problem, message: string, raised_at: number, notified_at: number | null }
 
 export class ScheduleStore {
@@ -25,12 +26,12 @@ export class ScheduleStore {
   async job (name: JobName): Promise<JobRow | undefined> {
     const r = await this.db('scheduled_jobs').where({ name }).first() as RawJob | undefined
     if (r === undefined) return undefined
-    return { name: r.name, slotAt: Number(r.slot_at), startedAt: r.started_at === null ? null : Number(r.started_at), finishedAt: r.finished_at === null ? null : Number(r.finished_at), outcome: r.outcome, detail: r.detail === null ? null : JSON.parse(r.detail) as Record<string, unknown> }
+    return { name: r.name, sinceAt: Number(r.since_at), slotAt: Number(r.slot_at), startedAt: r.started_at === null ? null : Number(r.started_at), finishedAt: r.finished_at === null ? null : Number(r.finished_at), outcome: r.outcome, detail: r.detail === null ? null : JSON.parse(r.detail) as Record<string, unknown> }
   }
 
   /** The first sight of a schedule: nothing before this moment counts as missed. */
   async begin (name: JobName, slotAt: number): Promise<void> {
-    await this.db('scheduled_jobs').insert({ name, slot_at: slotAt }).onConflict('name').ignore()
+    await this.db('scheduled_jobs').insert({ name, since_at: slotAt, slot_at: slotAt }).onConflict('name').ignore()
   }
 
   async started (name: JobName, at: number): Promise<void> {

@@ -70,7 +70,7 @@ export async function copyBackup (file, manifest, settings, o) {
     if (r.ok) {
       const entries = retentionEntries(settings.backupCopyTo)
       const plan = planRetention(entries, { keep: o.keep, pinned: o.pinned })
-      for (const b of entries.filter((e) => plan.get(e.name)?.keep === false)) {
+      for (const b of entries.filter((e) => e.origin === manifest.origin && plan.get(e.name)?.keep === false)) {
         fs.rmSync(manifestPathOf(b.file), { force: true })
         fs.rmSync(b.file, { force: true })
       }

@@ -7,6 +7,8 @@ export async function up (knex: Knex): Promise<void> {
   await knex.schema.createTable('scheduled_jobs', (t) => {
     // 'backup' or 'drill'.
     t.string('name', 16).primary()
+    // When this database first had the schedule: "no backup for two days" counts from here at the earliest.
+    t.bigInteger('since_at').notNullable()
     // The schedule's firing time the last run was for (ms): the next run is the next firing after it.
     t.bigInteger('slot_at').notNullable()
     // Set while a run is under way; a run that never finished (a crash) is made up after start.
