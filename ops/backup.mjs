@@ -43,12 +43,11 @@ import { copyBackup, copySettings, ownerIdFrom } from './lib/copies.mjs'
 import { formatAge, formatBytes, formatCount, formatTable } from './lib/format.mjs'
 import { referencedBackups } from './lib/journal.mjs'
 import { resolvePaths, shown } from './lib/paths.mjs'
+import { silentProgress, startProgress } from './lib/progress.mjs'
 import { GFS, planRetention, retentionEntries } from './lib/retention.mjs'
 import { databaseBytes, databaseFileProblem, fsyncPath, inspectDatabase, onlineBackup, openTasksOf, removeDatabaseFiles, sha256File } from './lib/sqlite.mjs'
 
 export const DEFAULT_KEEP = 10
-/** Below this size a backup takes well under a second and shows no progress. */
-export const PROGRESS_MIN_BYTES = 32_000_000
 const GFS_WORDS = `${GFS.daily} daily, ${GFS.weekly} weekly, ${GFS.monthly} monthly`
 
 /** @typedef {import('./lib/backups.mjs').Manifest} Manifest */
@@ -61,6 +60,7 @@ const GFS_WORDS = `${GFS.daily} daily, ${GFS.weekly} weekly, ${GFS.monthly} mont
  * @typedef {{
  *   root?: string, env?: NodeJS.ProcessEnv, kind?: BackupKind, keep?: number | null, yes?: boolean,
  *   dryRun?: boolean, now?: () => Date, onProgress?: (p: BackupProgress) => void, quiet?: boolean,
+ *   progress?: import('./lib/progress.mjs').Progress,
  *   origin?: 'schedule' | 'command'
  * }} BackupOptions
  * @typedef {{ file: string | null, manifest: Manifest | null, pruned: string[], kept: string[], copies: CopyRecord[] }} BackupResult
@@ -113,7 +113,19 @@ export async function backup (options = {}) {
     await confirm('backup', `delete ${doomed.length} ${what} beyond ${rule}`, { yes: options.yes === true || origin === 'schedule' })
   }
 
-  const { file, manifest } = await writeBackup(paths, kind, origin, date, size, options.onProgress ?? (options.quiet === true ? undefined : progressPrinter(size)))
+  // A live line (or a plain line every 15 s in a log) while the copy and its checks run.
+  const progress = options.progress ?? (options.quiet === true ? silentProgress('backup') : startProgress('backup'))
+  const copyingText = `copying ${shown(paths, source)}`
+  const onProgress = options.onProgress ?? ((/** @type {BackupProgress} */ p) => {
+    progress.update(p.remainingPages === 0 ? 'checking the copy (integrity, foreign keys, rows, sha256)' : copyingText, { done: Math.round(size * (p.totalPages - p.remainingPages) / Math.max(1, p.totalPages)), total: size, unit: 'bytes' })
+  })
+  let written
+  try {
+    written = await writeBackup(paths, kind, origin, date, size, onProgress)
+  } finally {
+    if (options.progress === undefined) progress.stop()
+  }
+  const { file, manifest } = written
   const tasks = manifest.counts.tasks === undefined ? '' : `, ${formatCount(manifest.counts.tasks)} tasks`
   if (manifest.verified) say.ok('backup', `${shown(paths, file)} (${formatBytes(manifest.size)}${tasks}, integrity ok)`)
   else say.warn('backup', `${shown(paths, file)} (${formatBytes(manifest.size)}) kept although it does not verify: ${manifest.integrity}`)
@@ -203,22 +215,6 @@ function isDiskFull (err) {
 async function gitCommit (root) {
   const out = await $({ cwd: root, quiet: true, nothrow: true, env: { ...process.env, GIT_CEILING_DIRECTORIES: path.dirname(root) } })`git rev-parse HEAD`
   return out.exitCode === 0 ? out.stdout.trim() : null
-}
-
-/** Progress on stderr for a large database: a live percentage on a terminal, every 25 % otherwise. @param {number} size */
-function progressPrinter (size) {
-  if (size < PROGRESS_MIN_BYTES) return undefined
-  const tty = process.stderr.isTTY === true
-  let shownQuarter = 0
-  return (/** @type {BackupProgress} */ p) => {
-    const percent = Math.floor(100 * (p.totalPages - p.remainingPages) / Math.max(1, p.totalPages))
-    // On a terminal the line is redrawn in place and cleared at the end, leaving only the ✓ line.
-    if (tty) process.stderr.write(p.remainingPages === 0 ? '\r\x1b[2K' : `\r  backup  ${percent}% of ${formatBytes(size)}`)
-    else if (Math.floor(percent / 25) > shownQuarter) {
-      shownQuarter = Math.floor(percent / 25)
-      process.stderr.write(`  backup  ${shownQuarter * 25}% of ${formatBytes(size)}\n`)
-    }
-  }
 }
 
 /**

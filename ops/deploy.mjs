@@ -163,8 +163,8 @@ export const STEPS = [
     name: 'backup',
     when: incoming,
     describe: () => 'an online backup of the live database, verified (integrity, counts, sha256)',
-    run: async (c) => {
-      const r = await backup({ keep: DEFAULT_KEEP, yes: c.yes, quiet: true }).catch(explainWriteError)
+    run: async (c, progress) => {
+      const r = await backup({ keep: DEFAULT_KEEP, yes: c.yes, quiet: true, progress }).catch(explainWriteError)
       c.backupFile = r.file
       return `${shown(c.paths, r.file ?? '')} (${r.manifest?.counts.tasks ?? 0} tasks, integrity ok)`
     },

@@ -28,6 +28,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { backup } from './backup.mjs'
 import { freeBytes, listBackupFiles, verifyBackup } from './lib/backups.mjs'
+import { silentProgress, startProgress } from './lib/progress.mjs'
 import { confirm, isMain, OpsError, parseFlags, reporter, runMain, scriptArgs } from './lib/cli.mjs'
 import { countsTable, formatAge, formatBytes, formatCount } from './lib/format.mjs'
 import { resolvePaths, shown } from './lib/paths.mjs'
@@ -54,12 +55,26 @@ export async function restore (options = {}) {
   const paths = resolvePaths(options)
   const say = reporter(options.quiet)
   const live = paths.databaseFile
+  const progress = options.quiet === true ? silentProgress('restore') : startProgress('restore')
+  try {
+    return await restoreWith(paths, say, live, progress, options)
+  } finally {
+    progress.stop()
+  }
+}
+
+/**
+ * @param {import('./lib/paths.mjs').Paths} paths @param {ReturnType<typeof reporter>} say @param {string} live
+ * @param {import('./lib/progress.mjs').Progress} progress @param {RestoreOptions} options @returns {Promise<RestoreResult>}
+ */
+async function restoreWith (paths, say, live, progress, options) {
   if (options.stoppedByRollback !== true) {
     const app = await appStatus({ env: paths.env })
     if (app.running) throw new OpsError('restore', `the bot is running (${app.detail}); restoring under it would lose its writes`, { hint: `npm run stop (pm2 stop ${APP_NAME}), then run this again` })
   }
 
   // Choose and verify the backup before anything else.
+  progress.update('verifying the backup (sha256, integrity, rows)')
   const { file, counts, createdAt, sha256 } = options.from === undefined ? await chooseBackup(paths, options.backupFile, say, options.verified) : await chooseFrom(paths, options.from, say)
   const name = path.basename(file)
   const tasks = counts.tasks === undefined ? '' : `, ${formatCount(counts.tasks)} tasks`
@@ -80,6 +95,7 @@ export async function restore (options = {}) {
   /** @type {Record<string, number> | null} */
   let before = null
   if (fs.existsSync(live)) {
+    progress.update(`keeping ${shown(paths, live)} as a _pre-restore backup`)
     const saved = await backup({ root: paths.root, env: paths.env, kind: 'pre-restore', keep: null, quiet: options.quiet, ...(options.now === undefined ? {} : { now: options.now }) })
     preRestore = saved.file
     before = saved.manifest?.counts ?? null
@@ -90,6 +106,7 @@ export async function restore (options = {}) {
   fs.mkdirSync(path.dirname(live), { recursive: true, mode: 0o700 })
   const tmp = `${live}.restore-${process.pid}`
   try {
+    progress.update(`copying ${name} into place`)
     fs.copyFileSync(file, tmp, fs.constants.COPYFILE_EXCL)
     fs.chmodSync(tmp, 0o600)
     fsyncPath(tmp)
@@ -104,6 +121,7 @@ export async function restore (options = {}) {
 
   // A copy with the verified backup's sha256 is that backup, byte for byte: counting its rows
   // again is enough.
+  progress.update(`checking the restored ${shown(paths, live)}`)
   const result = inspectDatabase(live, { checks: sha256 === null })
   const sameRows = Object.keys(counts).length === Object.keys(result.counts).length && Object.entries(counts).every(([t, n]) => result.counts[t] === n)
   if (!result.ok || !sameRows) {
