@@ -107,6 +107,18 @@ async function pm2 (env, args) {
 }
 
 /**
+ * `pm2 reload`, again while PM2 says another reload is still in progress (it allows one at a time
+ * per daemon). @param {NodeJS.ProcessEnv} env
+ */
+async function reload (env) {
+  for (let attempt = 0; ; attempt++) {
+    const out = await pm2(env, ['reload', 'ecosystem.config.js', '--update-env'])
+    if (attempt >= 30 || !/already in progress/i.test(out.stdout + out.stderr)) return out
+    await sleep(1000)
+  }
+}
+
+/**
  * Points releases/current at `dir` and hands the bot to it: `pm2 reload` when a version is online
  * (it keeps serving until the new one stands by), a plain start when nothing runs. Then waits until
  * the new process records that it serves `version` and, with a plan, that the plan succeeded.
@@ -118,13 +130,15 @@ export async function handOver (o) {
   const oldPid = servingRecord(o.databaseFile)?.pid ?? null
   pointCurrent(o.dir)
   let how = /** @type {'reload' | 'start'} */ ('reload')
+  /** @type {Promise<import('zx').ProcessOutput>} */
+  let cli
   if (before.status === 'online' && oldPid !== null) {
-    void pm2(o.env, ['reload', 'ecosystem.config.js', '--update-env'])
+    cli = reload(o.env)
   } else {
     // Nothing serves (stopped, errored, crash-looping): there is no one to hand over from.
     how = 'start'
     if (before.status !== null) await pm2(o.env, ['delete', APP_NAME])
-    void pm2(o.env, ['start', 'ecosystem.config.js', '--update-env'])
+    cli = pm2(o.env, ['start', 'ecosystem.config.js', '--update-env'])
   }
   const until = Date.now() + o.timeoutS * 1000
   for (;;) {
@@ -132,6 +146,9 @@ export async function handOver (o) {
     const result = o.plan === null ? null : planResult(o.databaseFile, o.plan.id)
     if (result !== null && !result.ok) throw new OpsError('hand over', `the new version took over but its take-over failed: ${result.error}`, { hint: 'npm run logs' })
     if (serving !== null && serving.pid !== oldPid && serving.version === o.version && (o.plan === null || result !== null)) {
+      // The user-visible part is over; PM2's own reload ends when the old process has exited, and
+      // until then it refuses another (a hand back, the next deploy): wait for it, bounded.
+      await Promise.race([cli, sleep(25_000)])
       return { pid: serving.pid, how, result, detail: `${o.version.slice(0, 7)} serves (pid ${serving.pid}${oldPid === null ? '' : `, took over from ${oldPid}`}; ${how === 'reload' ? 'pm2 reload' : 'pm2 start'})` }
     }
     if (Date.now() > until) {
