@@ -15,7 +15,7 @@ import type { Config } from './config.js'
 import { ensureSchemaCurrent, openDatabase, schemaStatus, type Database, type SchemaStatus } from './db.js'
 import { AppError } from './errors.js'
 import { checkHealth, gitVersion, startHealthServer, type Health } from './health.js'
-import { waitForInstanceLock } from './instance-lock.js'
+import { tryInstanceLock, waitForInstanceLock } from './instance-lock.js'
 import type { Logger } from './logger.js'
 import { ChatSettingsRepository } from './chats/settings.js'
 import { Metrics } from './metrics.js'
@@ -54,8 +54,9 @@ export type RunningBot = {
 
 /**
  * `clock`: where the bot reads the time (tests and `npm run try` set or speed it up).
- * `onStandby`: called once everything slow is done and the bot only waits for the instance lock
- * (under PM2 this is the `ready` signal, so `pm2 reload` stops the old process only then).
+ * `onStandby`: when the process may be called ready (under PM2 the `ready` signal): as soon as
+ * everything slow is done and it only waits for the lock another bot holds (so `pm2 reload` stops
+ * the old process only then), or, when nobody holds the lock, once it serves (first poll answered).
  * `signal`: ends a standby that is still waiting.
  */
 export type StartOptions = { logger: Logger, clock?: Clock, onStandby?: () => void, signal?: AbortSignal, backups?: Pick<BackupSchedulerDeps, 'root' | 'catchUpDelayMs' | 'env' | 'run'> }
@@ -134,8 +135,11 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   await bot.api.setMyCommands({ commands: commands.filter((c) => c.menu !== false).map((c) => ({ command: c.name, description: c.description })) })
     .catch((err: unknown) => logger.warn({ err }, 'setMyCommands failed; the command menu may be out of date'))
 
-  options.onStandby?.()
-  const lock = await waitForInstanceLock(config.databaseFile, {
+  // Nobody to hand over from (a plain start): take the lock now and say ready once serving, so
+  // `pm2 start` still waits for a bot that answers. Else say ready now and stand by.
+  const free = tryInstanceLock(config.databaseFile)
+  if (free === null) options.onStandby?.()
+  const lock = free ?? await waitForInstanceLock(config.databaseFile, {
     waitMs: config.handoverWaitS * 1000,
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     onWait: (holder) => logger.info({ holder, version }, 'standby: loaded, waiting for the running bot to hand over'),
@@ -182,7 +186,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     await gate.run(() => delivery.flush())
     recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
     logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: plan?.id }, 'took over: serving')
-    return serve({ config, bot, ledger, delivery, reminders, backups, server, db: database, lock, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate })
+    return serve({ onServing: free === null ? undefined : options.onStandby, config, bot, ledger, delivery, reminders, backups, server, db: database, lock, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate })
   } catch (err) {
     await db?.destroy()
     lock.release()
@@ -191,6 +195,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
 }
 
 type Serving = {
+  /** Called at the first poll when the bot took over without standing by. */
+  onServing: (() => void) | undefined
   config: Config
   bot: Bot
   ledger: UpdateLedger
@@ -226,6 +232,7 @@ function serve (s: Serving): RunningBot {
     state: s.pollState,
     onFirstPoll: () => {
       markReady()
+      s.onServing?.()
       s.reminders.start().catch((err: unknown) => s.logger.error({ err }, 'reminder loop did not start'))
       s.backups.start()
     },

@@ -84,7 +84,7 @@ const running = await startBot(config, {
   logger,
   signal: standby.signal,
   onStandby: () => {
-    logger.info('standby: ready to take over')
+    logger.info('ready for pm2')
     process.send?.('ready')
   },
 }).catch((err: unknown) => {

@@ -213,6 +213,8 @@ export const STEPS = [
       return `${c.tookOver.detail}${took === undefined || took === '' ? '' : `; at take-over: ${took}`}`
     },
     undo: handBack,
+    // A take-over that happened and then failed (its plan threw) has changed who serves.
+    undoOnFailure: true,
   },
   {
     name: 'snapshot',
@@ -343,8 +345,8 @@ async function main () {
     if (ctx.from !== '') record.from = ctx.from
     record.reason = err instanceof Error ? err.message : String(err)
     if (err instanceof OpsError && err.code === 'ECANCELLED') record.outcome = 'cancelled'
-    const handedOver = run.steps.some((s) => s.name === 'hand over' && s.ok)
     const handedBack = run.steps.some((s) => s.name === 'undo hand over' && s.ok)
+    const handedOver = run.steps.some((s) => s.name === 'hand over' && s.ok) || run.steps.some((s) => s.name === 'undo hand over')
     if (interrupted) record.outcome = 'interrupted'
     else if (handedOver && handedBack) record.outcome = 'rolled-back'
     const serving = servingRecord(paths.databaseFile)

@@ -182,6 +182,8 @@ export const STEPS = [
       return `${c.tookOver.detail}${took === undefined || took === '' ? '' : `; at take-over: ${took}`}`
     },
     undo: handBack,
+    // A take-over that happened and then failed (its plan threw) has changed who serves.
+    undoOnFailure: true,
   },
   {
     name: 'kept copy',
@@ -272,7 +274,7 @@ async function main () {
     if (err instanceof OpsError && err.code === 'ECANCELLED') record.outcome = 'cancelled'
     if (interrupted) record.outcome = 'interrupted'
     const serving = servingRecord(paths.databaseFile)
-    const handedOver = run.steps.some((s) => s.name === 'hand over' && s.ok)
+    const handedOver = run.steps.some((s) => s.name === 'hand over' && s.ok) || run.steps.some((s) => s.name === 'undo hand over')
     const still = serving === null ? 'nothing serves: see npm run status' : `${short(serving.version)} serving`
     if (handedOver || run.steps.some((s) => s.name === 'hand over')) await notifyOwner(botEnvironment(paths.root, process.env), `Mister Todo: the rollback to ${short(ctx.target || null)} failed (${still}): ${record.reason}`)
     const summary = `${handedOver ? 'handed back' : 'nothing changed'}: ${record.reason}; ${still}`

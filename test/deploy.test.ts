@@ -47,7 +47,7 @@ t.test('deploy: incoming tests fail → nothing stopped, HEAD and DB unchanged',
   const run = await s.run('deploy', ['--yes', '--offline', '--watch', '1', '--test-command', 'echo "not ok 1 - ping: answers pong"; false'])
   t.equal(run.code, 1)
   t.match(run.stderr, /not ok: ping: answers pong/)
-  t.match(run.stderr, /✗ tests: echo .* failed \(exit 1\): 1 failing test\(s\); nothing was stopped or changed/)
+  t.match(run.stderr, /✗ tests: echo .* failed \(stopped at the first failing file.*\): 1 failing test\(s\); nothing was stopped or changed/)
   t.equal(s.head(), original)
   t.equal((await s.pm2.app())?.status, 'online')
   t.same(s.rows('select number, text from tasks order by id'), tasksBefore)

@@ -41,7 +41,7 @@ t.test('handover: kill -9 of the old process while the new one stands by → the
   const logStart = logText().length
   const reload = s.startScript('reload', [])
   // The moment the new process stands by (loaded, waiting for the lock), the old one dies hard.
-  await s.emu.waitFor(() => /standby: ready to take over/.test(logText().slice(logStart)), 60_000)
+  await s.emu.waitFor(() => /standby: loaded, waiting/.test(logText().slice(logStart)), 60_000)
   process.kill(old.pid, 'SIGKILL')
   const run = await reload.done
   const report = await traffic.finish()

@@ -35,6 +35,7 @@ t.test('migrate: on a terminal the ✓ line is green, and NO_COLOR takes the col
   const env: NodeJS.ProcessEnv = { ...box.env, TERM: 'xterm-256color' }
   delete env.FORCE_COLOR
   delete env.NO_COLOR
+  delete env.CI // a terminal in CI is still a terminal; colour support reads CI as "no colour"
   const status = async (extra: Record<string, string>): Promise<string> => (await runOnTerminal([process.execPath, zx, path.join(CODE_ROOT, 'ops', 'migrate.mjs'), 'status'], { ...env, ...extra }, box.root)).replaceAll('\r\n', '\n').trimEnd().split('\n').at(-1) ?? ''
   const line = / migrate {2}storage\/db\/todo\.sqlite: \d+ applied, 0 pending, 0 unknown to this code$/
   const coloured = await status({})

@@ -50,7 +50,7 @@ t.test('rollback: a corrupt chosen backup → refused before the stop, nothing c
   const before = s.tasks()
   const run = await s.run('rollback', [...ROLLBACK, '--backup', copy])
   t.equal(run.code, 1)
-  t.match(run.stderr, /^✗ rollback: backup todo_[\d_-]+\.sqlite cannot be restored: its sha256 does not match its manifest: the file was changed or damaged; nothing was changed — see: .*\n$/)
+  t.match(run.stderr, /^✗ choose: backup todo_[\d_-]+\.sqlite cannot be restored: its sha256 does not match its manifest: the file was changed or damaged; nothing was changed — see: .*\n✗ rollback: failed, nothing changed: .*; [0-9a-f]{7} serving; .*\n$/)
   t.notMatch(run.stdout, /rollback stop/, 'the bot was never stopped')
   t.same(await s.pm2.app().then((a) => [a?.status, a?.pid]), ['online', pid], 'the same bot process is still running')
   t.equal(s.head(), B)

@@ -145,9 +145,9 @@ t.test('secrets: ops scripts on their happy and error paths print no token', asy
   git(dev, 'commit', '-qm', 'incoming')
   git(dev, 'push', '-q', 'origin', 'main')
   dotEnv(`TELEGRAM_API_ROOT=http://127.0.0.1:${await freePort()}\n`)
-  t.match(keep(await pf.run(['--yes', '--test-command', 'true'], {}, 'deploy')).stderr, /✗ deploy: nothing was deployed: cannot reach/)
+  t.match(keep(await pf.run(['--yes', '--test-command', 'true'], {}, 'deploy')).stderr, /✗ deploy: nothing changed: cannot reach/)
   fs.writeFileSync(path.join(pf.dir, '.env'), `TELEGRAM_BOT_TOKEN=${WRONG_TOKEN}\nALLOWED_USER_IDS=${OWNER}\nTELEGRAM_API_ROOT=${emu.apiRoot}\n`, { mode: 0o600 })
-  t.match(keep(await pf.run(['--yes', '--test-command', 'true'], {}, 'deploy')).stderr, /✗ deploy: nothing was deployed: Telegram refuses TELEGRAM_BOT_TOKEN/)
+  t.match(keep(await pf.run(['--yes', '--test-command', 'true'], {}, 'deploy')).stderr, /✗ deploy: nothing changed: Telegram refuses TELEGRAM_BOT_TOKEN/)
   t.match(keep(await pf.run(['--history'], {}, 'deploy')).stdout, /failed/)
   t.equal(fs.readFileSync(path.join(pf.dir, 'storage', 'deploys.jsonl'), 'utf8').trim().split('\n').length, 2, 'both failures are in the journal')
 

@@ -3,7 +3,8 @@
 // says what it will do (`describe`, for the plan and --dry-run), does it (`run`, through the runner
 // that prints ✓/✗ with durations and keeps them for the journal) and, if it changed something,
 // how to put it back (`undo`). On a failure or Ctrl-C the completed steps are undone in reverse.
-// `check` steps run in a dry run too (they change nothing); `ask` marks the first step the
+// A step whose failure can leave something changed (a hand-over that happened and then failed)
+// says `undoOnFailure`: its undo runs first. `check` steps run in a dry run too (they change nothing); `ask` marks the first step the
 // operator confirms: the plan printed before the question is the rest of the table.
 import { chalk } from 'zx'
 import { confirm, info, OpsError } from './cli.mjs'
@@ -18,6 +19,7 @@ import { confirm, info, OpsError } from './cli.mjs'
  *   when?: (ctx: C) => boolean,
  *   check?: boolean,
  *   ask?: string | ((ctx: C) => string),
+ *   undoOnFailure?: boolean,
  * }} Step
  */
 
@@ -31,8 +33,11 @@ export async function runTable (steps, ctx, o) {
   /** @type {Step<C>[]} */
   const done = []
   let asked = false
+  /** @type {Step<C> | null} */
+  let current = null
   try {
     for (const [i, step] of steps.entries()) {
+      current = null
       if (step.when !== undefined && !step.when(ctx)) continue
       if (step.ask !== undefined && !asked) {
         asked = true
@@ -44,12 +49,14 @@ export async function runTable (steps, ctx, o) {
         info(`  ${chalk.gray('·')} ${step.name}  ${step.describe(ctx)}`)
         continue
       }
+      current = step
       await o.run.step(step.name, (progress) => step.run(ctx, progress))
       done.push(step)
     }
     return { dryRun: o.dryRun }
   } catch (err) {
-    const undoing = done.filter((s) => s.undo !== undefined).reverse()
+    const failed = current !== null && current.undoOnFailure === true && !done.includes(current) ? [current] : []
+    const undoing = [...failed, ...done.filter((s) => s.undo !== undefined).reverse()]
     for (const step of undoing) {
       const undo = /** @type {(ctx: C) => Promise<string>} */ (step.undo)
       await o.run.step(`undo ${step.name}`, () => undo(ctx), { always: true }).catch(() => {})

@@ -180,7 +180,7 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
       const sigint = log.findLast((e) => e.msg.startsWith('stopping: finishing'))
       if (sigint === undefined) return 'no hand-over in the log'
       const t0 = Date.parse(sigint.time)
-      const marks = ['standby: ready', 'stopping: finishing', 'polling ended', 'stopped', 'take-over plan carried out', 'took over: serving', 'ready']
+      const marks = ['standby: loaded', 'stopping: finishing', 'polling ended', 'stopped', 'take-over plan carried out', 'took over: serving', 'ready']
       return log.filter((e) => Date.parse(e.time) >= t0 - 60_000 && marks.some((m) => e.msg.startsWith(m)))
         .map((e) => `${e.msg.split(':')[0]} (pid ${e.pid}) ${Date.parse(e.time) - t0} ms`).join('; ')
     },
