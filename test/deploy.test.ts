@@ -208,7 +208,10 @@ t.test('deploy: a version that crashes 2 s after taking over is handed back auto
   const headBefore = s.head()
   s.push('late crash', (dir) => {
     const main = path.join(dir, 'bot', 'main.ts')
-    fs.writeFileSync(main, fs.readFileSync(main, 'utf8') + "\nif (!process.argv.includes('--dry-start')) setTimeout(() => { throw new Error('late crash') }, 2000)\n")
+    const code = fs.readFileSync(main, 'utf8')
+    const tookOver = 'serving.bot = running\n'
+    if (!code.includes(tookOver)) throw new Error('bot/main.ts changed: put the late crash after the take-over another way')
+    fs.writeFileSync(main, code.replace(tookOver, `${tookOver}setTimeout(() => { throw new Error('late crash') }, 2000)\n`))
   })
   const traffic = s.traffic('during late crash', FRIEND, 50)
   const run = await s.run('deploy', ['--yes', '--offline', '--watch', '4', '--test-command', 'true'])

@@ -116,10 +116,10 @@ t.test('rollback: nothing left to undo, or an unknown commit → refused, nothin
   const pid = (await s.pm2.app())?.pid
   const none = await s.run('rollback', ROLLBACK)
   t.equal(none.code, 1)
-  t.match(none.stderr, /^✗ rollback: no good deploy in storage\/deploys\.jsonl to undo; nothing was changed — see: .*\n$/)
+  t.match(none.stderr, /^✗ choose: no good deploy in storage\/deploys\.jsonl to undo; nothing was changed — see: .*\n✗ rollback: failed, nothing changed: no good deploy .*\n$/)
   const unknown = await s.run('rollback', [...ROLLBACK, '--to', 'no-such-commit'])
   t.equal(unknown.code, 1)
-  t.match(unknown.stderr, /^✗ rollback: unknown commit no-such-commit; nothing was changed/)
+  t.match(unknown.stderr, /^✗ choose: unknown commit no-such-commit; nothing was changed/)
   t.equal(s.head(), A)
   t.same(await s.pm2.app().then((a) => [a?.status, a?.pid]), ['online', pid])
 })
