@@ -56,8 +56,8 @@ function takeOver (stdout: string): string {
 }
 
 async function script (s: DeploySandbox, name: string, args: string[], check: () => boolean = () => true): Promise<string> {
-  const run = await s.runScript(name, args)
-  if (run.code !== 0 || !check()) throw new Error(`${name} failed (exit ${run.code}): ${(run.stderr || run.stdout).trim().split('\n').slice(-3).join(' | ')}`)
+  const run = await s.runScript(name, args, { env: { MISTER_TODO_PROGRESS_INTERVAL_S: '10' }, timeoutMs: 600_000 })
+  if (run.code !== 0 || !check()) throw new Error(`${name} ${args.join(' ')} failed (exit ${run.code}${run.code === null ? ', killed after 600 s' : ''}): ${`${run.stdout}\n${run.stderr}`.trim().split('\n').slice(-12).join(' | ')}`)
   return takeOver(run.stdout)
 }
 

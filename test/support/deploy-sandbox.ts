@@ -46,6 +46,8 @@ export type DeploySandbox = {
 export type RunOptions = {
   /** A shell line run before the script (e.g. `ulimit -f 64`), the script exec'd after it. */
   shellPrefix?: string
+  /** Killed after this long (default 90 s; benchmarks on a 100 MB database need more). */
+  timeoutMs?: number
   env?: Record<string, string>
 }
 
@@ -117,7 +119,7 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
     dbFile,
     pm2,
     run: (script, args, options = {}) => collect(spawnScript(script, args, options, false)),
-    runScript: (script, args, options = {}) => collect(spawnScript(script, args, options, false)),
+    runScript: (script, args, options = {}) => collect(spawnScript(script, args, options, false), options.timeoutMs),
     startScript: (script, args, options = {}) => {
       const child = spawnScript(script, args, options, true)
       let out = ''

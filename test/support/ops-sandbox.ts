@@ -60,12 +60,12 @@ export function childEnv (root: string): NodeJS.ProcessEnv {
   return { ...env, MISTER_TODO_ROOT: root, PM2_HOME: path.join(root, '.pm2'), FORCE_COLOR: '0', NO_COLOR: '1', npm_config_loglevel: 'error' }
 }
 
-export function collect (child: ChildProcess): Promise<Run> {
+export function collect (child: ChildProcess, timeoutMs = RUN_TIMEOUT_MS): Promise<Run> {
   let stdout = ''
   let stderr = ''
   child.stdout?.on('data', (d: Buffer) => { stdout += d.toString() })
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
-  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS)
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
   return new Promise((resolve) => {
     child.on('close', (code) => {
       clearTimeout(timer)
