@@ -109,5 +109,8 @@ export async function runTests (dir, command, options = {}) {
   }
   if (out.stoppedBy !== null) throw new OpsError('tests', `${command} failed (${out.stoppedBy}, ${ran})${counted}; nothing was stopped or changed`, { hint })
   if (out.code === 0) return `${command}: passed`
-  throw new OpsError('tests', `${command} failed (exit ${out.code ?? out.signal})${counted}; nothing was stopped or changed`, { hint })
+  // No failing test to name (the runner itself failed: no test files, a config error): its last
+  // words say why.
+  const said = failing.length > 0 ? '' : printable(out.stderr.trim().split('\n').filter((l) => l.trim() !== '').at(-1) ?? '').slice(0, 200)
+  throw new OpsError('tests', `${command} failed (exit ${out.code ?? out.signal})${counted}${said === '' ? '' : `: ${said}`}; nothing was stopped or changed`, { hint })
 }
