@@ -63,7 +63,8 @@ t.test('npm ci: on a terminal the line goes through fetching n/m packages and bu
     '  install  building better-sqlite3 (install script)',
   ]
   t.same(phases, canonical.filter((p) => phases.includes(p)), 'only these lines, in this order')
-  t.ok(phases.includes(canonical[0] ?? '') && phases.includes(canonical[4] ?? '') && phases.some((p) => p.includes('fetching')), `every phase shows (${phases.length} of 5 states caught)`)
+  // The line first shows after 300 ms, so on a busy machine the quick resolving phase may be over by then.
+  t.ok(phases.includes(canonical[4] ?? '') && phases.some((p) => p.includes('fetching')), `fetching and building show (${phases.length} of 5 states caught)`)
   t.equal(fs.readFileSync(path.join(box.dir, 'npm-args'), 'utf8').split('\n')[0], 'ci --no-audit --no-fund --loglevel=info', 'npm ci as deps.mjs runs it, with npm\'s info log to read')
 })
 
