@@ -40,7 +40,7 @@ import { DEFAULT_BRANCH, preflight } from './preflight.mjs'
 import { confirm, info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
 import { depsKey } from './lib/deps.mjs'
 import { headCommit } from './lib/git.mjs'
-import { clearPlan, dryStart, handOver, servingRecord, settlePm2, writePlan } from './lib/handover.mjs'
+import { clearPlan, dryStart, handOver, handOverStep, servingRecord, settlePm2, writePlan } from './lib/handover.mjs'
 import { acquireLock } from './lib/lock.mjs'
 import { declaredDataChange, undeclaredChanges } from './lib/migrations.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
@@ -207,10 +207,9 @@ export const STEPS = [
     describe: (c) => `pm2 reload: ${short(c.to)} stands by, ${short(c.from)} finishes the update in hand and exits, ${short(c.to)} takes over${c.migrations.length > 0 ? ', snapshots the database and applies ' + c.migrations.join(', ') : ''} and polls`,
     run: async (c, progress) => {
       c.logOffset = logOffset(path.join(c.paths.logsDir, 'bot.log'))
-      progress.update(`pm2 reload: waiting for ${short(c.to)} to take over`, { deadline: performance.now() + c.readyS * 1000 })
-      c.tookOver = await handOver({ dir: c.release?.dir ?? '', version: c.to, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS })
-      const took = c.tookOver.result?.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')
-      return `${c.tookOver.detail}${took === undefined || took === '' ? '' : `; at take-over: ${took}`}`
+      const r = await handOverStep(progress, { dir: c.release?.dir ?? '', version: c.to, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS })
+      c.tookOver = r.took
+      return r.detail
     },
     undo: handBack,
     // A take-over that happened and then failed (its plan threw) has changed who serves.

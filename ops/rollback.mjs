@@ -28,14 +28,13 @@
 //   --offline, --branch, --remote   accepted for symmetry with deploy
 //   --help              this text
 import fs from 'node:fs'
-import { performance } from 'node:perf_hooks'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { botEnvironment } from './preflight.mjs'
 import { readManifest, verifyBackup } from './lib/backups.mjs'
 import { info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
 import { git, headCommit, migrationsAt } from './lib/git.mjs'
-import { clearPlan, dryStart, handOver, servingRecord, settlePm2, writePlan } from './lib/handover.mjs'
+import { clearPlan, dryStart, handOver, handOverStep, servingRecord, settlePm2, writePlan } from './lib/handover.mjs'
 import { acquireLock } from './lib/lock.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
 import { currentReleaseDir, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
@@ -176,10 +175,9 @@ export const STEPS = [
     describe: (c) => `pm2 reload: ${short(c.target)} stands by, the running version finishes the update in hand and exits, ${short(c.target)} takes over${c.keepData ? (c.toUndo.length > 0 ? ` and undoes ${c.toUndo.join(', ')}` : '') : ' and puts the backup in place (the replaced database kept)'}`,
     run: async (c, progress) => {
       c.logOffset = logOffset(path.join(c.paths.logsDir, 'bot.log'))
-      progress.update(`pm2 reload: waiting for ${short(c.target)} to take over`, { deadline: performance.now() + c.readyS * 1000 })
-      c.tookOver = await handOver({ dir: c.release?.dir ?? '', version: c.target, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS })
-      const took = c.tookOver.result?.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')
-      return `${c.tookOver.detail}${took === undefined || took === '' ? '' : `; at take-over: ${took}`}`
+      const r = await handOverStep(progress, { dir: c.release?.dir ?? '', version: c.target, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS })
+      c.tookOver = r.took
+      return r.detail
     },
     undo: handBack,
     // A take-over that happened and then failed (its plan threw) has changed who serves.

@@ -168,3 +168,16 @@ export async function settlePm2 (env) {
   }
   return appStatus({ env })
 }
+
+/**
+ * The hand-over as a deploy or rollback step runs it: a countdown on the step's line, then the
+ * take-over's own figures in the ✓ line.
+ * @param {import('./progress.mjs').Progress} progress @param {Parameters<typeof handOver>[0]} o
+ * @returns {Promise<{ took: Awaited<ReturnType<typeof handOver>>, detail: string }>}
+ */
+export async function handOverStep (progress, o) {
+  progress.update(`pm2 reload: waiting for ${o.version.slice(0, 7)} to take over`, { deadline: performance.now() + o.timeoutS * 1000 })
+  const took = await handOver(o)
+  const steps = took.result?.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ') ?? ''
+  return { took, detail: `${took.detail}${steps === '' ? '' : `; at take-over: ${steps}`}` }
+}

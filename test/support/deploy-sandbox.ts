@@ -104,6 +104,14 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
       detached,
     })
   }
+  /** In its own process group (as a terminal runs it), for signals; `output` is what it printed so far. */
+  const startInGroup = (script: string, args: string[], options: RunOptions): { child: ChildProcess, done: Promise<Run>, output: () => string } => {
+    const child = spawnScript(script, args, options, true)
+    let out = ''
+    child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
+    return { child, done: collect(child, options.timeoutMs), output: () => out }
+  }
   const rows = (sql: string): unknown[] => {
     const db = new Database(dbFile, { readonly: true, fileMustExist: true })
     try {
@@ -120,20 +128,8 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
     pm2,
     run: (script, args, options = {}) => collect(spawnScript(script, args, options, false)),
     runScript: (script, args, options = {}) => collect(spawnScript(script, args, options, false), options.timeoutMs),
-    startScript: (script, args, options = {}) => {
-      const child = spawnScript(script, args, options, true)
-      let out = ''
-      child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
-      child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
-      return { child, done: collect(child), output: () => out }
-    },
-    start: (script, args, options = {}) => {
-      const child = spawnScript(script, args, options, true)
-      let out = ''
-      child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
-      child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
-      return { child, done: collect(child), output: () => out }
-    },
+    startScript: (script, args, options = {}) => startInGroup(script, args, options),
+    start: (script, args, options = {}) => startInGroup(script, args, options),
     push: (message, change) => {
       change(dev)
       git(dev, 'add', '-A')
