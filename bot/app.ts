@@ -146,6 +146,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   })
   const takeOverAt = performance.now()
   let db: Database | undefined
+  // Closed again if anything after it fails, like the database and the lock.
+  let listening: { close: () => void } | undefined
   let schema: SchemaStatus
   let server: Awaited<ReturnType<typeof startHealthServer>>
   const metrics = new Metrics()
@@ -169,6 +171,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     server = await startHealthServer(config.healthPort, () => health()).catch((err: unknown) => {
       throw new AppError('EHEALTHPORT', `cannot serve health on 127.0.0.1:${config.healthPort}: ${err instanceof Error ? err.message : String(err)}. Set HEALTH_PORT to a free port`, { cause: err })
     })
+    listening = server
     const newTurn: TurnFactory = async (trx, chatId, updateId) => {
       const chats = new ChatSettingsRepository(trx, now)
       return new Turn({ tasks: new TaskRepository(trx, now), chats, settings: await chats.get(chatId), chatId, updateId, now: now(), defaultZone: config.defaultTimezone })
@@ -188,6 +191,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: plan?.id }, 'took over: serving')
     return serve({ onServing: free === null ? undefined : options.onStandby, config, bot, ledger, delivery, reminders, backups, server, db: database, lock, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate })
   } catch (err) {
+    listening?.close()
     await db?.destroy()
     lock.release()
     throw err
