@@ -16,6 +16,7 @@ import { formatBytes, formatCount } from './format.mjs'
 import { openKnex, schemaStatusOf } from './migrations.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './paths.mjs'
 import { fsyncPath, inspectDatabase, openTasksOf, sha256File } from './sqlite.mjs'
+import { silentProgress, startProgress } from './progress.mjs'
 import { importTs } from './ts.mjs'
 
 /** How long the drill's bot may take to answer /list. */
@@ -56,14 +57,27 @@ function chooseFile (paths, pick) {
 
 /** @param {DrillOptions} [options] @returns {Promise<DrillResult>} */
 export async function drill (options = {}) {
+  // One live line (or a plain line every 15 s in a log) naming the drill step under way.
+  const progress = options.quiet === true ? silentProgress('drill') : startProgress('drill')
+  try {
+    return await drillWith(options, progress)
+  } finally {
+    progress.stop()
+  }
+}
+
+/** @param {DrillOptions} options @param {import('./progress.mjs').Progress} progress @returns {Promise<DrillResult>} */
+async function drillWith (options, progress) {
   const paths = resolvePaths(options)
   const say = reporter(options.quiet)
   const started = performance.now()
   /** @type {Record<string, number>} */
   const steps = {}
+  const doing = { verify: 'checking the backup against its manifest', restore: 'restoring into a scratch folder', integrity: 'integrity_check of the restored copy', migrations: 'migrations status and pending migrations', start: 'starting the bot on the copy (private emulator)', list: '/list in the owner\'s chat' }
   /** @template T @param {string} name @param {() => Promise<T> | T} fn @returns {Promise<T>} */
   const step = async (name, fn) => {
     const at = performance.now()
+    progress.update(/** @type {Record<string, string>} */ (doing)[name] ?? name)
     try {
       return await fn()
     } catch (err) {
@@ -135,6 +149,7 @@ export async function drill (options = {}) {
     if (listed !== expected) throw new OpsError('drill list', `/list shows ${listed} open task(s) in the owner's chat ${chatId}, the manifest of ${name} says ${expected}`, { hint: 'take a fresh backup: npx zx ops/backup.mjs' })
 
     const result = { file, size: manifest.size, tasks: inspection.counts.tasks ?? 0, openTasks: listed, chatId, applied, schema, durationMs: Math.round(performance.now() - started), steps }
+    progress.stop()
     say.ok('drill', `${name}: restored ${formatBytes(result.size)}, integrity ok, ${formatCount(result.tasks)} tasks as in the manifest, ${applied.length === 0 ? 'schema current' : `${applied.length} migration(s) applied`}, the bot answered /list with ${formatCount(listed)} open in the owner's chat as the manifest says (${(result.durationMs / 1000).toFixed(1)} s)`)
     return result
   } finally {
