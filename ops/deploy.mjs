@@ -44,7 +44,7 @@ import { clearPlan, dryStart, handOver, handOverStep, servingRecord, settlePm2, 
 import { acquireLock } from './lib/lock.mjs'
 import { declaredDataChange, undeclaredChanges } from './lib/migrations.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
-import { currentReleaseDir, depsFor, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
+import { currentReleaseDir, depsFor, pointCurrent, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
 import { appendRelease, historyTable, newId, readReleases, who } from './lib/releases.mjs'
 import { announce, notifyOwner } from './lib/notices.mjs'
 import { freeBackupPath, writeManifestFor } from './lib/snapshot.mjs'
@@ -114,6 +114,13 @@ const incoming = (/** @type {DeployContext} */ c) => !c.upToDate
  */
 async function handBack (c) {
   await settlePm2(process.env)
+  const serving = servingRecord(c.paths.databaseFile)
+  if (c.tookOver === null && serving?.version === c.from) {
+    // The new version never took over: the one that ran still serves, nothing to hand back.
+    clearPlan(c.paths.databaseFile)
+    pointCurrent(c.previousDir)
+    return `${short(c.from)} still serves (pid ${serving.pid}); nothing to hand back`
+  }
   const applied = c.tookOver?.result?.ok === true && c.migrations.length > 0
   const plan = applied
     ? writePlan(c.paths.databaseFile, { version: c.from, snapshot: freeBackupPath(c.paths.backupsDir, 'backup'), undo: { migrationsDir: path.join(c.release?.dir ?? '', 'storage', 'migrations'), names: [...c.migrations].reverse() } })

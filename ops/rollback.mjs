@@ -37,7 +37,7 @@ import { git, headCommit, migrationsAt } from './lib/git.mjs'
 import { clearPlan, dryStart, handOver, handOverStep, servingRecord, settlePm2, writePlan } from './lib/handover.mjs'
 import { acquireLock } from './lib/lock.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
-import { currentReleaseDir, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
+import { currentReleaseDir, pointCurrent, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
 import { appendRelease, badCommits, deploysBetween, deployToUndo, historyTable, newId, readReleases, who } from './lib/releases.mjs'
 import { notifyOwner } from './lib/notices.mjs'
 import { freeBackupPath, writeManifestFor } from './lib/snapshot.mjs'
@@ -95,6 +95,13 @@ function findBackup (paths, arg) {
  */
 async function handBack (c) {
   await settlePm2(process.env)
+  const serving = servingRecord(c.paths.databaseFile)
+  if (c.tookOver === null && serving?.version === c.current) {
+    // The target never took over: the version that ran still serves, nothing to hand back.
+    clearPlan(c.paths.databaseFile)
+    pointCurrent(c.previousDir)
+    return `${short(c.current)} still serves (pid ${serving.pid}); nothing to hand back`
+  }
   const result = c.tookOver?.result
   /** @type {import('./lib/handover.mjs').HandoverPlan | null} */
   let plan = null

@@ -153,7 +153,9 @@ export async function handOver (o) {
     }
     if (Date.now() > until) {
       const now = await appStatus({ env: o.env })
-      throw new OpsError('hand over', `${o.version.slice(0, 7)} did not take over within ${o.timeoutS} s (${now.detail}${serving === null ? ', nothing serves' : `, pid ${serving.pid} serves ${serving.version.slice(0, 7)}`})`, { hint: 'npm run logs' })
+      // What PM2 itself said, when it has answered (e.g. a reload it refused).
+      const said = await Promise.race([cli.then((out) => `${out.stdout}\n${out.stderr}`.split('\n').map((l) => l.trim()).filter((l) => /error|refus|progress|fail/i.test(l)).at(-1) ?? ''), sleep(100).then(() => '')])
+      throw new OpsError('hand over', `${o.version.slice(0, 7)} did not take over within ${o.timeoutS} s (${now.detail}${serving === null ? ', nothing serves' : `, pid ${serving.pid} serves ${serving.version.slice(0, 7)}`}${said === '' ? '' : `; pm2: ${said.slice(0, 160)}`})`, { hint: 'npm run logs' })
     }
     await sleep(20)
   }
