@@ -5,7 +5,6 @@
 // hand-over plan carried out with nothing writing, health served, polling from the committed
 // offset). `dryStart` runs the standby checks alone and stops: ops runs it before a hand-over.
 import path from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { Bot, TelegramApiError } from 'node-telegram-bot-api'
 import { MIGRATIONS_DIR } from '../knexfile.js'
 import { healthCommand } from './commands/health.js'
@@ -14,6 +13,7 @@ import { systemClock, type Clock } from './clock.js'
 import type { Config } from './config.js'
 import { ensureSchemaCurrent, openDatabase, schemaStatus, type Database, type SchemaStatus } from './db.js'
 import { AppError } from './errors.js'
+import { migrationModuleUrl } from './migration-source.js'
 import { checkHealth, gitVersion, startHealthServer, type Health } from './health.js'
 import { tryInstanceLock, waitForInstanceLock } from './instance-lock.js'
 import type { Logger } from './logger.js'
@@ -103,7 +103,7 @@ async function preloadMigrations (plan: HandoverPlan | null, status: SchemaStatu
     ...(plan?.migrate === true ? (status?.pending ?? []).map((name) => path.join(MIGRATIONS_DIR, name)) : []),
     ...(plan?.undo?.names ?? []).map((name) => path.join(plan?.undo?.migrationsDir ?? '', name)),
   ]
-  for (const file of files) await import(pathToFileURL(file).href)
+  for (const file of files) await import(migrationModuleUrl(file))
 }
 
 type Standby = { bot: Bot, username: string, version: string, plan: HandoverPlan | null, startedAt: number }

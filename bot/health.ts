@@ -15,6 +15,8 @@ export type Health = {
   status: 'ok' | 'degraded' | 'failing'
   problems: string[]
   version: string
+  /** 'compiled': the build (dist/main.js, plain node); 'typescript': the sources through tsx. */
+  runtime: 'compiled' | 'typescript'
   /** Only the process holding the instance lock answers /healthz: a standby is not listening yet. */
   role: 'serving'
   pid: number
@@ -41,6 +43,9 @@ export type HealthSources = {
   reminders?: () => Promise<ReminderState>
   backups?: () => Promise<BackupHealth | null>
 }
+
+// In the build this module is part of dist/main.js.
+const RUNTIME: Health['runtime'] = import.meta.url.endsWith('.ts') ? 'typescript' : 'compiled'
 
 /** The git commit of the code in `root`, as health reports it. */
 export function gitVersion (root: string): string {
@@ -82,6 +87,7 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
     status: problems.length > 0 ? 'failing' : backups?.problem != null ? 'degraded' : 'ok',
     problems,
     version: s.version,
+    runtime: RUNTIME,
     role: 'serving',
     pid: process.pid,
     startedAt: new Date(s.startedAt).toISOString(),
