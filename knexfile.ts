@@ -46,4 +46,6 @@ export function knexConfig (databaseFile: string, options: { migrationsDir?: str
 }
 
 // Importing this file must not create folders; the Knex CLI creates the database when it opens it.
-export default knexConfig(databaseFileFrom(), { createDir: false })
+// The CLI runs under tsx and also makes new migrations, so it reads the folder itself.
+const cli = knexConfig(databaseFileFrom(), { createDir: false })
+export default { ...cli, migrations: { directory: MIGRATIONS_DIR, loadExtensions: ['.ts'], tableName: 'knex_migrations' } }
