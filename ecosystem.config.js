@@ -12,7 +12,7 @@ import { RUNTIME_NODE_FLAGS } from './scripts/runtime-flags.mjs'
 
 const root = import.meta.dirname
 const log = path.join(root, 'storage', 'logs', 'bot.log')
-const MAX_MEMORY = '400M'
+const MAX_MEMORY = '300M'
 
 export const apps = [{
   name: 'mister_todo',
@@ -23,8 +23,9 @@ export const apps = [{
   node_args: [`--env-file-if-exists=${path.join(root, '.env')}`, ...RUNTIME_NODE_FLAGS],
   // A leak restarts the bot rather than swapping the box. ~95 MB after the scale benchmark's
   // traffic, but exports of a 10,000-task chat (1,000 characters each, the largest allowed) peak at
-  // 297 MB and leave 200–250 MB resident for a while: 400 MB keeps ~100 MB above that, so a
-  // legitimate export is never restarted into a loop (docs/decisions.md, "Memory"). PM2 looks every 30 s.
+  // 205 MB (with the flags above) and stay at 140–175 MB for a while: 300 MB keeps ~100 MB above
+  // that, so a legitimate export is never restarted into a loop (docs/decisions.md, "Memory").
+  // PM2 looks every 30 s.
   max_memory_restart: MAX_MEMORY,
   exec_mode: 'cluster',
   instances: 1,

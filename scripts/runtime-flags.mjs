@@ -3,4 +3,7 @@
 // benchmark and the soak use them too). Measured in docs/decisions.md, "Memory: …".
 // --max-semi-space-size=1: V8's young generation in 1 MB halves instead of up to 16 MB; the bot
 // allocates little per update, so scavenges are more frequent but each is tiny.
-export const RUNTIME_NODE_FLAGS = ['--max-semi-space-size=1']
+// --max-old-space-size=64: the live heap is ~25 MB; without a cap V8 kept growing the heap it holds
+// under bursts (54 → 117 MB over the soak's 50,000 updates, used flat at 24–28 MB). The largest
+// export (10,000 tasks of 1,000 characters) fits under the cap and peaks lower (205 vs 297 MB RSS).
+export const RUNTIME_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=64']

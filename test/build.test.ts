@@ -86,9 +86,9 @@ t.test('deploy: the release is built before the hand-over; PM2 runs the build, m
   t.ok(fs.existsSync(path.join(release, 'dist', 'storage', 'migrations', '20261125000000_add_task_note.js')))
   const app = await s.pm2.app()
   t.equal(app?.status, 'online')
-  t.ok((health.node as { args: string[] }).args.includes('--max-semi-space-size=1'), 'PM2 passes the memory flag')
+  t.same((health.node as { args: string[] }).args.filter((a) => a.startsWith('--max-')), ['--max-semi-space-size=1', '--max-old-space-size=64'], 'PM2 passes the memory flags')
   const listed = JSON.parse((await s.pm2.pm2('jlist')).replace(/^[^[]*/, '')) as Array<{ name: string, pm2_env: { max_memory_restart?: number } }>
-  t.equal(listed.find((a) => a.name === 'mister_todo')?.pm2_env.max_memory_restart, 400 * 1024 * 1024, 'restarted above 400 MB')
+  t.equal(listed.find((a) => a.name === 'mister_todo')?.pm2_env.max_memory_restart, 300 * 1024 * 1024, 'restarted above 300 MB')
 })
 
 t.test('deploy: a release that does not compile is refused, naming the error; nothing changed', async (t) => {
