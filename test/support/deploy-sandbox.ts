@@ -192,9 +192,13 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
       return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : []
     },
     close: async () => {
+      // KEEP_SANDBOX=1 keeps the folder (and PM2's own log) to read after a failure.
+      const keep = process.env.KEEP_SANDBOX !== undefined && process.env.KEEP_SANDBOX !== ''
+      if (keep) fs.cpSync(path.join(pm2.home, 'pm2.log'), path.join(base, 'pm2.log'))
       await pm2.kill()
       await emu.stop()
-      fs.rmSync(base, { recursive: true, force: true })
+      if (keep) console.error(`# sandbox kept: ${base}`)
+      else fs.rmSync(base, { recursive: true, force: true })
     },
   }
 }
