@@ -13,7 +13,9 @@ const TOKEN_IN_TEXT = /\d{5,}:[A-Za-z0-9_-]{20,}/g
 /** @param {string} raw @returns {LogEntry} */
 export function parseLogLine (raw) {
   const line = raw.replace(TOKEN_IN_TEXT, '<redacted-token>')
-  const prefix = /^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)): (.*)$/.exec(line)
+  // PM2 prefixes every chunk a process writes, even an empty one (the bot's last flush at exit):
+  // the next line then carries two prefixes, and the last one is its own.
+  const prefix = /^(?:\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d): )*(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)): (.*)$/.exec(line)
   const body = prefix?.[2] ?? line
   let time = prefix?.[1] === undefined ? null : new Date(prefix[1])
   if (body.startsWith('{')) {
