@@ -113,8 +113,14 @@ const incoming = (/** @type {DeployContext} */ c) => !c.upToDate
  * @param {DeployContext} c
  */
 async function handBack (c) {
-  await settlePm2(process.env)
-  const serving = servingRecord(c.paths.databaseFile)
+  let serving = servingRecord(c.paths.databaseFile)
+  if (c.tookOver === null && serving?.version === c.from) {
+    // PM2 may still be in the reload (when its wait for the new process ends, it stops the old
+    // one anyway): let it end, then look again. Otherwise act at once: nothing serves, or the new
+    // version does.
+    await settlePm2(process.env)
+    serving = servingRecord(c.paths.databaseFile)
+  }
   if (c.tookOver === null && serving?.version === c.from) {
     // The new version never took over: the one that ran still serves, nothing to hand back.
     clearPlan(c.paths.databaseFile)

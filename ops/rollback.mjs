@@ -94,8 +94,14 @@ function findBackup (paths, arg) {
  * @param {RollbackContext} c
  */
 async function handBack (c) {
-  await settlePm2(process.env)
-  const serving = servingRecord(c.paths.databaseFile)
+  let serving = servingRecord(c.paths.databaseFile)
+  if (c.tookOver === null && serving?.version === c.current) {
+    // PM2 may still be in the reload (when its wait for the new process ends, it stops the old
+    // one anyway): let it end, then look again. Otherwise act at once: nothing serves, or the new
+    // version does.
+    await settlePm2(process.env)
+    serving = servingRecord(c.paths.databaseFile)
+  }
   if (c.tookOver === null && serving?.version === c.current) {
     // The target never took over: the version that ran still serves, nothing to hand back.
     clearPlan(c.paths.databaseFile)
