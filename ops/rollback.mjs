@@ -34,10 +34,10 @@ import { botEnvironment } from './preflight.mjs'
 import { readManifest, verifyBackup } from './lib/backups.mjs'
 import { info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
 import { git, headCommit, migrationsAt } from './lib/git.mjs'
-import { clearPlan, dryStart, handOver, handOverStep, servingRecord, settlePm2, writePlan } from './lib/handover.mjs'
+import { clearPlan, dryStart, handOver, handOverStep, servingRecord, stillServing, writePlan } from './lib/handover.mjs'
 import { acquireLock } from './lib/lock.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
-import { currentReleaseDir, pointCurrent, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
+import { currentReleaseDir, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
 import { appendRelease, badCommits, deploysBetween, deployToUndo, historyTable, newId, readReleases, who } from './lib/releases.mjs'
 import { notifyOwner } from './lib/notices.mjs'
 import { freeBackupPath, writeManifestFor } from './lib/snapshot.mjs'
@@ -94,20 +94,8 @@ function findBackup (paths, arg) {
  * @param {RollbackContext} c
  */
 async function handBack (c) {
-  let serving = servingRecord(c.paths.databaseFile)
-  if (c.tookOver === null && serving?.version === c.current) {
-    // PM2 may still be in the reload (when its wait for the new process ends, it stops the old
-    // one anyway): let it end, then look again. Otherwise act at once: nothing serves, or the new
-    // version does.
-    await settlePm2(process.env)
-    serving = servingRecord(c.paths.databaseFile)
-  }
-  if (c.tookOver === null && serving?.version === c.current) {
-    // The target never took over: the version that ran still serves, nothing to hand back.
-    clearPlan(c.paths.databaseFile)
-    pointCurrent(c.previousDir)
-    return `${short(c.current)} still serves (pid ${serving.pid}); nothing to hand back`
-  }
+  const unchanged = await stillServing({ databaseFile: c.paths.databaseFile, version: c.current, tookOver: c.tookOver !== null, previousDir: c.previousDir })
+  if (unchanged !== null) return unchanged
   const result = c.tookOver?.result
   /** @type {import('./lib/handover.mjs').HandoverPlan | null} */
   let plan = null

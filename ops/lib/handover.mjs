@@ -211,6 +211,25 @@ export async function settlePm2 (env) {
 }
 
 /**
+ * The start of every hand-back: when the incoming version never took over and the one that ran
+ * still serves, there is nothing to hand back — the plan is withdrawn and releases/current points
+ * where it did. PM2 may still be in the reload (when its own wait for the new process ends, it
+ * stops the old one anyway), so that case looks again once PM2 has settled. Otherwise (nothing
+ * serves, or the new version does) the caller hands back at once.
+ * @param {{ databaseFile: string, version: string, tookOver: boolean, previousDir: string }} o
+ * @returns {Promise<string | null>} the step's detail when nothing is to be done
+ */
+export async function stillServing (o) {
+  if (o.tookOver || servingRecord(o.databaseFile)?.version !== o.version) return null
+  await settlePm2(process.env)
+  const serving = servingRecord(o.databaseFile)
+  if (serving?.version !== o.version) return null
+  clearPlan(o.databaseFile)
+  pointCurrent(o.previousDir)
+  return `${o.version.slice(0, 7)} still serves (pid ${serving.pid}); nothing to hand back`
+}
+
+/**
  * The hand-over as a deploy or rollback step runs it: a countdown on the step's line, then the
  * take-over's own figures in the ✓ line.
  * @param {import('./progress.mjs').Progress} progress @param {Parameters<typeof handOver>[0]} o
