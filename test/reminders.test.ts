@@ -205,6 +205,7 @@ t.test('reminders keep Telegram\'s limits: one per second per chat, and a 429 wa
   const calls = h.emu.calls('sendMessage').slice(sentBefore)
   t.equal(calls.filter((c) => c.status === 429).length, 1, 'Telegram said 429 once')
   const accepted = calls.filter((c) => c.status === 200).map((c) => c.at)
+  t.equal(accepted.length, 3, 'three reminders accepted')
   for (let i = 1; i < accepted.length; i++) t.ok((accepted[i] ?? 0) - (accepted[i - 1] ?? 0) >= 950, `reminder ${i + 1} came at least a second after the one before`)
   await jumpTo('2026-12-03T12:00')
   t.equal(reminders().length, before + 3, 'none twice')

@@ -95,11 +95,14 @@ t.test('secrets: the bot under faults, with a wrong token and with no API, logs 
   t.equal((await exited(bot)).code, 0)
   fs.appendFileSync(logFile, bot.output())
 
-  const broken: Array<Record<string, string>> = [{ TELEGRAM_BOT_TOKEN: WRONG_TOKEN }, { TELEGRAM_API_ROOT: `http://127.0.0.1:${await freePort()}` }]
-  for (const extra of broken) {
+  const broken: Array<[Record<string, string>, RegExp]> = [
+    [{ TELEGRAM_BOT_TOKEN: WRONG_TOKEN }, /Telegram rejected the bot token \(401 Unauthorized\): check TELEGRAM_BOT_TOKEN in \.env, or ask @BotFather for a new one/],
+    [{ TELEGRAM_API_ROOT: `http://127.0.0.1:${await freePort()}` }, /cannot reach the Bot API \(TELEGRAM_API_ROOT\): /],
+  ]
+  for (const [extra, why] of broken) {
     const failing = spawnBot({ ...env, ...extra })
     t.equal((await exited(failing)).code, 1, `the bot refuses to start with ${Object.keys(extra).join()}`)
-    t.match(failing.output(), /Telegram rejected the bot token|cannot reach the Bot API/)
+    t.match(failing.output(), why, `the refusal names what is wrong with ${Object.keys(extra).join()}`)
     fs.appendFileSync(logFile, failing.output())
   }
 })
