@@ -6,6 +6,8 @@ import t from 'tap'
 import { API_TIMEOUT_MS } from '../bot/app.js'
 import type { Health } from '../bot/health.js'
 import { OWNER, startHarness, type Harness } from './support/bot-harness.js'
+import { conversation } from './support/conversation.js'
+import { waitUntil } from './support/wait.js'
 
 const OUTAGE_MS = process.env.SOAK === 'full' ? 60_000 : 6000
 
@@ -14,13 +16,9 @@ t.teardown(() => h.close())
 let crashed: unknown
 h.bot.done.catch((err: unknown) => { crashed = err })
 
-const sent: string[] = []
-function say (text: string): void {
-  sent.push(text)
-  h.emu.sendText(OWNER, OWNER, text)
-}
+const { sent, say, allAnswered } = conversation(h.emu, OWNER)
 async function allAnsweredOnce (): Promise<void> {
-  await h.emu.waitFor(() => sent.every((s) => h.emu.messages(OWNER).some((m) => m.rendered.endsWith(` ${s}`))), 20_000)
+  await allAnswered()
   const stored = await h.bot.db('tasks').where({ chat_id: OWNER }).orderBy('number').pluck('text')
   t.same(stored, sent, 'every command applied exactly once, in order')
 }
@@ -50,13 +48,9 @@ t.test('faults: 409 while another poller is alive is retried, not fatal', async 
 })
 
 async function healthWhen (bot: Harness['bot'], wanted: Health['status'], timeoutMs: number): Promise<Health> {
-  const deadline = Date.now() + timeoutMs
   let health = await bot.health()
-  while (health.status !== wanted && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    health = await bot.health()
-  }
-  return health
+  return await waitUntil(async () => (health = await bot.health()).status === wanted && health, { what: `health "${wanted}"`, timeoutMs, everyMs: 100 })
+    .catch(() => health)
 }
 
 t.test(`faults: getUpdates failing for ${OUTAGE_MS / 1000} s — health says so while it lasts, then recovers; nothing lost`, async (t) => {

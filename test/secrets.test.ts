@@ -81,7 +81,7 @@ t.test('secrets: the bot under faults, with a wrong token and with no API, logs 
   emu.sendText(OWNER, OWNER, '/list')
   emu.sendText(OWNER, OWNER, 'second task')
   await emu.waitFor(() => emu.messages(OWNER).some((m) => m.rendered.includes('Your tasks')) && emu.messages(OWNER).some((m) => m.rendered.endsWith('second task')), 30_000)
-  await t.test('healthz: loopback only, numbers only', async (t) => {
+  await t.test('secrets: /healthz is on loopback only and shows numbers only', async (t) => {
     const res = await fetch(`http://127.0.0.1:${port}/healthz`)
     const body = await res.text()
     t.equal(res.status, 200)
@@ -180,7 +180,7 @@ t.test('secrets: the database and backups are owner-only', async (t) => {
   for (const name of box.backups()) t.equal(mode(path.join(box.backupsDir, name)), '600', `storage/backups/${name} is 0600`)
 })
 
-t.test('access: a stranger left nothing in any table', async (t) => {
+t.test('secrets: a stranger left nothing in any table', async (t) => {
   const db = new Database(box.dbFile, { readonly: true })
   t.teardown(() => db.close())
   const tables = db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'").pluck().all() as string[]
