@@ -65,7 +65,7 @@ t.test('progress: without a terminal a plain line comes every interval while the
   const run = await runStep(['sleep', '2000'], { env: { MISTER_TODO_PROGRESS_INTERVAL_S: '0.5' } })
   t.equal(run.code, 0, run.stderr)
   const lines = run.stdout.split('\n')
-  t.match(lines.pop(), '', 'every line is complete')
+  t.equal(lines.pop(), '', 'every line is complete: the output ends with a newline')
   const done = lines.pop() ?? ''
   t.match(done, /^✓ sleep {2}done \(2\.\d s\)$/)
   t.ok(lines.length >= 3 && lines.length <= 4, `one line per half second of a 2 s step (${lines.length})`)
