@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Knex } from 'knex'
 import { databaseFileFrom, PROJECT_ROOT } from './bot/config.js'
+import { migrationSource } from './bot/migration-source.js'
 import { cachePreparedStatements } from './bot/updates/statement-cache.js'
 
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'storage', 'migrations')
@@ -37,8 +38,8 @@ export function knexConfig (databaseFile: string, options: { migrationsDir?: str
       },
     },
     migrations: {
-      directory: options.migrationsDir ?? MIGRATIONS_DIR,
-      loadExtensions: ['.ts'],
+      // The .ts names, loaded from the compiled build when there is one (bot/migration-source.ts).
+      migrationSource: migrationSource(options.migrationsDir ?? MIGRATIONS_DIR),
       tableName: 'knex_migrations',
     },
   }

@@ -5,6 +5,7 @@ import path from 'node:path'
 import knexFactory, { type Knex } from 'knex'
 import { knexConfig, MIGRATIONS_DIR } from '../knexfile.js'
 import { AppError } from './errors.js'
+import { migrationFiles } from './migration-source.js'
 
 export type Database = Knex
 
@@ -36,10 +37,6 @@ export function makeOwnerOnly (file: string): void {
     const stat = fs.statSync(f, { throwIfNoEntry: false })
     if (stat !== undefined && (stat.mode & 0o077) !== 0) fs.chmodSync(f, stat.mode & 0o700)
   }
-}
-
-function migrationFiles (dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => /^\d{14}_.+\.ts$/.test(f)).sort()
 }
 
 export async function schemaStatus (db: Database, migrationsDir = MIGRATIONS_DIR): Promise<SchemaStatus> {

@@ -35,6 +35,7 @@ import { performance } from 'node:perf_hooks'
 import fs from 'node:fs'
 import path from 'node:path'
 import { backup, DEFAULT_KEEP } from './backup.mjs'
+import { buildRelease } from './lib/build.mjs'
 import { rehearse } from './migrate.mjs'
 import { DEFAULT_BRANCH, preflight } from './preflight.mjs'
 import { confirm, info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
@@ -153,6 +154,12 @@ export const STEPS = [
       await removeRelease(c.release.dir)
       return `releases/${c.release.name} removed`
     },
+  },
+  {
+    name: 'build',
+    when: incoming,
+    describe: () => 'npm run build in the new release: dist/ is what PM2 runs; a compiler error stops here',
+    run: (c, progress) => buildRelease(c.release?.dir ?? '', { progress }),
   },
   {
     name: 'tests',

@@ -17,6 +17,8 @@ export type PollState = {
   lastError: string | null
   failingSince: number | null
   polls: number
+  /** getUpdates calls that failed (after the library's own retries), since start. */
+  failures: number
 }
 
 export type PollOptions = {
@@ -63,6 +65,7 @@ export async function pollUpdates (o: PollOptions): Promise<void> {
         throw tokenRejected(err)
       }
       failures++
+      o.state.failures++
       o.state.lastError = describe(err)
       o.state.failingSince ??= Date.now()
       const retryAfter = err instanceof TelegramApiError ? err.retryAfter : undefined

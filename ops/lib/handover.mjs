@@ -78,15 +78,18 @@ function pm2LikeEnv (env) {
  * @param {string} dir @param {NodeJS.ProcessEnv} env @param {number} timeoutS
  */
 export async function dryStart (dir, env, timeoutS) {
-  const entry = path.join(dir, 'bot', 'main.ts')
+  // The release's own PM2 entry, so the dry start runs what PM2 will (its build, or its tsx when it
+  // has none); a release from before that entry existed runs its TypeScript through its tsx.
+  const pm2Entry = path.join(dir, 'bot', 'pm2-entry.mjs')
   const tsx = path.join(dir, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs')
-  const run = $({ cwd: dir, env: pm2LikeEnv(env), quiet: true, nothrow: true, timeout: timeoutS * 1000 })`node ${`--env-file-if-exists=${path.join(CODE_ROOT, '.env')}`} --import ${tsx} ${entry} --dry-start`
+  const entry = fs.existsSync(pm2Entry) ? [pm2Entry] : ['--import', tsx, path.join(dir, 'bot', 'main.ts')]
+  const run = $({ cwd: dir, env: pm2LikeEnv(env), quiet: true, nothrow: true, timeout: timeoutS * 1000 })`node ${`--env-file-if-exists=${path.join(CODE_ROOT, '.env')}`} ${entry} --dry-start`
   const out = await run
   if (out.exitCode === 0) return out.stdout.trim()
   const why = out.signal === 'SIGTERM' || out.exitCode === null
     ? `did not finish its dry start within ${timeoutS} s (it hangs while loading)`
     : whyItFailed(out.stderr, out.exitCode)
-  throw new OpsError('dry start', `the new version cannot start: ${why}`, { hint: `cd ${dir} && node --import tsx bot/main.ts --dry-start` })
+  throw new OpsError('dry start', `the new version cannot start: ${why}`, { hint: `cd ${dir} && node bot/pm2-entry.mjs --dry-start` })
 }
 
 /**
