@@ -119,15 +119,24 @@ function readShared (): PgServer | null {
 
 let counter = 0
 
-/** A new empty database on the run's server, dropped at the test's end; its URL. */
-export async function freshDatabase (t: Test): Promise<{ url: string, name: string, server: PgServer }> {
+/** A new empty database on the run's server, named after the test file; `drop` removes it. */
+export async function createDatabase (): Promise<{ url: string, name: string, server: PgServer, drop: () => Promise<void> }> {
   const s = await server()
   const label = path.basename(process.argv[1] ?? 'test').replace(/\.test\.ts$/, '').replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)
   const name = `t_${label}_${process.pid}_${++counter}`
   await admin(s, (c) => c.query(`create database "${name}"`))
-  t.teardown(() => admin(s, (c) => c.query(`drop database if exists "${name}" with (force)`)))
-  return { url: urlFor(s, name), name, server: s }
+  return { url: urlFor(s, name), name, server: s, drop: async () => { await admin(s, (c) => c.query(`drop database if exists "${name}" with (force)`)) } }
 }
+
+/** A new empty database on the run's server, dropped at the test's end; its URL. */
+export async function freshDatabase (t: Test): Promise<{ url: string, name: string, server: PgServer }> {
+  const { drop, ...db } = await createDatabase()
+  t.teardown(drop)
+  return db
+}
+
+/** Set by a *.pg.test.ts twin before it imports the cases: startHarness then runs the bot on PostgreSQL. */
+export const ENGINE_VARIABLE = 'MISTER_TODO_TEST_DATABASE'
 
 /** Runs SQL as the superuser against the server's maintenance database (create/drop roles…). */
 export function asSuperuser<T> (work: (client: pg.Client) => Promise<T>): Promise<T> {
