@@ -19,6 +19,8 @@ async function pgBox (t: Test, e: EngineCase, tasks: number): Promise<PgBox> {
   const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'mister-todo-opspg-')))
   t.teardown(() => fs.rmSync(root, { recursive: true, force: true }))
   fs.mkdirSync(path.join(root, 'storage'), { recursive: true })
+  // As in a checkout: knex loads the .ts migrations as ES modules.
+  fs.writeFileSync(path.join(root, 'package.json'), '{ "type": "module" }\n')
   fs.cpSync(MIGRATIONS_DIR, path.join(root, 'storage', 'migrations'), { recursive: true })
   const db = e.open()
   await db.migrate.latest()
@@ -78,4 +80,35 @@ forEachEngine(t, 'ops on PostgreSQL: backup is a verified pg_dump, restore swaps
     t.notMatch(f, password)
     if (f.endsWith('.json')) t.notMatch(fs.readFileSync(path.join(box.root, 'storage', 'backups', f), 'utf8'), password, `no password in ${f}`)
   }
+}, ['postgres'])
+
+forEachEngine(t, 'ops on PostgreSQL: migrate status, latest (backup, rehearsal on a scratch database) and rollback', async (t, e) => {
+  const box = await pgBox(t, e, 30)
+  const db = e.open()
+  await db('tasks').whereIn('number', [1, 2, 3]).update({ deleted_at: 1 })
+  await db.destroy()
+  const purge = '20261201000000_purge_deleted_tasks.ts'
+  fs.copyFileSync(path.join(CODE_ROOT, 'test', 'fixtures', 'migrations-declared', purge), path.join(box.root, 'storage', 'migrations', purge))
+  const shownUrl = (e.env.DATABASE_URL ?? '').replace(/:[^:@/]*@/, ':xxxxx@')
+  const applied = fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.ts')).length
+
+  const status = await box.run('migrate', ['status'])
+  t.equal(status.code, 0, status.stderr)
+  t.match(status.stdout, `  pending  ${purge}\n✓ migrate  ${shownUrl}: ${applied} applied, 1 pending, 0 unknown to this code\n`)
+
+  const latest = await box.run('migrate', ['latest', '--yes'])
+  t.equal(latest.code, 0, latest.stderr)
+  t.match(latest.stdout, /✓ backup {2}storage\/backups\/todo_\S+\.pgdump \([\d.]+ kB, 30 tasks, integrity ok\)\n/)
+  t.match(latest.stdout, /\n {2}purged_tasks +- +3\n/)
+  t.match(latest.stdout, /\n {2}tasks +30 +27\n/)
+  t.match(latest.stdout, /✓ rehearse {2}1 migration\(s\) ran on a copy of todo_\S+\.pgdump, rows as expected\n/)
+  t.match(latest.stdout, `✓ migrate  applied 1 migration(s) as batch 2: ${purge}\n`)
+  t.equal(await box.tasks(), 27, 'applied live')
+  const leftovers = await asSuperuser(async (c) => (await c.query<{ datname: string }>("select datname from pg_database where datname like '%_rehearse_%' or datname like '%_verify_%'")).rows)
+  t.same(leftovers, [], 'no scratch database is left on the server')
+
+  const rollback = await box.run('migrate', ['rollback', '--yes'])
+  t.equal(rollback.code, 0, rollback.stderr)
+  t.match(rollback.stdout, `✓ migrate  rolled back 1 migration(s): ${purge}\n`)
+  t.equal(await box.tasks(), 30, 'the down brought the purged tasks back')
 }, ['postgres'])
