@@ -14,8 +14,13 @@ import type { Test } from 'tap'
 
 export type PgServer = { dir: string, port: number, user: string, password: string, bin: string, owner: number }
 
-/** Where tap's `before` leaves the shared server's address for the test files. */
-export const SHARED_SERVER_FILE = path.resolve(import.meta.dirname, '..', '..', '.tap', 'postgres-server.json')
+/**
+ * Where tap's `before` leaves the shared server's address for the test files: one file per tap
+ * run, named after the tap runner (the parent of `before`, `after` and every test file), so two
+ * runs at once in one checkout never share or stop each other's server.
+ */
+export const SHARED_SERVER_DIR = path.resolve(import.meta.dirname, '..', '..', '.tap')
+export const SHARED_SERVER_FILE = path.join(SHARED_SERVER_DIR, `postgres-server-${process.ppid}.json`)
 
 /** The server's bin folder (pg_ctl, initdb, pg_dump…): PG_BIN, else the newest /usr/lib/postgresql/N/bin, else pg_ctl on PATH. */
 export function postgresBin (): string | null {
