@@ -118,7 +118,7 @@ async function drillWith (options, progress) {
         if (status.unknown.length > 0) throw new OpsError('drill migrations', `${name} has migrations this release does not know: ${status.unknown.join(', ')} (it was taken by a newer version)`, { hint: 'npx zx ops/migrate.mjs status' })
         if (status.pending.length > 0) await knex.migrate.latest()
         // The drill's emulator numbers updates its own way: forget Telegram's last update id.
-        await knex('bot_state').where({ key: 'last_update_id' }).delete()
+        await knex('handled_updates').delete()
         return { applied: status.pending, schema: (await schemaStatusOf(knex, migrationsDir)).head }
       } finally {
         await knex.destroy()

@@ -12,6 +12,7 @@ import { loadConfig, PROJECT_ROOT, type Config } from '../../bot/config.js'
 import { createLogger } from '../../bot/logger.js'
 import { BotApiEmulator, type BotMessage } from '../../dev/emulator/bot-api-emulator.js'
 import { waitUntil } from './wait.js'
+import { createDatabase, ENGINE_VARIABLE } from './postgres.js'
 
 export const OWNER = 1001
 export const FRIEND = 1002
@@ -68,7 +69,9 @@ export type Harness = {
 export async function startHarness (extraEnv: Record<string, string> = {}, options: { clock?: Clock } = {}): Promise<Harness> {
   const emu = await BotApiEmulator.start()
   const dir = tempDir()
-  const config = loadConfig(botEnv(emu, dir, extraEnv))
+  // A *.pg.test.ts twin runs the same cases on a fresh PostgreSQL database (test/support/postgres.ts).
+  const pg = process.env[ENGINE_VARIABLE] === 'postgres' ? await createDatabase() : undefined
+  const config = loadConfig(botEnv(emu, dir, { ...(pg === undefined ? {} : { DATABASE_URL: pg.url }), ...extraEnv }))
   const logs = new LogSink()
   const logger = createLogger('debug', logs)
   const h: Harness = {
@@ -91,6 +94,7 @@ export async function startHarness (extraEnv: Record<string, string> = {}, optio
     close: async () => {
       await h.bot.stop()
       await emu.stop()
+      await pg?.drop()
       fs.rmSync(dir, { recursive: true, force: true })
     },
   }
