@@ -32,6 +32,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import { botEnvironment } from './preflight.mjs'
 import { readManifest, verifyBackup } from './lib/backups.mjs'
+import { buildRelease } from './lib/build.mjs'
 import { info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
 import { git, headCommit, migrationsAt } from './lib/git.mjs'
 import { clearPlan, dryStart, handOver, handOverStep, servingRecord, stillServing, writePlan } from './lib/handover.mjs'
@@ -143,12 +144,15 @@ export const STEPS = [
   },
   {
     name: 'release',
-    describe: (c) => `the release directory of ${short(c.target)} (still on disk, or a new git worktree with its node_modules)`,
+    describe: (c) => `the release directory of ${short(c.target)} (still on disk, or a new git worktree with its node_modules, built)`,
     run: async (c, progress) => {
       c.previousDir = currentReleaseDir()
       const r = await prepareRelease(c.target, { progress })
       c.release = r
-      return `releases/${r.name} (${r.created ? 'new' : 'still on disk'})`
+      // A release made now is built like a deploy's (a compiler error refuses it before anything
+      // is handed over); one still on disk was built when it was deployed.
+      const built = r.created ? await buildRelease(r.dir, { progress }) : ''
+      return `releases/${r.name} (${r.created ? `new; build: ${built}` : 'still on disk'})`
     },
     undo: async (c) => {
       if (c.release === null || !c.release.created) return 'kept'

@@ -65,7 +65,7 @@ t.test('deploy: lock held → refused; --dry-run prints the steps from the table
   const dry = await s.run('deploy', [...FAST, '--dry-run'])
   t.equal(dry.code, 0, dry.stderr)
   const listed = [...dry.stdout.matchAll(/^ {2}(?:· | {2})([a-z]+(?: [a-z]+)?) {2,}/gm)].map((m) => m[1])
-  t.same(listed, ['release', 'tests', 'backup', 'rehearse', 'dry start', 'hand over', 'snapshot', 'watch', 'verify', 'checkout', 'prune'], 'the table\'s steps, in order')
+  t.same(listed, ['release', 'build', 'tests', 'backup', 'rehearse', 'dry start', 'hand over', 'snapshot', 'watch', 'verify', 'checkout', 'prune'], 'the table\'s steps, in order')
   t.match(dry.stdout, /hand over +pm2 reload: [0-9a-f]{7} stands by/)
   t.match(dry.stdout, /✓ deploy {2}dry run: nothing was changed/)
   t.same(fs.existsSync(path.join(s.live, 'releases')) ? fs.readdirSync(path.join(s.live, 'releases')) : [], [], 'no release directory made (the failed deploy removed its own)')

@@ -132,6 +132,7 @@ t.test('rollback: --to <commit> --backup <file> goes exactly there', async (t) =
   const run = await s.run('rollback', [...ROLLBACK, '--to', A.slice(0, 10), '--backup', path.basename(deployC2.backup ?? '')])
   t.equal(run.code, 0, run.stderr)
   t.equal(s.head(), A)
+  t.ok(fs.existsSync(path.join(s.live, 'releases', 'current', 'dist', 'main.js')), 'the release it went to is built: PM2 runs compiled code')
   t.same(s.tasks(), atStop)
   t.same(applied(), migrationsAtA)
   t.match(await s.ask('/help'), /Mister Todo/)

@@ -21,7 +21,11 @@ export function conversation (emu: BotApiEmulator, user: number, chat = user): C
       emu.sendText(user, chat, text)
     },
     allAnswered: async (timeoutMs = 20_000) => {
-      const unanswered = (): string[] => sent.filter((s) => !emu.messages(chat).some((m) => m.rendered.endsWith(` ${s}`)))
+      // One copy of the chat per look (the emulator answers the bot from this same event loop).
+      const unanswered = (): string[] => {
+        const replies = emu.messages(chat).map((m) => m.rendered)
+        return sent.filter((s) => !replies.some((r) => r.endsWith(` ${s}`)))
+      }
       await waitUntil(() => unanswered().length === 0, { what: `answers to all ${sent.length} lines`, timeoutMs, seen: () => `unanswered: ${unanswered().join(' | ')}` })
     },
   }

@@ -163,12 +163,20 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
           await new Promise((resolve) => setTimeout(resolve, everyMs))
         }
       })()
-      const answered = (text: string): boolean => emu.messages(user).some((m) => m.rendered.endsWith(` ${text}`))
+      // One copy of the chat per look, not one per message: the emulator answers the bot from this
+      // same event loop, and a quadratic scan starved it (the bot's sends timed out; seen as
+      // "unanswered" after a restart on a busy machine).
+      const answeredTexts = (): Set<string> => new Set(emu.messages(user).map((m) => m.rendered.slice(m.rendered.lastIndexOf(label))))
+      const unanswered = (): string[] => {
+        const answered = answeredTexts()
+        return sent.filter((x) => !answered.has(x))
+      }
       return {
         finish: async () => {
           sending = false
           await loop
-          await emu.waitFor(() => sent.every(answered), 60_000).catch(() => undefined)
+          const until = Date.now() + 60_000
+          while (unanswered().length > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50))
           const replies = emu.calls('sendMessage').filter((c) => c.params.chat_id === user && c.status === 200 && c.at >= startedAt).map((c) => c.at)
           let longestGapMs = 0
           let endedAt = 0
@@ -177,7 +185,7 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
             if (gap > longestGapMs) [longestGapMs, endedAt] = [gap, replies[i] ?? 0]
           }
           const stored = (rows(`select text from tasks where chat_id = ${user} and text like '${label} %' order by number`) as Array<{ text: string }>).map((r) => r.text)
-          return { sent, unanswered: sent.filter((x) => !answered(x)), stored, longestGapMs, longestGapEndedAt: new Date(endedAt).toISOString() }
+          return { sent, unanswered: unanswered(), stored, longestGapMs, longestGapEndedAt: new Date(endedAt).toISOString() }
         },
       }
     },
