@@ -8,16 +8,24 @@
 // answers with the module's exports, so `apps` must be a named export (a default export is not
 // seen by PM2). See docs/decisions.md.
 import path from 'node:path'
+import { RUNTIME_NODE_FLAGS } from './scripts/runtime-flags.mjs'
 
 const root = import.meta.dirname
 const log = path.join(root, 'storage', 'logs', 'bot.log')
+const MAX_MEMORY = '400M'
 
 export const apps = [{
   name: 'mister_todo',
   // Follows releases/current (or runs this checkout before the first deploy).
   script: path.join(root, 'bot', 'pm2-entry.mjs'),
   cwd: root,
-  node_args: [`--env-file-if-exists=${path.join(root, '.env')}`],
+  // The bot runs its build (dist/) with plain node when it is current, else tsx (bot/pm2-entry.mjs).
+  node_args: [`--env-file-if-exists=${path.join(root, '.env')}`, ...RUNTIME_NODE_FLAGS],
+  // A leak restarts the bot rather than swapping the box. ~95 MB after the scale benchmark's
+  // traffic, but exports of a 10,000-task chat (1,000 characters each, the largest allowed) peak at
+  // 297 MB and leave 200–250 MB resident for a while: 400 MB keeps ~100 MB above that, so a
+  // legitimate export is never restarted into a loop (docs/decisions.md, "Memory"). PM2 looks every 30 s.
+  max_memory_restart: MAX_MEMORY,
   exec_mode: 'cluster',
   instances: 1,
   // Graceful stop: SIGINT, then up to kill_timeout for the update in hand (a handler takes

@@ -58,8 +58,9 @@ export function knexConfigFor (target: DatabaseTarget, options: { migrationsDir?
 
 // For the Knex CLI, which calls it. Importing this file must not create folders (the CLI creates
 // the database when it opens it) nor fail on a bad .env (the bot reports that itself, one line each).
+// The CLI runs under tsx and also makes new migrations, so it reads the folder itself.
 export default function cliConfig (): Knex.Config {
   const fromEnv = databaseTargetFrom()
   if (fromEnv.target === undefined) throw new Error(fromEnv.problems.join('\n'))
-  return knexConfigFor(fromEnv.target, { createDir: false })
+  return { ...knexConfigFor(fromEnv.target, { createDir: false }), migrations: { directory: MIGRATIONS_DIR, loadExtensions: ['.ts'], tableName: 'knex_migrations' } }
 }

@@ -18,6 +18,8 @@ export type Health = {
   version: string
   /** 'compiled': the build (dist/main.js, plain node); 'typescript': the sources through tsx. */
   runtime: 'compiled' | 'typescript'
+  /** Node's version and flags (PM2 passes memory flags: scripts/runtime-flags.mjs). */
+  node: { version: string, args: string[] }
   /** Only the process holding the instance lock answers /healthz: a standby is not listening yet. */
   role: 'serving'
   pid: number
@@ -89,6 +91,7 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
     problems,
     version: s.version,
     runtime: RUNTIME,
+    node: { version: process.version, args: process.execArgv },
     role: 'serving',
     pid: process.pid,
     startedAt: new Date(s.startedAt).toISOString(),

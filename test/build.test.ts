@@ -84,7 +84,11 @@ t.test('deploy: the release is built before the hand-over; PM2 runs the build, m
   t.same(s.rows("select name from knex_migrations where name like '%note%'"), [{ name: '20261125000000_add_task_note.ts' }], 'the compiled migration ran, recorded under its .ts name')
   const release = fs.realpathSync(path.join(s.live, 'releases', 'current'))
   t.ok(fs.existsSync(path.join(release, 'dist', 'storage', 'migrations', '20261125000000_add_task_note.js')))
-  t.equal((await s.pm2.app())?.status, 'online')
+  const app = await s.pm2.app()
+  t.equal(app?.status, 'online')
+  t.ok((health.node as { args: string[] }).args.includes('--max-semi-space-size=1'), 'PM2 passes the memory flag')
+  const listed = JSON.parse((await s.pm2.pm2('jlist')).replace(/^[^[]*/, '')) as Array<{ name: string, pm2_env: { max_memory_restart?: number } }>
+  t.equal(listed.find((a) => a.name === 'mister_todo')?.pm2_env.max_memory_restart, 400 * 1024 * 1024, 'restarted above 400 MB')
 })
 
 t.test('deploy: a release that does not compile is refused, naming the error; nothing changed', async (t) => {
