@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tap/**', 'storage/db/**', 'storage/backups/**'] },
+  { ignores: ['node_modules/**', '.tap/**', 'dist/**', 'storage/db/**', 'storage/backups/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -6,6 +6,7 @@ import path from 'node:path'
 import type { Knex } from 'knex'
 import { databaseTargetFrom, PROJECT_ROOT, type DatabaseTarget } from './bot/config.js'
 import { postgresKnexConfig } from './bot/db-postgres.js'
+import { migrationSource } from './bot/migration-source.js'
 import { cachePreparedStatements } from './bot/updates/statement-cache.js'
 
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'storage', 'migrations')
@@ -39,8 +40,8 @@ export function knexConfig (databaseFile: string, options: { migrationsDir?: str
       },
     },
     migrations: {
-      directory: options.migrationsDir ?? MIGRATIONS_DIR,
-      loadExtensions: ['.ts'],
+      // The .ts names, loaded from the compiled build when there is one (bot/migration-source.ts).
+      migrationSource: migrationSource(options.migrationsDir ?? MIGRATIONS_DIR),
       tableName: 'knex_migrations',
     },
   }
@@ -50,7 +51,7 @@ export function knexConfig (databaseFile: string, options: { migrationsDir?: str
 export function knexConfigFor (target: DatabaseTarget, options: { migrationsDir?: string, readonly?: boolean, createDir?: boolean, poolMax?: number } = {}): Knex.Config {
   if (target.engine === 'sqlite') return knexConfig(target.file, options)
   return postgresKnexConfig(target, {
-    migrations: { directory: options.migrationsDir ?? MIGRATIONS_DIR, loadExtensions: ['.ts'], tableName: 'knex_migrations' },
+    migrations: { migrationSource: migrationSource(options.migrationsDir ?? MIGRATIONS_DIR), tableName: 'knex_migrations' },
     ...(options.poolMax === undefined ? {} : { poolMax: options.poolMax }),
   })
 }

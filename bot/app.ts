@@ -5,7 +5,6 @@
 // hand-over plan carried out with nothing writing, health served, polling from the committed
 // offset). `dryStart` runs the standby checks alone and stops: ops runs it before a hand-over.
 import path from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { Bot, TelegramApiError } from 'node-telegram-bot-api'
 import { MIGRATIONS_DIR } from '../knexfile.js'
 import { healthCommand } from './commands/health.js'
@@ -14,11 +13,14 @@ import { systemClock, type Clock } from './clock.js'
 import type { Config } from './config.js'
 import { ensureSchemaCurrent, openDatabase, schemaStatus, type Database, type SchemaStatus } from './db.js'
 import { AppError } from './errors.js'
-import { checkHealth, gitVersion, startHealthServer, type Health } from './health.js'
+import { migrationModuleUrl } from './migration-source.js'
+import { checkHealth, gitVersion, RUNTIME, startHealthServer, type Health, type HealthSources } from './health.js'
 import { tryDatabaseLock, waitForDatabaseLock } from './instance-lock.js'
 import type { Logger } from './logger.js'
 import { ChatSettingsRepository } from './chats/settings.js'
 import { Metrics } from './metrics.js'
+import { ApiErrorCounter } from './metrics-api.js'
+import { createMetricsEndpoint } from './metrics-prometheus.js'
 import { ReminderLoop } from './reminders/loop.js'
 import { carryOutPlan, pendingPlan, recordServing, type HandoverPlan } from './takeover.js'
 import { SendRateLimiter } from './reminders/rate-limit.js'
@@ -103,10 +105,10 @@ async function preloadMigrations (plan: HandoverPlan | null, status: SchemaStatu
     ...(plan?.migrate === true ? (status?.pending ?? []).map((name) => path.join(MIGRATIONS_DIR, name)) : []),
     ...(plan?.undo?.names ?? []).map((name) => path.join(plan?.undo?.migrationsDir ?? '', name)),
   ]
-  for (const file of files) await import(pathToFileURL(file).href)
+  for (const file of files) await import(migrationModuleUrl(file))
 }
 
-type Standby = { bot: Bot, username: string, version: string, plan: HandoverPlan | null, startedAt: number }
+type Standby = { bot: Bot, username: string, version: string, plan: HandoverPlan | null, startedAt: number, apiErrors: ApiErrorCounter }
 
 async function standBy (config: Config): Promise<Standby> {
   const startedAt = Date.now()
@@ -114,9 +116,10 @@ async function standBy (config: Config): Promise<Standby> {
   const plan = pendingPlan(config.databaseFile, version)
   const status = await checkSchemaForStandby(config.database, plan)
   await preloadMigrations(plan, status)
-  const bot = new Bot(config.token, { apiRoot: config.apiRoot, timeoutMs: API_TIMEOUT_MS })
+  const apiErrors = new ApiErrorCounter()
+  const bot = new Bot(config.token, { apiRoot: config.apiRoot, timeoutMs: API_TIMEOUT_MS, fetch: apiErrors.fetch })
   const username = await getMeOrExplain(bot)
-  return { bot, username, version, plan, startedAt }
+  return { bot, username, version, plan, startedAt, apiErrors }
 }
 
 /** The standby checks alone (code loads, schema, token), touching nothing: ops runs it first. */
@@ -127,7 +130,7 @@ export async function dryStart (config: Config): Promise<{ username: string, ver
 
 export async function startBot (config: Config, options: StartOptions): Promise<RunningBot> {
   const { logger } = options
-  const { bot, username, version, plan, startedAt } = await standBy(config)
+  const { bot, username, version, plan, startedAt, apiErrors } = await standBy(config)
   const clock = options.clock ?? systemClock
   const now = (): number => clock.now()
   let health: () => Promise<Health> = () => Promise.reject(new Error('not serving yet'))
@@ -151,7 +154,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   let schema: SchemaStatus
   let server: Awaited<ReturnType<typeof startHealthServer>>
   const metrics = new Metrics()
-  const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0 }
+  const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0, failures: 0 }
   let ledger: UpdateLedger
   let reminders: ReminderLoop
   try {
@@ -167,8 +170,9 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     const backups = new BackupScheduler({ db: database, api: bot.api, clock, logger, gate, limiter, config, ...options.backups })
     const led = ledger
     const loop = reminders
-    health = () => checkHealth({ db: database, metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => led.backlog(), reminders: () => loop.state(), backups: () => backups.state() })
-    server = await startHealthServer(config.healthPort, () => health()).catch((err: unknown) => {
+    const sources: HealthSources = { db: database, metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => led.backlog(), reminders: () => loop.state(), backups: () => backups.state() }
+    health = () => checkHealth(sources)
+    server = await startHealthServer(config.healthPort, () => health(), createMetricsEndpoint({ ...sources, apiErrors, runtime: RUNTIME })).catch((err: unknown) => {
       throw new AppError('EHEALTHPORT', `cannot serve health on 127.0.0.1:${config.healthPort}: ${err instanceof Error ? err.message : String(err)}. Set HEALTH_PORT to a free port`, { cause: err })
     })
     listening = server

@@ -1,6 +1,8 @@
 // The one reader of process.env: validates every setting and returns a frozen Config.
-// The ops scripts validate .env through this same module (checkEnvironment), so the bot and the
-// toolkit can never disagree about what a good .env is.
+// The ops scripts judge settings with this same module (checkEnvironment), on .env parsed as
+// `node --env-file` parses it (ops/lib/settings.mjs), so a value means the same to both. Which
+// value applies can still differ where the environment overrides .env: the bot under PM2 runs
+// with the environment PM2 recorded at `npm start`/reload, a script with its own shell's.
 import path from 'node:path'
 import { z } from 'zod'
 import { splitCommand } from '../ops/lib/copy-command.mjs'

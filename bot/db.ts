@@ -8,6 +8,7 @@ import { knexConfigFor, MIGRATIONS_DIR } from '../knexfile.js'
 import type { DatabaseTarget } from './config.js'
 import { explainConnectionError } from './db-postgres.js'
 import { AppError } from './errors.js'
+import { migrationFiles } from './migration-source.js'
 
 export type Database = Knex
 export type Engine = DatabaseTarget['engine']
@@ -60,10 +61,6 @@ export function makeOwnerOnly (file: string): void {
     const stat = fs.statSync(f, { throwIfNoEntry: false })
     if (stat !== undefined && (stat.mode & 0o077) !== 0) fs.chmodSync(f, stat.mode & 0o700)
   }
-}
-
-function migrationFiles (dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => /^\d{14}_.+\.ts$/.test(f)).sort()
 }
 
 export async function schemaStatus (db: Database, migrationsDir = MIGRATIONS_DIR): Promise<SchemaStatus> {

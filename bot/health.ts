@@ -5,6 +5,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { quickCheck, schemaStatus, type Database } from './db.js'
 import type { Metrics } from './metrics.js'
+import type { MetricsEndpoint } from './metrics-prometheus.js'
 import { TaskRepository, type TaskCounts } from './tasks/repository.js'
 import type { ReminderState } from './reminders/loop.js'
 import type { BackupHealth } from './backups/describe.js'
@@ -15,6 +16,8 @@ export type Health = {
   status: 'ok' | 'degraded' | 'failing'
   problems: string[]
   version: string
+  /** 'compiled': the build (dist/main.js, plain node); 'typescript': the sources through tsx. */
+  runtime: 'compiled' | 'typescript'
   /** Only the process holding the instance lock answers /healthz: a standby is not listening yet. */
   role: 'serving'
   pid: number
@@ -41,6 +44,9 @@ export type HealthSources = {
   reminders?: () => Promise<ReminderState>
   backups?: () => Promise<BackupHealth | null>
 }
+
+// In the build this module is part of dist/main.js.
+export const RUNTIME: Health['runtime'] = import.meta.url.endsWith('.ts') ? 'typescript' : 'compiled'
 
 /** The git commit of the code in `root`, as health reports it. */
 export function gitVersion (root: string): string {
@@ -82,6 +88,7 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
     status: problems.length > 0 ? 'failing' : backups?.problem != null ? 'degraded' : 'ok',
     problems,
     version: s.version,
+    runtime: RUNTIME,
     role: 'serving',
     pid: process.pid,
     startedAt: new Date(s.startedAt).toISOString(),
@@ -109,11 +116,20 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
   }
 }
 
-/** GET /healthz on 127.0.0.1: 200 when ok, 503 when failing. */
-export async function startHealthServer (port: number, health: () => Promise<Health>): Promise<http.Server & { port: number }> {
+/** GET /healthz on 127.0.0.1: 200 when ok, 503 when failing; GET /metrics: Prometheus text. */
+export async function startHealthServer (port: number, health: () => Promise<Health>, metrics?: MetricsEndpoint): Promise<http.Server & { port: number }> {
   const server = http.createServer((req, res) => {
-    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/healthz') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found: GET /healthz"}')
+    const route = req.method === 'GET' ? req.url?.split('?')[0] : undefined
+    if (route === '/metrics' && metrics !== undefined) {
+      metrics.text().then((text) => {
+        res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }).end(text)
+      }, (err: unknown) => {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err instanceof Error ? err.message : String(err)}\n`)
+      })
+      return
+    }
+    if (route !== '/healthz') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(`{"error":"not found: GET /healthz${metrics === undefined ? '' : ' or /metrics'}"}`)
       return
     }
     health().then((h) => {

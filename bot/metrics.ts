@@ -1,4 +1,4 @@
-// Counters since start, for health and the post-deploy watch: updates, errors, handling time.
+// Counters since start, for health, /metrics and the post-deploy watch: updates, errors, handling time.
 const WINDOW = 2000
 
 export class Metrics {
@@ -8,8 +8,11 @@ export class Metrics {
   errors = 0
   pollFailures = 0
   private durations: number[] = []
+  /** Also told every handling time (the /metrics histogram). */
+  onUpdate: ((ms: number) => void) | null = null
 
   recordUpdate (ms: number): void {
+    this.onUpdate?.(ms)
     this.updates++
     this.durations.push(ms)
     if (this.durations.length > WINDOW) this.durations.splice(0, this.durations.length - WINDOW)

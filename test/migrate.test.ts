@@ -5,6 +5,7 @@ import path from 'node:path'
 import t from 'tap'
 import { undeclaredChanges } from '../ops/lib/migrations.mjs'
 import { createSandbox, type Sandbox } from './support/ops-sandbox.js'
+import { appliedMigrations } from './support/migrations-applied.js'
 
 /** Every migration the code ships, in order (the fixtures below come on top of these). */
 const BASE = fs.readdirSync(path.join(import.meta.dirname, '..', 'storage', 'migrations')).filter((f) => /^\d{14}_.+\.ts$/.test(f)).sort()
@@ -12,7 +13,7 @@ const CASCADE = '20261201000000_drop_chat_timezone.ts'
 const PURGE = '20261201000000_purge_deleted_tasks.ts'
 
 const count = (box: Sandbox, table: string): number => box.query<{ n: number }>(box.dbFile, `select count(*) as n from ${table}`)[0]?.n ?? -1
-const applied = (box: Sandbox): string[] => box.query<{ name: string }>(box.dbFile, 'select name from knex_migrations order by id').map((r) => r.name)
+const applied = (box: Sandbox): string[] => appliedMigrations(box.dbFile)
 
 t.test('migrate: the rehearsal stops a migration that silently deletes rows, and the live database is untouched', async (t) => {
   const box = await createSandbox(t, { tasks: 300, pending: ['migrations-cascade'] })

@@ -9,17 +9,12 @@ import { loadConfig } from '../bot/config.js'
 import { createLogger } from '../bot/logger.js'
 import { BotApiEmulator } from '../dev/emulator/bot-api-emulator.js'
 import { botEnv, exited, freePort, LogSink, OWNER, spawnBot, tempDir, waitForLog } from './support/bot-harness.js'
+import { reminderLoopLooked } from './support/wait.js'
 import { forEachEngine, type EngineCase } from './support/engines.js'
 
 /** Waits until the bot's reminder loop has looked at the database at least once. */
 async function reminderLoopRan (port: number): Promise<void> {
-  const until = Date.now() + 10_000
-  for (;;) {
-    const health = await (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as { reminders: { lastTickAt: string | null } | null }
-    if (health.reminders?.lastTickAt != null) return
-    if (Date.now() > until) throw new Error('the reminder loop never ran after the restart')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  await reminderLoopLooked(async () => await (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as { reminders: { lastTickAt: string | null } | null })
 }
 
 /** An emulator, a data folder, and a task added `hoursAgo` (by a set clock, in-process) whose
@@ -42,7 +37,7 @@ async function overdueReminder (t: Test, e: EngineCase, text: string, hoursAgo: 
   return { emu, env, port }
 }
 
-forEachEngine(t, 'kill -9 right after a reminder was sent: not sent twice', async (t, e) => {
+forEachEngine(t, 'reminders: kill -9 right after a reminder was sent: not sent twice', async (t, e) => {
   // Two hours ago the user asked to be reminded in an hour: due an hour ago.
   const { emu, env, port } = await overdueReminder(t, e, 'pay rent in 1 hour', 2)
 
@@ -69,7 +64,7 @@ forEachEngine(t, 'kill -9 right after a reminder was sent: not sent twice', asyn
   t.same(await db('tasks').select('remind_at'), [{ remind_at: null }])
 })
 
-forEachEngine(t, 'a reminder due while the process was down is sent once after start, marked late', async (t, e) => {
+forEachEngine(t, 'reminders: a reminder due while the process was down is sent once after start, marked late', async (t, e) => {
   const { emu, env, port } = await overdueReminder(t, e, 'call the bank in 2 hours', 3)
 
   const bot = spawnBot(env)

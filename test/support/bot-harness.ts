@@ -11,6 +11,7 @@ import type { Clock } from '../../bot/clock.js'
 import { loadConfig, PROJECT_ROOT, type Config } from '../../bot/config.js'
 import { createLogger } from '../../bot/logger.js'
 import { BotApiEmulator, type BotMessage } from '../../dev/emulator/bot-api-emulator.js'
+import { waitUntil } from './wait.js'
 import { createDatabase, ENGINE_VARIABLE } from './postgres.js'
 
 export const OWNER = 1001
@@ -115,11 +116,7 @@ export function spawnBot (env: Record<string, string>): ChildProcess & { output:
 }
 
 export async function waitForLog (child: { output: () => string }, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!pattern.test(child.output())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${pattern} in bot output:\n${child.output().slice(-2000)}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
+  await waitUntil(() => pattern.test(child.output()), { what: `${pattern} in bot output`, timeoutMs, seen: () => `\n${child.output().slice(-2000)}` })
 }
 
 export function exited (child: ChildProcess): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { PROJECT_ROOT } from '../../bot/config.js'
 import { tempDir } from './bot-harness.js'
 
-const CODE = ['bot', 'ops', 'dev', 'storage/migrations', 'ecosystem.config.js', 'knexfile.ts', 'package.json', 'package-lock.json', 'tsconfig.json', '.gitignore', '.env.example']
+const CODE = ['bot', 'ops', 'dev', 'scripts', 'storage/migrations', 'ecosystem.config.js', 'knexfile.ts', 'package.json', 'package-lock.json', 'tsconfig.json', '.gitignore', '.env.example']
 
 export function git (cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GIT_AUTHOR_NAME: 'test', GIT_AUTHOR_EMAIL: 'test@example.com', GIT_COMMITTER_NAME: 'test', GIT_COMMITTER_EMAIL: 'test@example.com' } }).trim()
