@@ -112,3 +112,24 @@ forEachEngine(t, 'ops on PostgreSQL: migrate status, latest (backup, rehearsal o
   t.match(rollback.stdout, `✓ migrate  rolled back 1 migration(s): ${purge}\n`)
   t.equal(await box.tasks(), 30, 'the down brought the purged tasks back')
 }, ['postgres'])
+
+forEachEngine(t, 'ops on PostgreSQL: preflight problems name the missing CREATEDB grant and an unreachable server', async (t, e) => {
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'mister-todo-opspg-')))
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }))
+  const { storageFor } = await import('../ops/lib/storage/index.mjs')
+  const { resolvePaths } = await import('../ops/lib/paths.mjs')
+  const at = async (url: string): Promise<string[]> => {
+    const storage = await storageFor(resolvePaths({ root, env: { ...process.env, DATABASE_URL: url } }))
+    return storage.engine === 'postgres' ? await storage.preflightProblems() : ['not postgres']
+  }
+  t.same(await at(e.env.DATABASE_URL ?? ''), [], 'the superuser may do everything')
+  await asSuperuser((c) => c.query("create role mt_plain login password 'plain'"))
+  t.teardown(() => asSuperuser((c) => c.query('drop role if exists mt_plain')))
+  const plain = new URL(e.env.DATABASE_URL ?? '')
+  plain.username = 'mt_plain'
+  plain.password = 'plain'
+  t.same(await at(plain.toString()), ['role "mt_plain" may not create databases, which backups and rehearsals restore into: ALTER ROLE "mt_plain" CREATEDB'])
+  const closed = new URL(e.env.DATABASE_URL ?? '')
+  closed.port = '1'
+  t.same(await at(closed.toString()), [`DATABASE_URL: no PostgreSQL server answers at 127.0.0.1:1 (ECONNREFUSED): start the server, or fix the host and port in DATABASE_URL (${closed.toString().replace(/:[^:@/]*@/, ':xxxxx@')})`])
+}, ['postgres'])

@@ -90,6 +90,7 @@ async function drillWith (options, progress) {
 
   const file = chooseFile(paths, options.backupFile)
   const name = path.basename(file)
+  if (name.endsWith('.pgdump')) throw new OpsError('drill verify', `${name} is a PostgreSQL dump: the drill runs on SQLite backups only (a PostgreSQL backup is restored into a scratch database and counted when it is taken)`, { hint: 'on PostgreSQL set DRILL_SCHEDULE=off in .env' })
   const verified = await step('verify', () => verifyBackup(file, { deep: false }))
   const manifest = verified.manifest
   if (!verified.ok || manifest === null) throw new OpsError('drill verify', `${name}: ${verified.problem}`, { hint: 'npx zx ops/backup.mjs --list' })

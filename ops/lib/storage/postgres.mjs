@@ -142,6 +142,38 @@ export function postgresStorage (target, env = process.env) {
         }
       })
     },
+    /**
+     * What keeps ops from working on this server, one sentence each with the fix (empty: fine):
+     * the server must be 13 or newer, the role must be allowed to create the scratch databases
+     * that backups and rehearsals restore into, and pg_dump must be found and as new as the server.
+     * For preflight (and deploy) to call before anything changes.
+     * @returns {Promise<string[]>}
+     */
+    async preflightProblems () {
+      /** @type {string[]} */
+      const problems = []
+      let serverMajor = 0
+      try {
+        await admin(async (k) => {
+          serverMajor = Math.floor(Number((await k.raw('show server_version_num')).rows[0]?.server_version_num ?? 0) / 10000)
+          const role = (await k.raw('select current_user as name, rolcreatedb or rolsuper as may from pg_roles where rolname = current_user')).rows[0]
+          if (serverMajor < 13) problems.push(`the PostgreSQL server is version ${serverMajor}: Mister_Todo needs 13 or newer`)
+          if (role?.may !== true) problems.push(`role "${role?.name}" may not create databases, which backups and rehearsals restore into: ALTER ROLE "${role?.name}" CREATEDB`)
+        })
+      } catch (err) {
+        const { explainConnectionError } = /** @type {typeof import('../../../bot/db-postgres.js')} */ (await importTs('bot/db-postgres.ts'))
+        const explained = explainConnectionError(err, target)
+        return [explained instanceof Error ? explained.message : String(explained)]
+      }
+      const dir = pgToolsDir(env)
+      if (dir === null) problems.push('pg_dump/pg_restore not found: install the PostgreSQL client (apt-get install -y postgresql-client) or set PG_BIN to their folder')
+      else {
+        const version = (await $({ quiet: true, nothrow: true })`${path.join(dir, 'pg_dump')} --version`).stdout
+        const dumpMajor = Number(/(\d+)(?:\.\d+)?/.exec(version)?.[1] ?? 0)
+        if (dumpMajor < serverMajor) problems.push(`pg_dump in ${dir} is version ${dumpMajor}, older than the server (${serverMajor}): set PG_BIN to a pg_dump ${serverMajor} or newer`)
+      }
+      return problems
+    },
     /** `incoming` renamed to the live name (there was no live database). @param {string} incoming */
     async swapInto (incoming) {
       await admin((k) => k.raw(`alter database ${ident(incoming)} rename to ${ident(live)}`))
