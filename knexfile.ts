@@ -1,9 +1,11 @@
 // The one Knex configuration, used by the bot, the ops scripts and the Knex CLI (npm run knex).
-// SQLite pragmas are set on every new connection so that no code path can forget them.
+// PostgreSQL when DATABASE_URL is set, else SQLite (DATABASE_FILE). SQLite pragmas are set on
+// every new connection so that no code path can forget them.
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Knex } from 'knex'
-import { databaseFileFrom, PROJECT_ROOT } from './bot/config.js'
+import { databaseTargetFrom, PROJECT_ROOT, type DatabaseTarget } from './bot/config.js'
+import { postgresKnexConfig } from './bot/db-postgres.js'
 import { migrationSource } from './bot/migration-source.js'
 import { cachePreparedStatements } from './bot/updates/statement-cache.js'
 
@@ -45,7 +47,20 @@ export function knexConfig (databaseFile: string, options: { migrationsDir?: str
   }
 }
 
-// Importing this file must not create folders; the Knex CLI creates the database when it opens it.
+/** The Knex config for either engine: SQLite for a file, PostgreSQL for a DATABASE_URL. */
+export function knexConfigFor (target: DatabaseTarget, options: { migrationsDir?: string, readonly?: boolean, createDir?: boolean, poolMax?: number } = {}): Knex.Config {
+  if (target.engine === 'sqlite') return knexConfig(target.file, options)
+  return postgresKnexConfig(target, {
+    migrations: { migrationSource: migrationSource(options.migrationsDir ?? MIGRATIONS_DIR), tableName: 'knex_migrations' },
+    ...(options.poolMax === undefined ? {} : { poolMax: options.poolMax }),
+  })
+}
+
+// For the Knex CLI, which calls it. Importing this file must not create folders (the CLI creates
+// the database when it opens it) nor fail on a bad .env (the bot reports that itself, one line each).
 // The CLI runs under tsx and also makes new migrations, so it reads the folder itself.
-const cli = knexConfig(databaseFileFrom(), { createDir: false })
-export default { ...cli, migrations: { directory: MIGRATIONS_DIR, loadExtensions: ['.ts'], tableName: 'knex_migrations' } }
+export default function cliConfig (): Knex.Config {
+  const fromEnv = databaseTargetFrom()
+  if (fromEnv.target === undefined) throw new Error(fromEnv.problems.join('\n'))
+  return { ...knexConfigFor(fromEnv.target, { createDir: false }), migrations: { directory: MIGRATIONS_DIR, loadExtensions: ['.ts'], tableName: 'knex_migrations' } }
+}

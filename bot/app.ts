@@ -15,7 +15,7 @@ import { ensureSchemaCurrent, openDatabase, schemaStatus, type Database, type Sc
 import { AppError } from './errors.js'
 import { migrationModuleUrl } from './migration-source.js'
 import { checkHealth, gitVersion, RUNTIME, startHealthServer, type Health, type HealthSources } from './health.js'
-import { tryInstanceLock, waitForInstanceLock } from './instance-lock.js'
+import { tryDatabaseLock, waitForDatabaseLock } from './instance-lock.js'
 import type { Logger } from './logger.js'
 import { ChatSettingsRepository } from './chats/settings.js'
 import { Metrics } from './metrics.js'
@@ -80,9 +80,9 @@ async function getMeOrExplain (bot: Bot): Promise<string> {
  * current, or pending only where the plan migrates, or unknown only where the plan undoes; a plan
  * that restores a backup replaces the database, which ops verified against this release.
  */
-async function checkSchemaForStandby (databaseFile: string, plan: HandoverPlan | null): Promise<SchemaStatus | null> {
+async function checkSchemaForStandby (database: Config['database'], plan: HandoverPlan | null): Promise<SchemaStatus | null> {
   if (plan?.restore !== undefined) return null
-  const db = openDatabase(databaseFile)
+  const db = openDatabase(database)
   try {
     const status = await schemaStatus(db)
     const undoing = new Set(plan?.undo?.names ?? [])
@@ -114,7 +114,7 @@ async function standBy (config: Config): Promise<Standby> {
   const startedAt = Date.now()
   const version = gitVersion(config.projectRoot)
   const plan = pendingPlan(config.databaseFile, version)
-  const status = await checkSchemaForStandby(config.databaseFile, plan)
+  const status = await checkSchemaForStandby(config.database, plan)
   await preloadMigrations(plan, status)
   const apiErrors = new ApiErrorCounter()
   const bot = new Bot(config.token, { apiRoot: config.apiRoot, timeoutMs: API_TIMEOUT_MS, fetch: apiErrors.fetch })
@@ -140,9 +140,9 @@ export async function startBot (config: Config, options: StartOptions): Promise<
 
   // Nobody to hand over from (a plain start): take the lock now and say ready once serving, so
   // `pm2 start` still waits for a bot that answers. Else say ready now and stand by.
-  const free = tryInstanceLock(config.databaseFile)
+  const free = await tryDatabaseLock(config)
   if (free === null) options.onStandby?.()
-  const lock = free ?? await waitForInstanceLock(config.databaseFile, {
+  const lock = free ?? await waitForDatabaseLock(config, {
     waitMs: config.handoverWaitS * 1000,
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     onWait: (holder) => logger.info({ holder, version }, 'standby: loaded, waiting for the running bot to hand over'),
@@ -159,7 +159,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   let reminders: ReminderLoop
   try {
     if (plan !== null) await carryOutPlan(plan, config.databaseFile, logger)
-    db = openDatabase(config.databaseFile)
+    db = openDatabase(config.database)
     const database = db
     schema = await ensureSchemaCurrent(database)
     ledger = new UpdateLedger(database, now)

@@ -1,6 +1,8 @@
 // The one reader of process.env: validates every setting and returns a frozen Config.
-// The ops scripts validate .env through this same module (checkEnvironment), so the bot and the
-// toolkit can never disagree about what a good .env is.
+// The ops scripts judge settings with this same module (checkEnvironment), on .env parsed as
+// `node --env-file` parses it (ops/lib/settings.mjs), so a value means the same to both. Which
+// value applies can still differ where the environment overrides .env: the bot under PM2 runs
+// with the environment PM2 recorded at `npm start`/reload, a script with its own shell's.
 import path from 'node:path'
 import { z } from 'zod'
 import { splitCommand } from '../ops/lib/copy-command.mjs'
@@ -16,6 +18,12 @@ export const DEFAULT_BACKUP_SCHEDULE = '0 3 * * *'
 /** Every Sunday at 04:30 in DEFAULT_TIMEZONE. */
 export const DEFAULT_DRILL_SCHEDULE = '30 4 * * 0'
 export const DEFAULT_BACKUP_COPY_TIMEOUT_S = 600
+/** PostgreSQL only: connections the bot may open at most. */
+export const DEFAULT_DATABASE_POOL_MAX = 5
+/** PostgreSQL only: a statement running longer is cancelled by the server (0: no limit). */
+export const DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS = 15_000
+/** PostgreSQL only: how the bot's sessions are named in pg_stat_activity. */
+export const DEFAULT_DATABASE_APPLICATION_NAME = 'mister_todo'
 
 const TOKEN_SHAPE = /^\d{5,}:[A-Za-z0-9_-]{20,}$/
 
@@ -36,6 +44,41 @@ function isTimeZone (name: string): boolean {
   } catch {
     return false
   }
+}
+
+export type SqliteTarget = Readonly<{ engine: 'sqlite', file: string }>
+export type PostgresTarget = Readonly<{ engine: 'postgres', url: string, poolMax: number, statementTimeoutMs: number, applicationName: string }>
+export type DatabaseTarget = SqliteTarget | PostgresTarget
+
+/** Why a DATABASE_URL cannot be used, or null; never repeats the value (it holds the password). */
+export function postgresUrlProblem (raw: string): string | null {
+  const shape = 'write it as postgres://user:password@host:5432/database (percent-encode @ : / in the password), or leave it unset for SQLite'
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return `is not a URL: ${shape}`
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return `is not a PostgreSQL URL (it starts with ${url.protocol.replace(/[^a-z0-9+.-]/gi, '')}://): ${shape}`
+  if (url.hostname === '') return `names no host: ${shape}`
+  if (url.pathname.replace(/^\//, '') === '') return `names no database: ${shape}`
+  return null
+}
+
+/** The URL as it may be shown: everything but the password. */
+export function redactUrl (raw: string): string {
+  try {
+    const url = new URL(raw)
+    if (url.password !== '') url.password = 'xxxxx'
+    return url.toString()
+  } catch {
+    return '(DATABASE_URL)'
+  }
+}
+
+function targetOf (file: string, v: { DATABASE_URL?: string | undefined, DATABASE_POOL_MAX: number, DATABASE_STATEMENT_TIMEOUT_MS: number, DATABASE_APPLICATION_NAME: string }): DatabaseTarget {
+  if (v.DATABASE_URL === undefined) return Object.freeze({ engine: 'sqlite', file })
+  return Object.freeze({ engine: 'postgres', url: v.DATABASE_URL, poolMax: v.DATABASE_POOL_MAX, statementTimeoutMs: v.DATABASE_STATEMENT_TIMEOUT_MS, applicationName: v.DATABASE_APPLICATION_NAME })
 }
 
 // Each message names the variable and the fix; the variable name is added by formatProblems.
@@ -59,6 +102,17 @@ const schema = z.object({
     .refine((v) => /^https?:\/\/[^\s/]+/.test(v), 'is not an http(s) URL: leave it unset for Telegram, or use e.g. http://127.0.0.1:8081')
     .transform((v) => v.replace(/\/+$/, '')),
   DATABASE_FILE: z.string().trim().min(1, 'is empty: leave it unset or give a file path').default(DEFAULT_DATABASE_FILE),
+  // Never echoed in a message: it holds the password.
+  DATABASE_URL: z.string().trim().optional()
+    .refine((v) => v === undefined || postgresUrlProblem(v) === null, { error: (issue) => postgresUrlProblem(String(issue.input)) ?? '' }),
+  DATABASE_POOL_MAX: z.string().trim().default(String(DEFAULT_DATABASE_POOL_MAX))
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 100, `is not a number of connections: use 1–100 (default ${DEFAULT_DATABASE_POOL_MAX})`)
+    .transform(Number),
+  DATABASE_STATEMENT_TIMEOUT_MS: z.string().trim().default(String(DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS))
+    .refine((v) => /^\d+$/.test(v) && Number(v) <= 3_600_000, `is not a time limit in milliseconds: use 0–3600000 (default ${DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS}; 0: no limit)`)
+    .transform(Number),
+  DATABASE_APPLICATION_NAME: z.string().trim().default(DEFAULT_DATABASE_APPLICATION_NAME)
+    .refine((v) => /^[\x20-\x7e]{1,40}$/.test(v), 'is not a session name: use up to 40 plain ASCII characters (default mister_todo)'),
   HEALTH_PORT: z.string().trim().default(String(DEFAULT_HEALTH_PORT))
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 0 && Number(v) <= 65535, 'is not a port number: use 0–65535 (0 picks a free port)')
     .transform(Number),
@@ -104,7 +158,10 @@ export type Config = Readonly<{
   token: string
   allowedUserIds: readonly number[]
   apiRoot: string
+  /** The SQLite file; with DATABASE_URL set, its folder still holds the bot's local state (lock, serving.json). */
   databaseFile: string
+  /** Which engine holds the tasks, and how to reach it. */
+  database: DatabaseTarget
   healthPort: number
   defaultTimezone: string
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -160,6 +217,7 @@ export function checkEnvironment (env: Env = process.env): { config?: Config, pr
     allowedUserIds: v.ALLOWED_USER_IDS,
     apiRoot: v.TELEGRAM_API_ROOT,
     databaseFile: path.resolve(dataRoot, v.DATABASE_FILE),
+    database: targetOf(path.resolve(dataRoot, v.DATABASE_FILE), v),
     healthPort: v.HEALTH_PORT,
     defaultTimezone: v.DEFAULT_TIMEZONE,
     logLevel: v.LOG_LEVEL,
@@ -191,6 +249,19 @@ export function databaseFileFrom (env: Env = process.env): string {
   const raw = env.DATABASE_FILE?.trim()
   const root = path.resolve(PROJECT_ROOT, env.MISTER_TODO_ROOT?.trim() || '.')
   return path.resolve(root, raw === undefined || raw === '' ? DEFAULT_DATABASE_FILE : raw)
+}
+
+/** Where the bot's data lives, for the Knex CLI and ops steps that do not need a token (validated like the bot's). */
+export function databaseTargetFrom (env: Env = process.env): { target?: DatabaseTarget, problems: string[] } {
+  const keys = ['DATABASE_URL', 'DATABASE_POOL_MAX', 'DATABASE_STATEMENT_TIMEOUT_MS', 'DATABASE_APPLICATION_NAME'] as const
+  const cleaned: Record<string, string> = {}
+  for (const key of keys) {
+    const value = env[key]
+    if (value !== undefined && value.trim() !== '') cleaned[key] = value
+  }
+  const parsed = schema.pick({ DATABASE_URL: true, DATABASE_POOL_MAX: true, DATABASE_STATEMENT_TIMEOUT_MS: true, DATABASE_APPLICATION_NAME: true }).safeParse(cleaned)
+  if (!parsed.success) return { problems: parsed.error.issues.map((issue) => `${String(issue.path[0] ?? 'environment')} ${issue.message}`) }
+  return { target: targetOf(databaseFileFrom(env), parsed.data), problems: [] }
 }
 
 export type CopySettings = Pick<Config, 'backupCopyTo' | 'backupCopyCommand' | 'backupCopyTimeoutS'>

@@ -1,13 +1,17 @@
-// Opens the SQLite database through Knex (pragmas come from knexfile.ts) and answers one
-// question before the bot may touch it: is the schema exactly what this code expects?
+// Opens the database through Knex — SQLite (pragmas come from knexfile.ts) or PostgreSQL (a
+// DATABASE_URL) — and answers one question before the bot may touch it: is the schema exactly
+// what this code expects?
 import fs from 'node:fs'
 import path from 'node:path'
 import knexFactory, { type Knex } from 'knex'
-import { knexConfig, MIGRATIONS_DIR } from '../knexfile.js'
+import { knexConfigFor, MIGRATIONS_DIR } from '../knexfile.js'
+import type { DatabaseTarget } from './config.js'
+import { explainConnectionError } from './db-postgres.js'
 import { AppError } from './errors.js'
 import { migrationFiles } from './migration-source.js'
 
 export type Database = Knex
+export type Engine = DatabaseTarget['engine']
 
 export type SchemaStatus = {
   applied: string[]
@@ -17,12 +21,32 @@ export type SchemaStatus = {
   head: string | null
 }
 
-export function openDatabase (file: string, options: { readonly?: boolean, migrationsDir?: string } = {}): Database {
-  if (options.readonly !== true) {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
-    makeOwnerOnly(file)
+const targets = new WeakMap<Database, DatabaseTarget>()
+
+/** A SQLite file (a path) or either engine's target (config.database). */
+export function openDatabase (where: string | DatabaseTarget, options: { readonly?: boolean, migrationsDir?: string, poolMax?: number } = {}): Database {
+  const target: DatabaseTarget = typeof where === 'string' ? { engine: 'sqlite', file: where } : where
+  if (target.engine === 'sqlite' && options.readonly !== true) {
+    fs.mkdirSync(path.dirname(target.file), { recursive: true, mode: 0o700 })
+    makeOwnerOnly(target.file)
   }
-  return knexFactory(knexConfig(file, options))
+  const db = knexFactory(knexConfigFor(target, options))
+  targets.set(db, target)
+  return db
+}
+
+export function engineOf (db: Database): Engine {
+  return db.client.config.client === 'pg' ? 'postgres' : 'sqlite'
+}
+
+/** Runs `work`; a failure to reach a PostgreSQL database comes out as one line naming DATABASE_URL and the fix. */
+async function explained<T> (db: Database, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (err) {
+    const target = targets.get(db)
+    throw target?.engine === 'postgres' ? explainConnectionError(err, target) : err
+  }
 }
 
 /**
@@ -40,6 +64,10 @@ export function makeOwnerOnly (file: string): void {
 }
 
 export async function schemaStatus (db: Database, migrationsDir = MIGRATIONS_DIR): Promise<SchemaStatus> {
+  return await explained(db, () => readSchemaStatus(db, migrationsDir))
+}
+
+async function readSchemaStatus (db: Database, migrationsDir: string): Promise<SchemaStatus> {
   const files = migrationFiles(migrationsDir)
   const hasTable = await db.schema.hasTable('knex_migrations')
   const applied = hasTable
@@ -56,6 +84,10 @@ export async function schemaStatus (db: Database, migrationsDir = MIGRATIONS_DIR
 }
 
 async function isEmpty (db: Database): Promise<boolean> {
+  if (engineOf(db) === 'postgres') {
+    const row = await db('information_schema.tables').where('table_schema', db.raw('current_schema()')).count({ n: '*' }).first() as { n: number }
+    return Number(row.n) === 0
+  }
   const rows = await db.raw("select count(*) as n from sqlite_master where type = 'table' and name not like 'sqlite_%'")
   return Number((rows as Array<{ n: number }>)[0]?.n ?? 0) === 0
 }
@@ -80,8 +112,13 @@ export async function ensureSchemaCurrent (db: Database): Promise<SchemaStatus> 
   return status
 }
 
-/** PRAGMA quick_check, as health and ops read it: 'ok' or the first problem. */
+/** PRAGMA quick_check, as health and ops read it: 'ok' or the first problem. PostgreSQL checks
+ * its own pages; there the question is whether the server answers. */
 export async function quickCheck (db: Database): Promise<string> {
+  if (engineOf(db) === 'postgres') {
+    const rows = await db.raw('select 1 as ok') as { rows: Array<{ ok: number }> }
+    return rows.rows[0]?.ok === 1 ? 'ok' : 'no answer'
+  }
   const rows = await db.raw('PRAGMA quick_check') as Array<{ quick_check: string }>
   return rows[0]?.quick_check ?? 'no answer'
 }

@@ -1,13 +1,16 @@
 // One bot per database: an exclusive SQLite (fcntl) lock on storage's bot.lock, held for the life
 // of the process. The OS drops it when the process dies, so a kill -9 never leaves a stale lock.
 // A hand-over is a wait for this lock: the incoming version stands by, loaded, and takes the lock
-// the moment the outgoing one lets go of it (waitForInstanceLock).
+// the moment the outgoing one lets go of it (waitForInstanceLock). On PostgreSQL the same is a
+// session advisory lock (tryDatabaseLock / waitForDatabaseLock at the end).
 import fs from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Sqlite from 'better-sqlite3'
+import type { Config } from './config.js'
 import { makeOwnerOnly } from './db.js'
 import { AppError } from './errors.js'
+import { postgresLockedError, postgresLockHolder, tryPostgresLock } from './instance-lock-postgres.js'
 
 export type InstanceLock = { release: () => void, file: string }
 
@@ -85,6 +88,35 @@ export async function waitForInstanceLock (databaseFile: string, o: { waitMs: nu
     if (!told) {
       told = true
       o.onWait?.(lockHolder(databaseFile))
+    }
+    await sleep(LOCK_POLL_MS, undefined, o.signal === undefined ? {} : { signal: o.signal }).catch(() => {})
+  }
+}
+
+// Either engine: the file lock above for SQLite, a session advisory lock for PostgreSQL
+// (bot/instance-lock-postgres.ts). The bot takes its lock through these two.
+
+export async function tryDatabaseLock (config: Pick<Config, 'database' | 'databaseFile'>): Promise<InstanceLock | null> {
+  if (config.database.engine === 'sqlite') return tryInstanceLock(config.databaseFile)
+  // The bot's local state (serving.json, the hand-over plan, the crash counter) stays in DATABASE_FILE's folder.
+  fs.mkdirSync(path.dirname(config.databaseFile), { recursive: true, mode: 0o700 })
+  return await tryPostgresLock(config.database)
+}
+
+export async function waitForDatabaseLock (config: Pick<Config, 'database' | 'databaseFile'>, o: { waitMs: number, signal?: AbortSignal, onWait?: (holder: number | null) => void }): Promise<InstanceLock> {
+  const target = config.database
+  if (target.engine === 'sqlite') return await waitForInstanceLock(config.databaseFile, o)
+  fs.mkdirSync(path.dirname(config.databaseFile), { recursive: true, mode: 0o700 })
+  const started = Date.now()
+  let told = false
+  for (;;) {
+    if (o.signal?.aborted === true) throw new AppError('EABORTED', 'stopped while standing by for the instance lock')
+    const lock = await tryPostgresLock(target)
+    if (lock !== null) return lock
+    if (Date.now() - started >= o.waitMs) throw postgresLockedError(target, await postgresLockHolder(target), o.waitMs)
+    if (!told) {
+      told = true
+      o.onWait?.((await postgresLockHolder(target))?.pid ?? null)
     }
     await sleep(LOCK_POLL_MS, undefined, o.signal === undefined ? {} : { signal: o.signal }).catch(() => {})
   }

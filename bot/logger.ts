@@ -3,10 +3,12 @@
 import pino from 'pino'
 
 const TOKEN_IN_TEXT = /\d{5,}:[A-Za-z0-9_-]{20,}/g
+// The password of a DATABASE_URL (postgres://user:password@host/db), wherever a library repeats it.
+const URL_PASSWORD = /(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi
 
-/** Replaces anything token-shaped in a string; safe to apply to every log line and error text. */
+/** Replaces anything token-shaped, and database URL passwords, in a string; safe to apply to every log line and error text. */
 export function scrubSecrets (text: string): string {
-  return text.replace(TOKEN_IN_TEXT, '<redacted-token>')
+  return text.replace(TOKEN_IN_TEXT, '<redacted-token>').replace(URL_PASSWORD, '$1xxxxx@')
 }
 
 export type Logger = pino.Logger

@@ -5,6 +5,8 @@
 //   npm run try -- --at 2026-11-25T08:00 --tz Europe/Berlin [--speed 60]
 // and in the chat, `!time +2h` or `!time 2026-11-25T09:00` moves it. A file the bot sends (/export)
 // is saved and its path printed; `!file path [caption]` sends a file (caption /import by default).
+// `npm run try -- --pg` keeps the throwaway data in PostgreSQL instead: a private server started
+// for the session (PostgreSQL must be installed) and stopped at /quit.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -16,25 +18,38 @@ import { AdjustableClock } from '../bot/clock.js'
 import { loadConfig } from '../bot/config.js'
 import { createLogger } from '../bot/logger.js'
 import { BotApiEmulator, type BotMessage } from './emulator/bot-api-emulator.js'
+import { NOT_INSTALLED, postgresBin, startServer, stopServer, urlFor, type PgServer } from './postgres-server.js'
 import { renderForTerminal } from './terminal-render.js'
 
 const USER = 1
 const out = (line: string): void => { process.stdout.write(`${line}\n`) }
 
-const { values: flags } = parseArgs({ options: { at: { type: 'string' }, tz: { type: 'string' }, speed: { type: 'string' } } })
+const { values: flags } = parseArgs({ options: { at: { type: 'string' }, tz: { type: 'string' }, speed: { type: 'string' }, pg: { type: 'boolean' } } })
 const zone = flags.tz ?? 'UTC'
 const startAt = flags.at === undefined ? Date.now() : DateTime.fromISO(flags.at, { zone }).toMillis()
 const speed = Number(flags.speed ?? '1')
 if (!Number.isFinite(startAt) || !Number.isFinite(speed) || speed < 0) {
-  process.stderr.write('usage: npm run try -- [--at 2026-11-25T08:00] [--tz Europe/Berlin] [--speed 60]\n')
+  process.stderr.write('usage: npm run try -- [--at 2026-11-25T08:00] [--tz Europe/Berlin] [--speed 60] [--pg]\n')
+  process.exit(2)
+}
+if (flags.pg === true && postgresBin() === null) {
+  process.stderr.write(`npm run try -- --pg: ${NOT_INSTALLED.replace(' to run the PostgreSQL half', '')}\n`)
   process.exit(2)
 }
 const clock = new AdjustableClock(startAt, speed)
 const clockLine = (): string => `🕒 ${DateTime.fromMillis(clock.now(), { zone }).toFormat('ccc d LLL HH:mm')} (${zone})`
 
+// A throwaway PostgreSQL server for --pg, stopped however this process ends.
+let pgServer: PgServer | undefined
+if (flags.pg === true) {
+  const started = await startServer()
+  pgServer = started
+  process.once('exit', () => stopServer(started))
+}
 const emu = await BotApiEmulator.start()
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mister-todo-try-'))
 const config = loadConfig({
+  ...(pgServer === undefined ? {} : { DATABASE_URL: urlFor(pgServer, 'postgres') }),
   TELEGRAM_BOT_TOKEN: emu.token,
   ALLOWED_USER_IDS: String(USER),
   TELEGRAM_API_ROOT: emu.apiRoot,
@@ -54,7 +69,7 @@ out('You are a Telegram user in a private chat with the bot. Type a message, or 
 out('Buttons show as [1] [2] ...: type !1 to press one. /quit or Ctrl-D to leave.')
 out('The clock: !time +2h, !time +30m or !time 2026-11-25T09:00 moves it.')
 out(`Files: /export saves what the bot sends in ${exportsDir}; !file path sends a file with /import as its caption.`)
-out(`(throwaway database and log in ${dir})`)
+out(pgServer === undefined ? `(throwaway database and log in ${dir})` : `(throwaway PostgreSQL server on 127.0.0.1:${pgServer.port}; log in ${dir})`)
 out(`${clockLine()}\n`)
 
 // What has been printed, so edits show up as edits and buttons keep their numbers.

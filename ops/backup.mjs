@@ -28,7 +28,10 @@
 //   --dry-run        say what would be done, change nothing
 //   --help           this text
 //
-// Environment: DATABASE_FILE, ALLOWED_USER_IDS, BACKUP_COPY_TO, BACKUP_COPY_COMMAND,
+// On PostgreSQL (DATABASE_URL set) the backup is pg_dump --format=custom, todo_<UTC>.pgdump, with
+// the rows counted in the snapshot it dumps and verified by a restore into a scratch database.
+//
+// Environment: DATABASE_FILE or DATABASE_URL (and PG_BIN: where pg_dump is), ALLOWED_USER_IDS, BACKUP_COPY_TO, BACKUP_COPY_COMMAND,
 // BACKUP_COPY_TIMEOUT_S (as the bot reads them, env or .env), MISTER_TODO_ROOT (data root, used by
 // tests), MISTER_TODO_COPY (the copy settings as JSON, set by the bot), MISTER_TODO_FREE_BYTES
 // (test hook: pretend the disk has this many free bytes).
@@ -45,6 +48,8 @@ import { referencedBackups } from './lib/journal.mjs'
 import { resolvePaths, shown } from './lib/paths.mjs'
 import { silentProgress, startProgress } from './lib/progress.mjs'
 import { GFS, planRetention, retentionEntries } from './lib/retention.mjs'
+import { storageFor } from './lib/storage/index.mjs'
+import { writePostgresBackup } from './lib/storage/postgres-backup.mjs'
 import { databaseBytes, databaseFileProblem, fsyncPath, inspectDatabase, onlineBackup, openTasksOf, removeDatabaseFiles, sha256File } from './lib/sqlite.mjs'
 
 export const DEFAULT_KEEP = 10
@@ -79,21 +84,25 @@ export async function backup (options = {}) {
   const keep = options.keep === undefined ? (kind === 'backup' ? DEFAULT_KEEP : null) : options.keep
   const say = reporter(options.quiet)
   const source = paths.databaseFile
-  if (!fs.existsSync(source)) throw new OpsError('backup', `no database at ${shown(paths, source)}`, { hint: 'check DATABASE_FILE in .env' })
-  const notDatabase = databaseFileProblem(source)
-  if (notDatabase !== null) throw new OpsError('backup', `${shown(paths, source)} ${notDatabase}; nothing was written`, { hint: 'check DATABASE_FILE in .env; if the file is damaged: npx zx ops/restore.mjs' })
+  const storage = await storageFor(paths)
+  const sourceShown = storage.engine === 'sqlite' ? shown(paths, source) : storage.shown
+  if (storage.engine === 'sqlite') {
+    if (!fs.existsSync(source)) throw new OpsError('backup', `no database at ${shown(paths, source)}`, { hint: 'check DATABASE_FILE in .env' })
+    const notDatabase = databaseFileProblem(source)
+    if (notDatabase !== null) throw new OpsError('backup', `${shown(paths, source)} ${notDatabase}; nothing was written`, { hint: 'check DATABASE_FILE in .env; if the file is damaged: npx zx ops/restore.mjs' })
+  }
   const unwritable = unwritableReason(paths.backupsDir)
   if (unwritable !== null) throw new OpsError('backup', `cannot write to ${shown(paths, paths.backupsDir)}: ${unwritable}; nothing was written`, { hint: `ls -ld ${shown(paths, paths.backupsDir)} (the folder must be writable by the user running the bot; chmod 700)` })
   const copying = origin === 'schedule' ? await copySettings(paths) : null
 
   // Checks before changes: space, then what retention would delete.
-  const size = databaseBytes(source)
+  const size = storage.engine === 'sqlite' ? databaseBytes(source) : await storage.size()
   const free = freeBytes(paths.backupsDir, paths.env)
   if (free < 2 * size) {
     throw new OpsError('backup', `not enough disk space for ${shown(paths, paths.backupsDir)}: ${formatBytes(free)} free, ${formatBytes(2 * size)} needed (twice the ${formatBytes(size)} database); nothing was written`, { hint: `df -h ${shown(paths, path.dirname(paths.backupsDir))}` })
   }
   const date = (options.now ?? (() => new Date()))()
-  const planned = { name: backupName(stampOf(date), 1, kind), stamp: stampOf(date), seq: Number.MAX_SAFE_INTEGER, origin }
+  const planned = { name: backupName(stampOf(date), 1, kind, storage.engine === 'sqlite' ? 'sqlite' : 'pgdump'), stamp: stampOf(date), seq: Number.MAX_SAFE_INTEGER, origin }
   const older = retentionEntries(paths.backupsDir)
   const pinned = referencedBackups(paths.journalFile)
   const plan = planRetention([...older, planned], { keep, pinned })
@@ -103,7 +112,7 @@ export async function backup (options = {}) {
   const rule = origin === 'schedule' ? GFS_WORDS : `the newest ${keep}`
   const what = origin === 'schedule' ? 'old scheduled backup(s)' : 'old backup(s)'
   if (options.dryRun === true) {
-    say.ok('backup', `would copy ${shown(paths, source)} (${formatBytes(size)}) to ${shown(paths, path.join(paths.backupsDir, planned.name))} (dry run)`)
+    say.ok('backup', `would copy ${sourceShown} (${formatBytes(size)}) to ${shown(paths, path.join(paths.backupsDir, planned.name))} (dry run)`)
     if (doomed.length > 0) say.ok('prune', `would delete ${doomed.map((b) => b.name).join(', ')} (dry run)`)
     return { file: null, manifest: null, pruned: [], kept, copies: [] }
   }
@@ -115,13 +124,17 @@ export async function backup (options = {}) {
 
   // A live line (or a plain line every 15 s in a log) while the copy and its checks run.
   const progress = options.progress ?? (options.quiet === true ? silentProgress('backup') : startProgress('backup'))
-  const copyingText = `copying ${shown(paths, source)}`
+  const copyingText = `copying ${sourceShown}`
   const onProgress = options.onProgress ?? ((/** @type {BackupProgress} */ p) => {
     progress.update(p.remainingPages === 0 ? 'checking the copy (integrity, foreign keys, rows, sha256)' : copyingText, { done: Math.round(size * (p.totalPages - p.remainingPages) / Math.max(1, p.totalPages)), total: size, unit: 'bytes' })
   })
   let written
   try {
-    written = await writeBackup(paths, kind, origin, date, size, onProgress)
+    if (storage.engine === 'sqlite') written = await writeBackup(paths, kind, origin, date, size, onProgress)
+    else {
+      progress.update(`pg_dump of ${storage.shown}, then a restore into a scratch database to verify it`)
+      written = await writePostgresBackup(paths, storage, kind, origin, date, ownerIdFrom(paths))
+    }
   } finally {
     if (options.progress === undefined) progress.stop()
   }

@@ -41,11 +41,11 @@ import { DEFAULT_BRANCH, preflight } from './preflight.mjs'
 import { confirm, info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
 import { depsKey } from './lib/deps.mjs'
 import { headCommit } from './lib/git.mjs'
-import { clearPlan, dryStart, handOver, handOverStep, servingRecord, settlePm2, writePlan } from './lib/handover.mjs'
+import { clearPlan, dryStart, handOver, handOverStep, servingRecord, stillServing, writePlan } from './lib/handover.mjs'
 import { acquireLock } from './lib/lock.mjs'
 import { declaredDataChange, undeclaredChanges } from './lib/migrations.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
-import { currentReleaseDir, depsFor, pointCurrent, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
+import { currentReleaseDir, depsFor, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
 import { appendRelease, historyTable, newId, readReleases, who } from './lib/releases.mjs'
 import { announce, notifyOwner } from './lib/notices.mjs'
 import { freeBackupPath, writeManifestFor } from './lib/snapshot.mjs'
@@ -114,14 +114,8 @@ const incoming = (/** @type {DeployContext} */ c) => !c.upToDate
  * @param {DeployContext} c
  */
 async function handBack (c) {
-  await settlePm2(process.env)
-  const serving = servingRecord(c.paths.databaseFile)
-  if (c.tookOver === null && serving?.version === c.from) {
-    // The new version never took over: the one that ran still serves, nothing to hand back.
-    clearPlan(c.paths.databaseFile)
-    pointCurrent(c.previousDir)
-    return `${short(c.from)} still serves (pid ${serving.pid}); nothing to hand back`
-  }
+  const unchanged = await stillServing({ databaseFile: c.paths.databaseFile, version: c.from, tookOver: c.tookOver !== null, previousDir: c.previousDir })
+  if (unchanged !== null) return unchanged
   const applied = c.tookOver?.result?.ok === true && c.migrations.length > 0
   const plan = applied
     ? writePlan(c.paths.databaseFile, { version: c.from, snapshot: freeBackupPath(c.paths.backupsDir, 'backup'), undo: { migrationsDir: path.join(c.release?.dir ?? '', 'storage', 'migrations'), names: [...c.migrations].reverse() } })

@@ -15,6 +15,10 @@
 //   export const dataChange = { tasks: 'may-decrease' }   // any loss, even the table's removal
 //   export const dataChange = { tasks: -5 }               // exactly 5 rows fewer (+n: n more)
 //
+// On PostgreSQL (DATABASE_URL) the same commands work on the live database on the server; the
+// rehearsal restores the backup (a .pgdump) into a scratch database, migrates and compares there,
+// then drops it. The role needs CREATEDB for that (preflight says what to grant).
+//
 // When: status any time; the rest with the bot stopped (latest and rollback refuse while it runs).
 //
 // Usage: npx zx ops/migrate.mjs <status|rehearse|latest|rollback> [flags]
@@ -36,6 +40,7 @@ import { resolvePaths, shown } from './lib/paths.mjs'
 import { APP_NAME, appStatus } from './lib/pm2.mjs'
 import { silentProgress, startProgress } from './lib/progress.mjs'
 import { databaseFileProblem, inspectDatabase, readHead } from './lib/sqlite.mjs'
+import { storageFor } from './lib/storage/index.mjs'
 
 /**
  * @typedef {{
@@ -58,9 +63,10 @@ function assertDatabaseFile (paths) {
 export async function migrationStatus (options = {}) {
   const paths = resolvePaths(options)
   const say = reporter(options.quiet)
-  const exists = fs.existsSync(paths.databaseFile)
-  assertDatabaseFile(paths)
-  const knex = await openKnex(exists ? paths.databaseFile : ':memory:', paths.migrationsDir, { readonly: exists })
+  const storage = await storageFor(paths)
+  const exists = storage.engine === 'postgres' || fs.existsSync(paths.databaseFile)
+  if (storage.engine === 'sqlite') assertDatabaseFile(paths)
+  const knex = storage.engine === 'postgres' ? await storage.openKnex(paths.migrationsDir) : await openKnex(exists ? paths.databaseFile : ':memory:', paths.migrationsDir, { readonly: exists })
   let status
   try {
     status = await schemaStatusOf(knex, paths.migrationsDir)
@@ -69,7 +75,7 @@ export async function migrationStatus (options = {}) {
   }
   for (const name of status.applied) say.info(`  applied  ${name}${status.unknown.includes(name) ? '  (unknown to this code)' : ''}`)
   for (const name of status.pending) say.info(`  pending  ${name}`)
-  say.ok('migrate', `${shown(paths, paths.databaseFile)}${exists ? '' : ' (not created yet)'}: ${status.applied.length} applied, ${status.pending.length} pending, ${status.unknown.length} unknown to this code`)
+  say.ok('migrate', `${storage.engine === 'postgres' ? storage.shown : shown(paths, paths.databaseFile)}${exists ? '' : ' (not created yet)'}: ${status.applied.length} applied, ${status.pending.length} pending, ${status.unknown.length} unknown to this code`)
   if (status.unknown.length > 0) say.warn('migrate', `the database was migrated by newer code: deploy that version, or roll back with npx zx ops/rollback.mjs`)
   return status
 }
@@ -99,6 +105,8 @@ async function rehearseWith (progress, options, endLine) {
   const say = reporter(options.quiet)
   const source = await rehearsalSource(paths, options, progress)
   const name = path.basename(source)
+  const storage = await storageFor(paths)
+  if (storage.engine === 'postgres') return await rehearseOnPostgres(paths, storage, source, progress, say, endLine)
   fs.mkdirSync(paths.storageDir, { recursive: true, mode: 0o700 })
   const scratchDir = fs.mkdtempSync(path.join(paths.storageDir, '.rehearse-'))
   try {
@@ -147,6 +155,63 @@ async function rehearseWith (progress, options, endLine) {
 }
 
 /**
+ * The rehearsal on PostgreSQL: the dump restored into a scratch database, the pending migrations
+ * run there one at a time, rows compared as on SQLite; the scratch database is always dropped.
+ * @param {import('./lib/paths.mjs').Paths} paths @param {import('./lib/storage/postgres.mjs').PostgresStorage} storage
+ * @param {string} source @param {import('./lib/progress.mjs').Progress} progress @param {ReturnType<typeof reporter>} say @param {() => void} endLine
+ */
+async function rehearseOnPostgres (paths, storage, source, progress, say, endLine) {
+  const name = path.basename(source)
+  const scratch = `${storage.live.slice(0, 30)}_rehearse_${process.pid}`
+  progress.update(`restoring ${name} into a scratch database ${scratch}`)
+  try {
+    await storage.restoreInto(source, scratch)
+  } catch (err) {
+    throw new OpsError('rehearse', `cannot restore ${name} into a scratch database: ${err instanceof Error ? err.message : String(err)}`, { hint: `the role in DATABASE_URL needs CREATEDB (ALTER ROLE … CREATEDB), or rehearse with --backup on another dump`, cause: err })
+  }
+  try {
+    const before = (await storage.inspect(scratch)).counts
+    const knex = await storage.openKnex(paths.migrationsDir, urlOf(storage, scratch))
+    /** @type {string[]} */
+    const ran = []
+    try {
+      const status = await schemaStatusOf(knex, paths.migrationsDir)
+      if (status.unknown.length > 0) throw new OpsError('rehearse', `${name} has migrations this code does not know: ${status.unknown.join(', ')}`, { hint: 'npx zx ops/migrate.mjs status' })
+      if (status.pending.length > 0) say.info(`  rehearsing ${status.pending.length} migration(s) on a copy of ${name}: ${status.pending.join(', ')}`)
+      for (const [i, next] of status.pending.entries()) {
+        progress.update(`running ${next}`, { done: i, total: status.pending.length, unit: 'migrations done' })
+        ran.push(...(await knex.migrate.up())[1])
+      }
+    } catch (err) {
+      if (err instanceof OpsError) throw err
+      throw new OpsError('rehearse', `a migration failed on the copy of ${name}: ${err instanceof Error ? err.message : String(err)}; the live database was not touched`, { hint: 'fix the migration, then: npx zx ops/migrate.mjs rehearse', cause: err })
+    } finally {
+      await knex.destroy()
+    }
+    endLine()
+    if (ran.length === 0) {
+      say.ok('rehearse', `nothing pending on a copy of ${name}`)
+      return { source, ran, before, after: before }
+    }
+    const after = (await storage.inspect(scratch)).counts
+    say.info(countsTable(before, after))
+    const problems = undeclaredChanges(before, after, await declaredDataChange(paths.migrationsDir, ran))
+    if (problems.length > 0) throw new OpsError('rehearse', `${problems.join('; ')}; the live database was not touched`, { hint: "fix the migration, or declare the change in it: export const dataChange = { tasks: 'may-decrease' }" })
+    say.ok('rehearse', `${ran.length} migration(s) ran on a copy of ${name}, rows as expected`)
+    return { source, ran, before, after }
+  } finally {
+    await storage.drop(scratch).catch(() => {})
+  }
+}
+
+/** @param {import('./lib/storage/postgres.mjs').PostgresStorage} storage @param {string} database */
+function urlOf (storage, database) {
+  const u = new URL(storage.target.url)
+  u.pathname = `/${encodeURIComponent(database)}`
+  return u.toString()
+}
+
+/**
  * Copies a (large) backup in 1 MB chunks, saying how many bytes are done; owner-only like the backup.
  * @param {string} from @param {string} to @param {(done: number, total: number) => void} onBytes
  */
@@ -174,8 +239,10 @@ async function rehearsalSource (paths, options, progress) {
     return file
   }
   if (options.fresh !== true) {
-    const live = fs.existsSync(paths.databaseFile) ? readHead(paths.databaseFile) : undefined
-    for (const b of listBackupFiles(paths.backupsDir).filter((f) => f.kind === 'backup')) {
+    const storage = await storageFor(paths)
+    const ext = storage.engine === 'sqlite' ? '.sqlite' : '.pgdump'
+    const live = storage.engine === 'postgres' ? (await storage.inspect()).head ?? undefined : fs.existsSync(paths.databaseFile) ? readHead(paths.databaseFile) : undefined
+    for (const b of listBackupFiles(paths.backupsDir).filter((f) => f.kind === 'backup' && f.name.endsWith(ext))) {
       progress.update(`verifying ${path.basename(b.file)}`)
       const verification = await verifyBackup(b.file)
       if (verification.ok && (live === undefined || verification.manifest?.migrationHead === live)) return b.file
@@ -208,20 +275,22 @@ async function refuseWhileRunning (paths, options, step) {
 export async function migrateLatest (options = {}) {
   const paths = resolvePaths(options)
   const say = reporter(options.quiet)
+  const storage = await storageFor(paths)
   const live = paths.databaseFile
+  const liveShown = storage.engine === 'postgres' ? storage.shown : shown(paths, live)
   const status = await migrationStatus({ ...options, quiet: true })
-  if (status.unknown.length > 0) throw new OpsError('migrate', `${shown(paths, live)} has migrations this code does not know: ${status.unknown.join(', ')}`, { hint: 'deploy the newer code, or: npx zx ops/rollback.mjs' })
+  if (status.unknown.length > 0) throw new OpsError('migrate', `${liveShown} has migrations this code does not know: ${status.unknown.join(', ')}`, { hint: 'deploy the newer code, or: npx zx ops/rollback.mjs' })
   if (status.pending.length === 0) {
     say.ok('migrate', `nothing pending (head ${status.head ?? 'none'})`)
     return { ran: [], backupFile: null }
   }
   for (const name of status.pending) say.info(`  pending  ${name}`)
   await refuseWhileRunning(paths, options, 'migrate')
-  const exists = fs.existsSync(live)
-  const action = `apply ${status.pending.length} migration(s) to ${shown(paths, live)}`
+  const exists = storage.engine === 'postgres' ? status.applied.length > 0 : fs.existsSync(live)
+  const action = `apply ${status.pending.length} migration(s) to ${liveShown}`
   if (exists) refuseWithoutTerminal('migrate', action, options)
   if (options.dryRun === true) {
-    say.ok('migrate', `would ${exists ? 'back up, rehearse on the copy, then ' : ''}apply ${status.pending.length} migration(s) to ${shown(paths, live)} (dry run)`)
+    say.ok('migrate', `would ${exists ? 'back up, rehearse on the copy, then ' : ''}apply ${status.pending.length} migration(s) to ${liveShown} (dry run)`)
     return { ran: [], backupFile: null }
   }
   let backupFile = options.backupFile ?? null
@@ -230,7 +299,7 @@ export async function migrateLatest (options = {}) {
     if (options.rehearsed !== true && backupFile !== null) await rehearse({ ...options, backupFile })
     await confirm('migrate', action, options)
   }
-  const knex = await openKnex(live, paths.migrationsDir)
+  const knex = storage.engine === 'postgres' ? await storage.openKnex(paths.migrationsDir) : await openKnex(live, paths.migrationsDir)
   try {
     const [batch, ran] = await knex.migrate.latest()
     say.ok('migrate', `applied ${ran.length} migration(s) as batch ${batch}: ${ran.join(', ')}`)
@@ -246,10 +315,14 @@ export async function migrateLatest (options = {}) {
 export async function migrateRollback (options = {}) {
   const paths = resolvePaths(options)
   const say = reporter(options.quiet)
+  const storage = await storageFor(paths)
   const live = paths.databaseFile
-  if (!fs.existsSync(live)) throw new OpsError('migrate', `no database at ${shown(paths, live)}`, { hint: 'check DATABASE_FILE in .env' })
-  assertDatabaseFile(paths)
-  const reader = await openKnex(live, paths.migrationsDir, { readonly: true })
+  const liveShown = storage.engine === 'postgres' ? storage.shown : shown(paths, live)
+  if (storage.engine === 'sqlite') {
+    if (!fs.existsSync(live)) throw new OpsError('migrate', `no database at ${shown(paths, live)}`, { hint: 'check DATABASE_FILE in .env' })
+    assertDatabaseFile(paths)
+  }
+  const reader = storage.engine === 'postgres' ? await storage.openKnex(paths.migrationsDir) : await openKnex(live, paths.migrationsDir, { readonly: true })
   const batch = await lastBatch(reader).finally(() => reader.destroy())
   if (batch.length === 0) {
     say.ok('migrate', 'nothing to roll back')
@@ -258,15 +331,15 @@ export async function migrateRollback (options = {}) {
   const missing = batch.filter((name) => !fs.existsSync(path.join(paths.migrationsDir, name)))
   if (missing.length > 0) throw new OpsError('migrate', `the last batch has migrations this code does not have: ${missing.join(', ')}`, { hint: 'check out the code that ran them, or: npx zx ops/rollback.mjs' })
   await refuseWhileRunning(paths, options, 'migrate')
-  const action = `undo ${batch.length} migration(s) on ${shown(paths, live)}: ${batch.join(', ')}`
+  const action = `undo ${batch.length} migration(s) on ${liveShown}: ${batch.join(', ')}`
   refuseWithoutTerminal('migrate', action, options)
   if (options.dryRun === true) {
-    say.ok('migrate', `would back up, then undo ${batch.join(', ')} on ${shown(paths, live)} (dry run)`)
+    say.ok('migrate', `would back up, then undo ${batch.join(', ')} on ${liveShown} (dry run)`)
     return { undone: [], backupFile: null }
   }
   const backupFile = options.backupFile ?? (await backup({ root: paths.root, env: paths.env, keep: null, quiet: options.quiet })).file
   await confirm('migrate', action, options)
-  const knex = await openKnex(live, paths.migrationsDir)
+  const knex = storage.engine === 'postgres' ? await storage.openKnex(paths.migrationsDir) : await openKnex(live, paths.migrationsDir)
   try {
     const [, undone] = await knex.migrate.rollback()
     say.ok('migrate', `rolled back ${undone.length} migration(s): ${undone.join(', ')}`)

@@ -16,6 +16,7 @@
 //   --help                     this text
 import fs from 'node:fs'
 import path from 'node:path'
+import { TelegramApiError } from 'node-telegram-bot-api'
 import { $ } from 'zx'
 import { freeBytes } from './lib/backups.mjs'
 import { isMain, ok, OpsError, parseFlags, reporter, runMain, scriptArgs, warn } from './lib/cli.mjs'
@@ -24,6 +25,7 @@ import { addWorktree, commitsBetween, currentBranch, dirtyFiles, git, headCommit
 import { CODE_ROOT, resolvePaths } from './lib/paths.mjs'
 import { botEnvironment } from './lib/settings.mjs'
 import { databaseBytes } from './lib/sqlite.mjs'
+import { botApi, unreachableReason } from './lib/telegram.mjs'
 
 export const DEFAULT_BRANCH = 'origin/main'
 /** Below this much free space (besides room for two copies of the DB) a deploy is refused. */
@@ -52,18 +54,15 @@ export async function validateWith (dir, env) {
   return JSON.parse(out.stdout)
 }
 
-/** getMe with the token; the token never appears in the error. @param {NodeJS.ProcessEnv} env */
+/** getMe with the token, one try of at most 10 s; the token never appears in the error. @param {NodeJS.ProcessEnv} env */
 export async function checkToken (env) {
-  const root = (env.TELEGRAM_API_ROOT?.trim() || 'https://api.telegram.org').replace(/\/+$/, '')
-  let res
+  const { api, apiRoot } = await botApi(env, { timeoutMs: 10_000, maxRetries: 0 })
   try {
-    res = await fetch(`${root}/bot${env.TELEGRAM_BOT_TOKEN?.trim()}/getMe`, { method: 'POST', signal: AbortSignal.timeout(10_000) })
+    return (await api.getMe()).username ?? null
   } catch (err) {
-    throw new OpsError('env', `cannot reach ${root} for getMe: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`, { hint: 'check the network, or rerun with --offline' })
+    if (err instanceof TelegramApiError) throw new OpsError('env', `Telegram refuses TELEGRAM_BOT_TOKEN (${err.errorCode} ${err.description}): the token is wrong or revoked`, { hint: 'copy the token again from @BotFather into .env' })
+    throw new OpsError('env', `cannot reach ${apiRoot} for getMe: ${unreachableReason(err)}`, { hint: 'check the network, or rerun with --offline' })
   }
-  const body = /** @type {{ ok?: boolean, result?: { username?: string }, description?: string }} */ (await res.json().catch(() => ({})))
-  if (res.status === 401 || body.ok !== true) throw new OpsError('env', `Telegram refuses TELEGRAM_BOT_TOKEN (${res.status} ${body.description ?? ''}): the token is wrong or revoked`, { hint: 'copy the token again from @BotFather into .env' })
-  return body.result?.username ?? null
 }
 
 /** @param {PreflightOptions} [options] @returns {Promise<PreflightResult>} */

@@ -34,7 +34,7 @@ async function main () {
     clearPlan(paths.databaseFile)
     await run.step('dry start', () => dryStart(dir, process.env, readyS))
     const r = await run.step('hand over', () => handOver({ dir, version, env: process.env, databaseFile: paths.databaseFile, plan: null, timeoutS: readyS }))
-    ok('reload', `${r.how === 'reload' ? 'reloaded without a stop' : 'started (nothing was running)'}; ${run.tally()}`)
+    ok('reload', `${{ reload: 'reloaded without a stop', restart: 'pm2 was restarting it after a crash: it came up', start: 'started (nothing was running)' }[r.how]}; ${run.tally()}`)
   } finally {
     lock.release()
   }

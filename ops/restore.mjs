@@ -24,6 +24,11 @@
 //   --dry-run               verify the backup and say what would be done, change nothing
 //   --stopped-by-rollback   skip the running-bot check (rollback has stopped the bot)
 //   --help                  this text
+//
+// On PostgreSQL (DATABASE_URL) the backup is a .pgdump: it is restored into a new database on the
+// server, checked against its manifest's row counts, and swapped in by rename; the live database
+// is dumped as a _pre-restore backup first and also stays on the server, renamed
+// <name>_pre_restore_<UTC>. Drop that one by hand once you no longer need it.
 import fs from 'node:fs'
 import path from 'node:path'
 import { backup } from './backup.mjs'
@@ -34,6 +39,8 @@ import { countsTable, formatAge, formatBytes, formatCount } from './lib/format.m
 import { resolvePaths, shown } from './lib/paths.mjs'
 import { APP_NAME, appStatus } from './lib/pm2.mjs'
 import { databaseBytes, fsyncPath, inspectDatabase, removeDatabaseFiles, sha256File } from './lib/sqlite.mjs'
+import { storageFor } from './lib/storage/index.mjs'
+import { restorePostgres } from './lib/storage/postgres-backup.mjs'
 
 /**
  * @typedef {{
@@ -78,7 +85,12 @@ async function restoreWith (paths, say, live, progress, options) {
   const { file, counts, createdAt, sha256 } = options.from === undefined ? await chooseBackup(paths, options.backupFile, say, options.verified) : await chooseFrom(paths, options.from, say)
   const name = path.basename(file)
   const tasks = counts.tasks === undefined ? '' : `, ${formatCount(counts.tasks)} tasks`
-  say.ok('verify', `${shown(paths, file)} (sha256 ok, integrity ok${options.verified === undefined ? '' : ' before the stop'}${tasks}, taken ${formatAge(Date.now() - Date.parse(createdAt))} ago)`)
+  const storage = await storageFor(paths)
+  if (!file.endsWith(storage.engine === 'sqlite' ? '.sqlite' : '.pgdump')) {
+    throw new OpsError('restore', `${name} is a ${file.endsWith('.pgdump') ? 'PostgreSQL dump' : 'SQLite file'}, but the live database is ${storage.engine === 'sqlite' ? 'SQLite' : 'PostgreSQL'}; nothing was changed`, { hint: 'to move data between engines: npx zx ops/migrate-data.mjs --help' })
+  }
+  say.ok('verify', `${shown(paths, file)} (sha256 ok, ${storage.engine === 'sqlite' ? 'integrity ok' : 'restored and counted when taken'}${options.verified === undefined ? '' : ' before the stop'}${tasks}, taken ${formatAge(Date.now() - Date.parse(createdAt))} ago)`)
+  if (storage.engine === 'postgres') return await restoreOnPostgres(paths, storage, say, progress, file, counts, options)
   const liveSize = databaseBytes(live)
   const needed = 2 * liveSize + fs.statSync(file).size
   const free = freeBytes(paths.backupsDir, paths.env)
@@ -133,6 +145,37 @@ async function restoreWith (paths, say, live, progress, options) {
 }
 
 /**
+ * PostgreSQL: the live database is dumped as a _pre-restore backup, the backup restored into a new
+ * database and checked against its manifest, then swapped in by rename; the replaced database
+ * stays on the server under a _pre_restore_ name.
+ * @param {import('./lib/paths.mjs').Paths} paths @param {import('./lib/storage/postgres.mjs').PostgresStorage} storage
+ * @param {ReturnType<typeof reporter>} say @param {import('./lib/progress.mjs').Progress} progress @param {string} file
+ * @param {Record<string, number>} counts @param {RestoreOptions} options @returns {Promise<RestoreResult>}
+ */
+async function restoreOnPostgres (paths, storage, say, progress, file, counts, options) {
+  const name = path.basename(file)
+  if (options.dryRun === true) {
+    say.ok('restore', `would dump ${storage.shown} as a _pre-restore backup, restore ${name} into a new database and swap it in, keeping the replaced one (dry run)`)
+    return { restored: file, preRestore: null, before: null, after: null, dryRun: true, checkedBy: 'sha256' }
+  }
+  await confirm('restore', `replace ${storage.shown} with ${name}`, options)
+  let preRestore = null
+  /** @type {Record<string, number> | null} */
+  let before = null
+  if (await storage.exists()) {
+    progress.update(`keeping ${storage.live} as a _pre-restore backup`)
+    const saved = await backup({ root: paths.root, env: paths.env, kind: 'pre-restore', keep: null, quiet: options.quiet, ...(options.now === undefined ? {} : { now: options.now }) })
+    preRestore = saved.file
+    before = saved.manifest?.counts ?? null
+  }
+  const date = (options.now ?? (() => new Date()))()
+  const { after, keptAs } = await restorePostgres(paths, storage, file, counts, date, (text) => progress.update(text))
+  say.ok('restore', `${storage.shown} ← ${name} (restored into a new database, row counts match the backup${keptAs === null ? '' : `; the replaced database is kept as ${keptAs}`})`)
+  say.info(countsTable(before, after))
+  return { restored: file, preRestore, before, after, dryRun: false, checkedBy: 'sha256' }
+}
+
+/**
  * The operator's pick (refused if it does not verify) or the newest regular backup that verifies.
  * @param {import('./lib/paths.mjs').Paths} paths @param {string | undefined} pick @param {import('./lib/cli.mjs').Reporter} say
  * @param {import('./lib/backups.mjs').Verification} [verified]
@@ -152,7 +195,8 @@ async function chooseBackup (paths, pick, say, verified) {
     }
     return { file, counts: verification.counts, createdAt: verification.manifest.createdAt, sha256: null }
   }
-  for (const candidate of listBackupFiles(paths.backupsDir).filter((b) => b.kind === 'backup')) {
+  const ext = (await storageFor(paths)).engine === 'sqlite' ? '.sqlite' : '.pgdump'
+  for (const candidate of listBackupFiles(paths.backupsDir).filter((b) => b.kind === 'backup' && b.name.endsWith(ext))) {
     const verification = await verifyBackup(candidate.file)
     if (verification.ok && verification.manifest !== null) return { file: candidate.file, counts: verification.counts, createdAt: verification.manifest.createdAt, sha256: null }
     say.warn('verify', `skipping ${candidate.name}: ${verification.problem}`)

@@ -32,12 +32,13 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import { botEnvironment } from './preflight.mjs'
 import { readManifest, verifyBackup } from './lib/backups.mjs'
+import { buildRelease } from './lib/build.mjs'
 import { info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
 import { git, headCommit, migrationsAt } from './lib/git.mjs'
-import { clearPlan, dryStart, handOver, handOverStep, servingRecord, settlePm2, writePlan } from './lib/handover.mjs'
+import { clearPlan, dryStart, handOver, handOverStep, servingRecord, stillServing, writePlan } from './lib/handover.mjs'
 import { acquireLock } from './lib/lock.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
-import { currentReleaseDir, pointCurrent, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
+import { currentReleaseDir, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
 import { appendRelease, badCommits, deploysBetween, deployToUndo, historyTable, newId, readReleases, who } from './lib/releases.mjs'
 import { notifyOwner } from './lib/notices.mjs'
 import { freeBackupPath, writeManifestFor } from './lib/snapshot.mjs'
@@ -94,14 +95,8 @@ function findBackup (paths, arg) {
  * @param {RollbackContext} c
  */
 async function handBack (c) {
-  await settlePm2(process.env)
-  const serving = servingRecord(c.paths.databaseFile)
-  if (c.tookOver === null && serving?.version === c.current) {
-    // The target never took over: the version that ran still serves, nothing to hand back.
-    clearPlan(c.paths.databaseFile)
-    pointCurrent(c.previousDir)
-    return `${short(c.current)} still serves (pid ${serving.pid}); nothing to hand back`
-  }
+  const unchanged = await stillServing({ databaseFile: c.paths.databaseFile, version: c.current, tookOver: c.tookOver !== null, previousDir: c.previousDir })
+  if (unchanged !== null) return unchanged
   const result = c.tookOver?.result
   /** @type {import('./lib/handover.mjs').HandoverPlan | null} */
   let plan = null
@@ -149,12 +144,15 @@ export const STEPS = [
   },
   {
     name: 'release',
-    describe: (c) => `the release directory of ${short(c.target)} (still on disk, or a new git worktree with its node_modules)`,
+    describe: (c) => `the release directory of ${short(c.target)} (still on disk, or a new git worktree with its node_modules, built)`,
     run: async (c, progress) => {
       c.previousDir = currentReleaseDir()
       const r = await prepareRelease(c.target, { progress })
       c.release = r
-      return `releases/${r.name} (${r.created ? 'new' : 'still on disk'})`
+      // A release made now is built like a deploy's (a compiler error refuses it before anything
+      // is handed over); one still on disk was built when it was deployed.
+      const built = r.created ? await buildRelease(r.dir, { progress }) : ''
+      return `releases/${r.name} (${r.created ? `new; build: ${built}` : 'still on disk'})`
     },
     undo: async (c) => {
       if (c.release === null || !c.release.created) return 'kept'

@@ -13,6 +13,9 @@ t.test('access: a stranger gets one short refusal and nothing is stored', async 
   const outbox = await h.bot.db('outbox').select('id')
   t.same(chats, [])
   t.same(outbox, [])
+  const refusals = h.logs.lines.filter((l) => l.includes('refused: user not on the allow-list'))
+  t.equal(refusals.length, 1, 'the refusal is logged once')
+  t.match(refusals[0], `"userId":${STRANGER}`, 'with their user id')
   t.notOk(h.logs.lines.some((l) => l.includes('let me in')), 'their text is not logged')
 })
 
@@ -71,5 +74,7 @@ t.test('buttons: every button fits in 64 bytes and pages keep messages small', a
   const next = shown.reply_markup?.inline_keyboard.at(-1)?.find((b) => b.text === 'Next ›')
   h.emu.pressButton(OWNER, OWNER, shown.message_id, next?.callback_data ?? '')
   await h.emu.waitFor(() => h.emu.messages(OWNER).find((m) => m.message_id === shown.message_id && /page 2\/3/.test(m.rendered)))
-  for (const b of shown.reply_markup?.inline_keyboard.flat() ?? []) t.ok(Buffer.byteLength(b.callback_data ?? '') <= 64)
+  const data = (shown.reply_markup?.inline_keyboard.flat() ?? []).map((b) => b.callback_data ?? '')
+  t.equal(data.length, 21, 'a ✓ and a 🗑 for each of the 10 tasks on the page, and Next ›')
+  t.same(data.filter((d) => Buffer.byteLength(d) > 64), [], 'no button over 64 bytes')
 })

@@ -6,6 +6,8 @@ import t from 'tap'
 import { API_TIMEOUT_MS } from '../bot/app.js'
 import type { Health } from '../bot/health.js'
 import { OWNER, startHarness, type Harness } from './support/bot-harness.js'
+import { conversation } from './support/conversation.js'
+import { waitUntil } from './support/wait.js'
 
 const OUTAGE_MS = process.env.SOAK === 'full' ? 60_000 : 6000
 
@@ -14,13 +16,9 @@ t.teardown(() => h.close())
 let crashed: unknown
 h.bot.done.catch((err: unknown) => { crashed = err })
 
-const sent: string[] = []
-function say (text: string): void {
-  sent.push(text)
-  h.emu.sendText(OWNER, OWNER, text)
-}
+const { sent, say, allAnswered } = conversation(h.emu, OWNER)
 async function allAnsweredOnce (): Promise<void> {
-  await h.emu.waitFor(() => sent.every((s) => h.emu.messages(OWNER).some((m) => m.rendered.endsWith(` ${s}`))), 20_000)
+  await allAnswered()
   const stored = await h.bot.db('tasks').where({ chat_id: OWNER }).orderBy('number').pluck('text')
   t.same(stored, sent, 'every command applied exactly once, in order')
 }
@@ -50,13 +48,9 @@ t.test('faults: 409 while another poller is alive is retried, not fatal', async 
 })
 
 async function healthWhen (bot: Harness['bot'], wanted: Health['status'], timeoutMs: number): Promise<Health> {
-  const deadline = Date.now() + timeoutMs
   let health = await bot.health()
-  while (health.status !== wanted && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    health = await bot.health()
-  }
-  return health
+  return await waitUntil(async () => (health = await bot.health()).status === wanted && health, { what: `health "${wanted}"`, timeoutMs, everyMs: 100 })
+    .catch(() => health)
 }
 
 t.test(`faults: getUpdates failing for ${OUTAGE_MS / 1000} s — health says so while it lasts, then recovers; nothing lost`, async (t) => {
@@ -68,15 +62,27 @@ t.test(`faults: getUpdates failing for ${OUTAGE_MS / 1000} s — health says so 
   t.match(failing.problems.join(';'), /no successful getUpdates for \d+ s \(last error: .*502/)
   const res = await fetch(`http://127.0.0.1:${h.bot.healthPort}/healthz`)
   t.equal(res.status, 503, '/healthz answers 503 during the outage')
-  // Health keeps saying so for as long as the outage lasts, with a growing "failing since".
-  const samples: Health[] = [failing]
+  // Health keeps saying so for as long as the outage lasts, with a "failing since" that follows
+  // the clock: the first sample is the one that saw the outage begin, the loop adds one about every
+  // second (every 5 s in the minute-long soak).
+  const samples = [{ at: Date.now(), health: failing }]
   while (Date.now() < outageStart + OUTAGE_MS - 1500) {
-    samples.push(await h.bot.health())
     await new Promise((resolve) => setTimeout(resolve, Math.min(5000, OUTAGE_MS / 6)))
+    samples.push({ at: Date.now(), health: await h.bot.health() })
   }
   say('during outage 2')
-  t.ok(samples.length > 0 && samples.every((s) => s.status === 'failing' && s.poll.failingSinceS !== null), `failing in all ${samples.length} samples during the outage`)
-  t.ok((samples.at(-1)?.poll.failingSinceS ?? 0) >= (samples[0]?.poll.failingSinceS ?? 0), 'failing since grows')
+  t.ok(samples.length >= 3, `health sampled ${samples.length} times during the outage`)
+  t.same(samples.map((s) => s.health.status), samples.map(() => 'failing'), 'failing in every sample during the outage')
+  // The first failed getUpdates comes at most one held poll (1 s) and a back-off after the outage began.
+  const off = samples.filter(({ at, health }) => {
+    const since = health.poll.failingSinceS ?? -100
+    const elapsed = (at - outageStart) / 1000
+    return since > elapsed + 0.5 || since < elapsed - 2.5
+  })
+  t.same(off.map((s) => `${s.health.poll.failingSinceS} s at ${((s.at - outageStart) / 1000).toFixed(1)} s`), [], '"failing since" follows the clock in every sample')
+  const first = samples[0]?.health.poll.failingSinceS ?? 0
+  const last = samples.at(-1)?.health.poll.failingSinceS ?? 0
+  t.ok(last > first, `"failing since" grows (${first} → ${last} s)`)
   await allAnsweredOnce()
   // Recovery: once getUpdates answers again, health turns ok by itself (after at most one back-off).
   const healed = await healthWhen(h.bot, 'ok', 40_000)

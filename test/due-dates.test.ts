@@ -85,7 +85,7 @@ t.test('due dates: a reminder lead is read off the text', async (t) => {
   t.equal(parseDue('buy milk', { now: at('2026-11-24T22:30', BERLIN), zone: BERLIN }).remindBeforeMin, undefined)
 })
 
-t.test('repeats keep the local time across daylight-saving changes', async (t) => {
+t.test('due dates: repeats keep the local time across daylight-saving changes', async (t) => {
   const daily: RepeatRule = { unit: 'day', every: 1 }
   const before = DateTime.fromISO('2027-03-27T09:00', { zone: BERLIN })
   const after = nextOccurrence(daily, before)
@@ -97,7 +97,7 @@ t.test('repeats keep the local time across daylight-saving changes', async (t) =
   t.equal(weekly.toFormat('yyyy-MM-dd HH:mm ZZ'), '2027-11-05 08:00 +01:00')
 })
 
-t.test('repeats: weekdays skip the weekend, months clamp to short months, missed ones are skipped', async (t) => {
+t.test('due dates: repeats on weekdays skip the weekend, months clamp to short months, missed ones are skipped', async (t) => {
   const fri = DateTime.fromISO('2026-11-27T09:00', { zone: BERLIN })
   t.equal(nextOccurrence({ unit: 'weekday', every: 1 }, fri).toISODate(), '2026-11-30')
   const jan31 = DateTime.fromISO('2027-01-31T10:00', { zone: BERLIN })
@@ -109,7 +109,7 @@ t.test('repeats: weekdays skip the weekend, months clamp to short months, missed
   t.equal(nextAfter({ unit: 'week', every: 2, weekday: 3 }, DateTime.fromISO('2026-12-09T09:00', { zone: BERLIN }), now, false).toISODate(), '2026-12-23')
 })
 
-t.test('reminder times: lead, whole days in the morning, passed ones not scheduled, snoozes', async (t) => {
+t.test('due dates: reminder times — lead, whole days in the morning, passed ones not scheduled, snoozes', async (t) => {
   const now = at('2026-11-24T22:30', BERLIN)
   const due = at('2026-11-25T09:00', BERLIN)
   t.equal(reminderTime({ dueAt: due, dueHasTime: true, remindBeforeMin: null }, 0, BERLIN, now), due)
@@ -122,7 +122,7 @@ t.test('reminder times: lead, whole days in the morning, passed ones not schedul
   t.equal(show(snoozeUntil('morning', NEW_YORK, at('2026-11-24T22:30', NEW_YORK)), NEW_YORK), '2026-11-25 09:00 -05:00')
 })
 
-t.test('time zones: IANA names are checked and spelled canonically', async (t) => {
+t.test('due dates: time zones are IANA names, checked and spelled canonically', async (t) => {
   t.equal(canonicalZone('europe/berlin'), 'Europe/Berlin')
   t.equal(canonicalZone('America/New_York'), 'America/New_York')
   t.equal(canonicalZone('UTC'), 'UTC')

@@ -1,15 +1,15 @@
 // Each update takes effect exactly once: the bot process is killed with SIGKILL at random moments
 // during a stream of commands and restarted; afterwards every task exists once and every command
-// got its answer.
+// got its answer. On SQLite and on PostgreSQL.
 import t from 'tap'
-import { openDatabase } from '../bot/db.js'
 import { BotApiEmulator } from '../dev/emulator/bot-api-emulator.js'
 import { botEnv, exited, OWNER, FRIEND, spawnBot, tempDir, waitForLog } from './support/bot-harness.js'
+import { forEachEngine } from './support/engines.js'
 
-t.test('exactly once: kill -9 mid-stream neither drops nor repeats a command', async (t) => {
+forEachEngine(t, 'exactly once: kill -9 mid-stream neither drops nor repeats a command', async (t, e) => {
   const emu = await BotApiEmulator.start()
   const dir = tempDir()
-  const env = botEnv(emu, dir)
+  const env = botEnv(emu, dir, e.env)
   t.teardown(() => emu.stop())
   const chats = [OWNER, FRIEND]
   const sent = new Map<number, string[]>(chats.map((c) => [c, []]))
@@ -42,7 +42,7 @@ t.test('exactly once: kill -9 mid-stream neither drops nor repeats a command', a
   t.equal((await exited(bot)).code, 0, 'graceful exit after SIGINT')
   t.equal(kills, 6)
 
-  const db = openDatabase(env.DATABASE_FILE ?? '')
+  const db = e.open(env.DATABASE_FILE)
   t.teardown(() => db.destroy())
   for (const chat of chats) {
     const rows = await db('tasks').where({ chat_id: chat }).orderBy('number').select('number', 'text') as Array<{ number: number, text: string }>

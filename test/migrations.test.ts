@@ -1,15 +1,22 @@
 // Migrations: each has a real down; up → down → up works on a populated database, and the bot
-// refuses a database that is newer than its code or needs migrating.
+// refuses a database that is newer than its code or needs migrating — on SQLite and PostgreSQL.
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { ensureSchemaCurrent, openDatabase, schemaStatus } from '../bot/db.js'
+import { ensureSchemaCurrent, openDatabase, schemaStatus, type Database } from '../bot/db.js'
 import { TaskRepository } from '../bot/tasks/repository.js'
 import { MIGRATIONS_DIR } from '../knexfile.js'
 import { tempDir } from './support/bot-harness.js'
+import { forEachEngine, type EngineCase } from './support/engines.js'
 
-t.test('migrations: up → down → up on a populated database', async (t) => {
-  const db = openDatabase(path.join(tempDir(), 'todo.sqlite'))
+/** The outbox's columns, in order, as each engine describes them. */
+async function outboxColumns (db: Database, e: EngineCase): Promise<string[]> {
+  if (e.engine === 'sqlite') return (await db.raw('PRAGMA table_info(outbox)') as Array<{ name: string }>).map((c) => c.name)
+  return await db('information_schema.columns').where({ table_name: 'outbox', table_schema: db.raw('current_schema()') }).orderBy('ordinal_position').pluck('column_name')
+}
+
+forEachEngine(t, 'migrations: up → down → up on a populated database', async (t, e) => {
+  const db = e.open()
   t.teardown(() => db.destroy())
   await db.migrate.latest()
   await new TaskRepository(db).add(7, ['a', 'b'])
@@ -24,11 +31,12 @@ t.test('migrations: up → down → up on a populated database', async (t) => {
   t.same((await new TaskRepository(db).open(7)).map((x) => `${x.number} ${x.text}`), ['1 c'])
 })
 
-t.test('migrations: outbox_documents adds the outbox file column and its down removes it, keeping the rows', async (t) => {
-  const db = openDatabase(path.join(tempDir(), 'todo.sqlite'))
+forEachEngine(t, 'migrations: outbox_documents adds the outbox file column and its down removes it, keeping the rows', async (t, e) => {
+  const db = e.open()
   t.teardown(() => db.destroy())
   await db.migrate.latest()
-  const columns = async (): Promise<string[]> => (await db.raw('PRAGMA table_info(outbox)') as Array<{ name: string }>).map((c) => c.name)
+  await db.migrate.down()
+  const columns = (): Promise<string[]> => outboxColumns(db, e)
   t.same(await columns(), ['id', 'update_id', 'method', 'params', 'created_at', 'file'])
   await db('outbox').insert({ update_id: 5, method: 'sendMessage', params: '{"text":"hi"}', created_at: 1 })
   await db.migrate.down()
@@ -46,24 +54,40 @@ t.test('migrations: pragmas are on for every connection', async (t) => {
   t.same(await db.raw('PRAGMA busy_timeout'), [{ timeout: 5000 }])
 })
 
-t.test('schema: a fresh database is migrated at start', async (t) => {
-  const db = openDatabase(path.join(tempDir(), 'todo.sqlite'))
+forEachEngine(t, 'migrations: handled_updates keeps the last handled update id across up and down', async (t, e) => {
+  const db = e.open()
+  t.teardown(() => db.destroy())
+  await db.migrate.latest()
+  await db.migrate.down()
+  t.notOk(await db.schema.hasTable('handled_updates'))
+  await db('bot_state').insert({ key: 'last_update_id', value: '4711' })
+  await db.migrate.latest()
+  t.same(await db('handled_updates').pluck('update_id'), [4711], 'the stored offset becomes the first handled id')
+  t.same(await db('bot_state').select('key'), [], 'and leaves bot_state')
+  await db('handled_updates').insert({ update_id: 4712, handled_at: 1 })
+  await db.migrate.down()
+  t.same(await db('bot_state').select('key', 'value'), [{ key: 'last_update_id', value: '4712' }], 'down writes the newest id back')
+  t.notOk(await db.schema.hasTable('handled_updates'))
+})
+
+forEachEngine(t, 'schema: a fresh database is migrated at start', async (t, e) => {
+  const db = e.open()
   t.teardown(() => db.destroy())
   const status = await ensureSchemaCurrent(db)
   t.same(status.pending, [])
-  t.ok(status.head?.endsWith('_outbox_documents.ts'))
+  t.ok(status.head?.endsWith('_handled_updates.ts'))
 })
 
-t.test('schema: a database newer than the code is refused, naming the migrations', async (t) => {
-  const db = openDatabase(path.join(tempDir(), 'todo.sqlite'))
+forEachEngine(t, 'schema: a database newer than the code is refused, naming the migrations', async (t, e) => {
+  const db = e.open()
   t.teardown(() => db.destroy())
   await db.migrate.latest()
   await db('knex_migrations').insert({ name: '20991231000000_from_the_future.ts', batch: 2, migration_time: new Date() })
   await t.rejects(ensureSchemaCurrent(db), { code: 'ESCHEMA_NEWER', message: /migrations this code does not know: 20991231000000_from_the_future\.ts/ })
 })
 
-t.test('schema: an existing database with pending migrations is refused with the command to run', async (t) => {
-  const db = openDatabase(path.join(tempDir(), 'todo.sqlite'))
+forEachEngine(t, 'schema: an existing database with pending migrations is refused with the command to run', async (t, e) => {
+  const db = e.open()
   t.teardown(() => db.destroy())
   await db.schema.createTable('something_else', (tb) => { tb.integer('x') })
   const all = fs.readdirSync(MIGRATIONS_DIR).filter((f) => /^\d{14}_.+\.ts$/.test(f)).sort()

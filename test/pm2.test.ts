@@ -9,6 +9,7 @@ import { openDatabase } from '../bot/db.js'
 import { BotApiEmulator } from '../dev/emulator/bot-api-emulator.js'
 import { botEnv, exited, freePort, OWNER, spawnBot, tempDir } from './support/bot-harness.js'
 import { createCodeSandbox } from './support/code-sandbox.js'
+import { conversation } from './support/conversation.js'
 import { Pm2Sandbox } from './support/pm2-sandbox.js'
 
 const run = promisify(execFile)
@@ -43,14 +44,7 @@ async function tasks (): Promise<string[]> {
   }
 }
 
-const sent: string[] = []
-function say (text: string): void {
-  sent.push(text)
-  emu.sendText(OWNER, OWNER, text)
-}
-async function allAnswered (): Promise<void> {
-  await emu.waitFor(() => sent.every((s) => emu.messages(OWNER).some((m) => m.rendered.endsWith(` ${s}`))), 20_000)
-}
+const { sent, say, allAnswered } = conversation(emu, OWNER)
 
 t.test('pm2: start waits for ready; /healthz 200; ops/health.mjs exits 0', async (t) => {
   const started = Date.now()

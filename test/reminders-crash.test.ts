@@ -1,30 +1,25 @@
 // At most once across kill -9: the bot process is killed right after Telegram accepted a
 // reminder but before the bot heard back. After a restart the reminder is not sent again, and
-// the database says its outcome was unknown. Real bot processes, real SQLite, the emulator.
+// the database says its outcome was unknown. Real bot processes, real SQLite and PostgreSQL, the emulator.
 import fs from 'node:fs'
 import t, { type Test } from 'tap'
 import { startBot } from '../bot/app.js'
 import { AdjustableClock } from '../bot/clock.js'
 import { loadConfig } from '../bot/config.js'
-import { openDatabase } from '../bot/db.js'
 import { createLogger } from '../bot/logger.js'
 import { BotApiEmulator } from '../dev/emulator/bot-api-emulator.js'
 import { botEnv, exited, freePort, LogSink, OWNER, spawnBot, tempDir, waitForLog } from './support/bot-harness.js'
+import { reminderLoopLooked } from './support/wait.js'
+import { forEachEngine, type EngineCase } from './support/engines.js'
 
 /** Waits until the bot's reminder loop has looked at the database at least once. */
 async function reminderLoopRan (port: number): Promise<void> {
-  const until = Date.now() + 10_000
-  for (;;) {
-    const health = await (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as { reminders: { lastTickAt: string | null } | null }
-    if (health.reminders?.lastTickAt != null) return
-    if (Date.now() > until) throw new Error('the reminder loop never ran after the restart')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  await reminderLoopLooked(async () => await (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as { reminders: { lastTickAt: string | null } | null })
 }
 
 /** An emulator, a data folder, and a task added `hoursAgo` (by a set clock, in-process) whose
  * reminder is now overdue; no bot running. */
-async function overdueReminder (t: Test, text: string, hoursAgo: number): Promise<{ emu: BotApiEmulator, env: Record<string, string>, port: number }> {
+async function overdueReminder (t: Test, e: EngineCase, text: string, hoursAgo: number): Promise<{ emu: BotApiEmulator, env: Record<string, string>, port: number }> {
   const emu = await BotApiEmulator.start()
   const dir = tempDir()
   t.teardown(async () => {
@@ -32,7 +27,7 @@ async function overdueReminder (t: Test, text: string, hoursAgo: number): Promis
     fs.rmSync(dir, { recursive: true, force: true })
   })
   const port = await freePort()
-  const env = botEnv(emu, dir, { HEALTH_PORT: String(port), DEFAULT_TIMEZONE: 'UTC' })
+  const env = botEnv(emu, dir, { HEALTH_PORT: String(port), DEFAULT_TIMEZONE: 'UTC', ...e.env })
   const earlier = await startBot(loadConfig(env), { logger: createLogger('warn', new LogSink()), clock: new AdjustableClock(Date.now() - hoursAgo * 3600_000, 0) })
   await earlier.ready
   const added = emu.waitForMessage(OWNER)
@@ -42,9 +37,9 @@ async function overdueReminder (t: Test, text: string, hoursAgo: number): Promis
   return { emu, env, port }
 }
 
-t.test('kill -9 right after a reminder was sent: not sent twice', async (t) => {
+forEachEngine(t, 'reminders: kill -9 right after a reminder was sent: not sent twice', async (t, e) => {
   // Two hours ago the user asked to be reminded in an hour: due an hour ago.
-  const { emu, env, port } = await overdueReminder(t, 'pay rent in 1 hour', 2)
+  const { emu, env, port } = await overdueReminder(t, e, 'pay rent in 1 hour', 2)
 
   const reminders = (): number => emu.messages(OWNER).filter((m) => m.rendered.startsWith('⏰')).length
   emu.holdAnswers('sendMessage', 10_000)
@@ -63,14 +58,14 @@ t.test('kill -9 right after a reminder was sent: not sent twice', async (t) => {
   await waitForLog(second, /not sent again \(at most once\)/)
   await reminderLoopRan(port)
   t.equal(reminders(), 1, 'the reminder went out once')
-  const db = openDatabase(env.DATABASE_FILE ?? '')
+  const db = e.open(env.DATABASE_FILE)
   t.teardown(() => db.destroy())
   t.same(await db('reminders').select('status'), [{ status: 'unknown' }], 'recorded as sent-or-not, never retried')
   t.same(await db('tasks').select('remind_at'), [{ remind_at: null }])
 })
 
-t.test('a reminder due while the process was down is sent once after start, marked late', async (t) => {
-  const { emu, env, port } = await overdueReminder(t, 'call the bank in 2 hours', 3)
+forEachEngine(t, 'reminders: a reminder due while the process was down is sent once after start, marked late', async (t, e) => {
+  const { emu, env, port } = await overdueReminder(t, e, 'call the bank in 2 hours', 3)
 
   const bot = spawnBot(env)
   const reminder = await emu.waitFor(() => emu.messages(OWNER).find((m) => m.rendered.startsWith('⏰')), 15_000)

@@ -6,6 +6,7 @@ import t from 'tap'
 import { AdjustableClock } from '../bot/clock.js'
 import type { BotMessage } from '../dev/emulator/bot-api-emulator.js'
 import { FRIEND, OWNER, startHarness } from './support/bot-harness.js'
+import { reminderLoopLooked, waitUntil } from './support/wait.js'
 
 const ZONE = 'Europe/Berlin'
 const berlin = (local: string): number => DateTime.fromISO(local, { zone: ZONE }).toMillis()
@@ -26,12 +27,7 @@ const current = (m: BotMessage | undefined, chat = OWNER): string | undefined =>
 /** Jumps the clock and waits until the reminder loop has looked at the new time. */
 async function jumpTo (local: string): Promise<void> {
   clock.set(berlin(local))
-  const want = new Date(clock.now()).toISOString()
-    const until = Date.now() + 10_000
-  while ((await h.bot.health()).reminders?.lastTickAt !== want) {
-    if (Date.now() > until) throw new Error(`the reminder loop did not look at ${want}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  await reminderLoopLooked(() => h.bot.health(), new Date(clock.now()).toISOString())
 }
 
 function buttonData (m: BotMessage | undefined, label: RegExp): string {
@@ -48,14 +44,10 @@ async function press (m: BotMessage | undefined, label: RegExp, chat = OWNER): P
 }
 
 async function outboxEmpty (): Promise<void> {
-  const until = Date.now() + 10_000
-  while ((await h.bot.health()).metrics.outboxBacklog !== 0) {
-    if (Date.now() > until) throw new Error('replies still queued after 10 s')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  await waitUntil(async () => (await h.bot.health()).metrics.outboxBacklog === 0, { what: 'the queued replies to be delivered', everyMs: 10 })
 }
 
-t.test('a due task is reminded at its time, once, with Done and Snooze buttons', async (t) => {
+t.test('reminders: a due task is reminded at its time, once, with Done and Snooze buttons', async (t) => {
   t.equal((await h.say('pay rent tomorrow 9am')).rendered, 'Added:\n#1 pay rent — due Wed 25 Nov 09:00')
   await jumpTo('2026-11-25T08:59')
   t.same(reminders(), [], 'not before its time')
@@ -74,7 +66,7 @@ t.test('a due task is reminded at its time, once, with Done and Snooze buttons',
   t.match((await h.say('/health')).rendered, /Reminders: running, next none, last sent 2026-11-25 08:00 UTC, backlog 0/)
 })
 
-t.test('snooze 10 minutes, then done from the reminder', async (t) => {
+t.test('reminders: snooze 10 minutes, then done from the reminder', async (t) => {
   const first = reminders()[0]
   await press(first, /10 min/)
   t.match(current(first), /^💤 #1 pay rent\nI'll remind you again Wed 25 Nov 09:40\./)
@@ -90,7 +82,7 @@ t.test('snooze 10 minutes, then done from the reminder', async (t) => {
   t.equal(reminders().length, 2)
 })
 
-t.test('a reminder due while the bot was stopped is sent after start, once, marked late', async (t) => {
+t.test('reminders: a reminder due while the bot was stopped is sent after start, once, marked late', async (t) => {
   t.match((await h.say('call the bank at 14:00')).rendered, /#2 call the bank — due Wed 25 Nov 14:00/)
   await h.bot.stop()
   clock.set(berlin('2026-11-25T15:30'))
@@ -103,7 +95,7 @@ t.test('a reminder due while the bot was stopped is sent after start, once, mark
   await press(late, /Done/)
 })
 
-t.test('repeating tasks: done creates the next occurrence, which reminds on its day', async (t) => {
+t.test('reminders: repeating tasks: done creates the next occurrence, which reminds on its day', async (t) => {
   await jumpTo('2026-11-27T08:00')
   t.equal((await h.say('standup every weekday 9:00')).rendered, 'Added:\n#3 standup — due Fri 27 Nov 09:00 🔁 every weekday')
   await jumpTo('2026-11-27T09:00')
@@ -120,7 +112,7 @@ t.test('repeating tasks: done creates the next occurrence, which reminds on its 
   await h.say('/del 5')
 })
 
-t.test('snooze until tomorrow morning and for an hour', async (t) => {
+t.test('reminders: snooze until tomorrow morning and for an hour', async (t) => {
   await jumpTo('2026-11-30T17:00')
   await h.say('water plants at 18:00')
   await jumpTo('2026-11-30T18:00')
@@ -136,7 +128,7 @@ t.test('snooze until tomorrow morning and for an hour', async (t) => {
   await press(third, /Done/)
 })
 
-t.test('a chat in another time zone is reminded at its own local time', async (t) => {
+t.test('reminders: a chat in another time zone is reminded at its own local time', async (t) => {
   t.match((await h.say('/tz america/new_york', FRIEND)).rendered, /^🌍 Time zone set to America\/New_York \(it is 04:00 there now\)\.$/)
   t.equal((await h.say('call dad 9am', FRIEND)).rendered, 'Added:\n#1 call dad — due Tue 1 Dec 09:00')
   await jumpTo('2026-12-01T14:59')
@@ -148,7 +140,7 @@ t.test('a chat in another time zone is reminded at its own local time', async (t
   await press(r, /Done/, FRIEND)
 })
 
-t.test('/due, /today, /tz and /remind: set, change, clear, and clear errors', async (t) => {
+t.test('reminders: /due, /today, /tz and /remind: set, change, clear, and clear errors', async (t) => {
   await jumpTo('2026-12-01T16:00')
   await h.say('buy stamps')
   t.equal((await h.say('/due 7 friday 10:00')).rendered, '📅 #7 buy stamps — due Fri 4 Dec 10:00\n⏰ I\'ll remind you Fri 4 Dec 10:00.')
@@ -174,7 +166,7 @@ t.test('/due, /today, /tz and /remind: set, change, clear, and clear errors', as
   await h.say('/del 7-11')
 })
 
-t.test('the morning digest comes once a day at the chosen hour, also across a restart', async (t) => {
+t.test('reminders: the morning digest comes once a day at the chosen hour, also across a restart', async (t) => {
   t.match((await h.say('/digest 25:00')).rendered, /^“25:00” is not a time of day/)
   t.match((await h.say('/digest 8:00')).rendered, /Every day at 08:00 \(Europe\/Berlin\)/)
   await h.say('file taxes tomorrow')
@@ -193,7 +185,7 @@ t.test('the morning digest comes once a day at the chosen hour, also across a re
   await h.say('/del 12')
 })
 
-t.test('reminders keep Telegram\'s limits: one per second per chat, and a 429 waits and retries', async (t) => {
+t.test('reminders: sending keeps Telegram\'s limits: one per second per chat, and a 429 waits and retries', async (t) => {
   await jumpTo('2026-12-03T10:00')
   await h.say('one at 11:00\ntwo at 11:00\nthree at 11:00')
   h.emu.failNext('sendMessage', { status: 429, retryAfter: 1 })
@@ -205,6 +197,7 @@ t.test('reminders keep Telegram\'s limits: one per second per chat, and a 429 wa
   const calls = h.emu.calls('sendMessage').slice(sentBefore)
   t.equal(calls.filter((c) => c.status === 429).length, 1, 'Telegram said 429 once')
   const accepted = calls.filter((c) => c.status === 200).map((c) => c.at)
+  t.equal(accepted.length, 3, 'three reminders accepted')
   for (let i = 1; i < accepted.length; i++) t.ok((accepted[i] ?? 0) - (accepted[i - 1] ?? 0) >= 950, `reminder ${i + 1} came at least a second after the one before`)
   await jumpTo('2026-12-03T12:00')
   t.equal(reminders().length, before + 3, 'none twice')

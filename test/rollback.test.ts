@@ -108,7 +108,7 @@ t.test('rollback: a second one undoes the deploy before (not the bad one); --kee
   t.comment(`${report.sent.length} messages during the rollback; longest gap between answers ${report.longestGapMs} ms`)
   t.same(report.unanswered, [], 'every message answered')
   t.same(report.stored, report.sent, 'each applied once, in order')
-  t.not(await s.ask('/ping'), 'pong')
+  t.equal(await s.ask('/ping'), "I don't know /ping. Send /help to see what I can do.", 'A has no /ping: the code that answers is A\'s')
   t.match(journal().at(-1), { kind: 'rollback', outcome: 'good', backup: null, undoes: [deployB.id], migrations: ['20261125000000_add_task_note.ts'] })
 })
 
@@ -132,6 +132,7 @@ t.test('rollback: --to <commit> --backup <file> goes exactly there', async (t) =
   const run = await s.run('rollback', [...ROLLBACK, '--to', A.slice(0, 10), '--backup', path.basename(deployC2.backup ?? '')])
   t.equal(run.code, 0, run.stderr)
   t.equal(s.head(), A)
+  t.ok(fs.existsSync(path.join(s.live, 'releases', 'current', 'dist', 'main.js')), 'the release it went to is built: PM2 runs compiled code')
   t.same(s.tasks(), atStop)
   t.same(applied(), migrationsAtA)
   t.match(await s.ask('/help'), /Mister Todo/)

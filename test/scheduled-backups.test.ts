@@ -14,6 +14,7 @@ import { backup } from '../ops/backup.mjs'
 import { createSandbox } from './support/ops-sandbox.js'
 import { listBackupFiles } from '../ops/lib/backups.mjs'
 import { botEnv, LogSink, OWNER, tempDir } from './support/bot-harness.js'
+import { waitUntil } from './support/wait.js'
 
 const BERLIN = 'Europe/Berlin'
 /** 2026-11-30 02:00 in Berlin: an hour before the default 03:00 backup. */
@@ -55,13 +56,8 @@ async function rig (t: Test, env: Record<string, string> = {}, options: { catchU
 
 /** Waits until the bot's scheduler has finished `n` runs of a job (its row says so). */
 async function waitForRuns (r: Rig, job: 'backup' | 'drill', test: (row: { outcome: string | null, finished_at: number | null } | undefined) => boolean, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const row = await r.bot.db('scheduled_jobs').where({ name: job }).first() as { outcome: string | null, finished_at: number | null } | undefined
-    if (test(row)) return
-    if (Date.now() > until) throw new Error(`timed out waiting for the ${job} job: ${JSON.stringify(row)}\n${r.logs.lines.slice(-5).join('\n')}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  let row: { outcome: string | null, finished_at: number | null } | undefined
+  await waitUntil(async () => test(row = await r.bot.db('scheduled_jobs').where({ name: job }).first()), { what: `the ${job} job`, timeoutMs, everyMs: 50, seen: () => `${JSON.stringify(row)}\n${r.logs.lines.slice(-5).join('\n')}` })
 }
 
 const settle = (ms = 700): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

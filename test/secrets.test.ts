@@ -81,7 +81,7 @@ t.test('secrets: the bot under faults, with a wrong token and with no API, logs 
   emu.sendText(OWNER, OWNER, '/list')
   emu.sendText(OWNER, OWNER, 'second task')
   await emu.waitFor(() => emu.messages(OWNER).some((m) => m.rendered.includes('Your tasks')) && emu.messages(OWNER).some((m) => m.rendered.endsWith('second task')), 30_000)
-  await t.test('healthz: loopback only, numbers only', async (t) => {
+  await t.test('secrets: /healthz is on loopback only and shows numbers only', async (t) => {
     const res = await fetch(`http://127.0.0.1:${port}/healthz`)
     const body = await res.text()
     t.equal(res.status, 200)
@@ -95,11 +95,14 @@ t.test('secrets: the bot under faults, with a wrong token and with no API, logs 
   t.equal((await exited(bot)).code, 0)
   fs.appendFileSync(logFile, bot.output())
 
-  const broken: Array<Record<string, string>> = [{ TELEGRAM_BOT_TOKEN: WRONG_TOKEN }, { TELEGRAM_API_ROOT: `http://127.0.0.1:${await freePort()}` }]
-  for (const extra of broken) {
+  const broken: Array<[Record<string, string>, RegExp]> = [
+    [{ TELEGRAM_BOT_TOKEN: WRONG_TOKEN }, /Telegram rejected the bot token \(401 Unauthorized\): check TELEGRAM_BOT_TOKEN in \.env, or ask @BotFather for a new one/],
+    [{ TELEGRAM_API_ROOT: `http://127.0.0.1:${await freePort()}` }, /cannot reach the Bot API \(TELEGRAM_API_ROOT\): /],
+  ]
+  for (const [extra, why] of broken) {
     const failing = spawnBot({ ...env, ...extra })
     t.equal((await exited(failing)).code, 1, `the bot refuses to start with ${Object.keys(extra).join()}`)
-    t.match(failing.output(), /Telegram rejected the bot token|cannot reach the Bot API/)
+    t.match(failing.output(), why, `the refusal names what is wrong with ${Object.keys(extra).join()}`)
     fs.appendFileSync(logFile, failing.output())
   }
 })
@@ -144,10 +147,11 @@ t.test('secrets: ops scripts on their happy and error paths print no token', asy
   git(dev, 'add', '-A')
   git(dev, 'commit', '-qm', 'incoming')
   git(dev, 'push', '-q', 'origin', 'main')
-  dotEnv(`TELEGRAM_API_ROOT=http://127.0.0.1:${await freePort()}\n`)
-  t.match(keep(await pf.run(['--yes', '--test-command', 'true'], {}, 'deploy')).stderr, /✗ deploy: nothing changed: cannot reach/)
+  const noApi = await freePort()
+  dotEnv(`TELEGRAM_API_ROOT=http://127.0.0.1:${noApi}\n`)
+  t.match(keep(await pf.run(['--yes', '--test-command', 'true'], {}, 'deploy')).stderr, `✗ deploy: nothing changed: cannot reach http://127.0.0.1:${noApi} for getMe: connect ECONNREFUSED 127.0.0.1:${noApi}`)
   fs.writeFileSync(path.join(pf.dir, '.env'), `TELEGRAM_BOT_TOKEN=${WRONG_TOKEN}\nALLOWED_USER_IDS=${OWNER}\nTELEGRAM_API_ROOT=${emu.apiRoot}\n`, { mode: 0o600 })
-  t.match(keep(await pf.run(['--yes', '--test-command', 'true'], {}, 'deploy')).stderr, /✗ deploy: nothing changed: Telegram refuses TELEGRAM_BOT_TOKEN/)
+  t.match(keep(await pf.run(['--yes', '--test-command', 'true'], {}, 'deploy')).stderr, '✗ deploy: nothing changed: Telegram refuses TELEGRAM_BOT_TOKEN (401 Unauthorized): the token is wrong or revoked')
   t.match(keep(await pf.run(['--history'], {}, 'deploy')).stdout, /failed/)
   t.equal(fs.readFileSync(path.join(pf.dir, 'storage', 'deploys.jsonl'), 'utf8').trim().split('\n').length, 2, 'both failures are in the journal')
 
@@ -176,7 +180,7 @@ t.test('secrets: the database and backups are owner-only', async (t) => {
   for (const name of box.backups()) t.equal(mode(path.join(box.backupsDir, name)), '600', `storage/backups/${name} is 0600`)
 })
 
-t.test('access: a stranger left nothing in any table', async (t) => {
+t.test('secrets: a stranger left nothing in any table', async (t) => {
   const db = new Database(box.dbFile, { readonly: true })
   t.teardown(() => db.close())
   const tables = db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'").pluck().all() as string[]

@@ -7,6 +7,7 @@ import t, { type Test } from 'tap'
 import { openDatabase } from '../bot/db.js'
 import { BotApiEmulator } from '../dev/emulator/bot-api-emulator.js'
 import { botEnv, exited, OWNER, spawnBot, tempDir, waitForLog } from './support/bot-harness.js'
+import { waitUntil } from './support/wait.js'
 
 const TASKS = 10_000
 const FILE = Array.from({ length: TASKS }, (_, i) => `2026-11-20 task ${i + 1} due:2026-12-01`).join('\n') + '\n'
@@ -78,11 +79,7 @@ t.test('import crash: kill -9 after the commit, before the reply and before Tele
   // The reply hangs, so the bot never asks for the next updates: Telegram will send this one again.
   emu.setMethodDelay('sendMessage', 60_000)
   const update = emu.sendDocument(OWNER, chat, { name: 'todo.txt', data: FILE, caption: '/import' })
-  const until = Date.now() + 30_000
-  while ((await rows(chat)).length < TASKS) {
-    if (Date.now() > until) throw new Error('the import never committed')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  await waitUntil(async () => (await rows(chat)).length === TASKS, { what: 'the import to commit', timeoutMs: 30_000, everyMs: 50 })
   await emu.waitFor(() => emu.calls('sendMessage').length > 0, 10_000)
   await kill(t, first)
   emu.setMethodDelay('sendMessage', 0)

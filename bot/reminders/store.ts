@@ -1,7 +1,16 @@
 // The reminder loop's view of the database. A reminder is claimed (task.remind_at cleared and a
 // 'sending' row written, in one transaction) before it is sent, so a crash can lose the send
-// but never repeat it: each (task, occurrence) goes out at most once.
+// but never repeat it: each (task, occurrence) goes out at most once. On PostgreSQL several bot
+// processes may run the loop: the claim locks the task row with FOR UPDATE SKIP LOCKED, so a
+// reminder another process is claiming is passed over instead of waited for.
 import type { Knex } from 'knex'
+
+/** The new row's id: SQLite and PostgreSQL both answer `returning` with [{ id }]. */
+function insertedId (rows: Array<{ id: number }>): number {
+  const id = rows[0]?.id
+  if (id === undefined) throw new Error('insert returned no id')
+  return Number(id)
+}
 
 export type DueReminder = { taskId: number, chatId: number, fireAt: number }
 export type DigestChat = { chatId: number, timezone: string | null, digestTime: string }
@@ -26,12 +35,15 @@ export class ReminderStore {
    * that snoozed or completed the task) changed it first. */
   async claim (r: DueReminder): Promise<number | undefined> {
     return await this.db.transaction(async (trx) => {
+      if (trx.client.config.client === 'pg') {
+        const free = await trx('tasks').where({ id: r.taskId, remind_at: r.fireAt }).forUpdate().skipLocked().first('id')
+        if (free === undefined) return undefined
+      }
       const taken = await trx('tasks').where({ id: r.taskId, remind_at: r.fireAt }).whereNull('done_at').whereNull('deleted_at').update({ remind_at: null })
       if (taken !== 1) return undefined
       const existing = await trx('reminders').where({ task_id: r.taskId, fire_at: r.fireAt }).first('id')
       if (existing !== undefined) return undefined
-      const [id] = await trx('reminders').insert({ task_id: r.taskId, chat_id: r.chatId, fire_at: r.fireAt, status: 'sending', created_at: this.now() })
-      return id as number
+      return insertedId(await trx('reminders').insert({ task_id: r.taskId, chat_id: r.chatId, fire_at: r.fireAt, status: 'sending', created_at: this.now() }).returning('id'))
     })
   }
 
@@ -74,8 +86,7 @@ export class ReminderStore {
   async claimDigest (chatId: number, localDate: string): Promise<number | undefined> {
     return await this.db.transaction(async (trx) => {
       if (await trx('digests').where({ chat_id: chatId, local_date: localDate }).first('id') !== undefined) return undefined
-      const [id] = await trx('digests').insert({ chat_id: chatId, local_date: localDate, status: 'sending', created_at: this.now() })
-      return id as number
+      return insertedId(await trx('digests').insert({ chat_id: chatId, local_date: localDate, status: 'sending', created_at: this.now() }).returning('id'))
     })
   }
 

@@ -86,7 +86,10 @@ export class TaskRepository {
     const at = this.now()
     const texts = tasks.map((t) => typeof t === 'string' ? { text: t } : t)
     await ensureChat(this.db, chatId, at)
-    const chat = await this.db('chats').where({ id: chatId }).first('next_number') as { next_number: number }
+    // On PostgreSQL two processes may add to one chat at once: the row lock makes the second wait
+    // for the first's numbers (SQLite has one writer at a time anyway).
+    const numbering = this.db('chats').where({ id: chatId })
+    const chat = await (this.db.client.config.client === 'pg' ? numbering.forUpdate() : numbering).first('next_number') as { next_number: number }
     const rows = texts.map((t, i) => ({ chat_id: chatId, number: chat.next_number + i, text: t.text, created_at: t.createdAt ?? at, updated_at: at, done_at: t.doneAt ?? null, ...scheduleColumns(t) }))
     for (let i = 0; i < rows.length; i += 200) await this.db('tasks').insert(rows.slice(i, i + 200))
     await this.db('chats').where({ id: chatId }).update({ next_number: chat.next_number + texts.length })

@@ -1,60 +1,81 @@
-// The exactly-once ledger: the last handled update_id and the replies an update produced are
-// written in the same SQLite transaction as the change the update made. A crash before commit
-// leaves nothing (Telegram redelivers the update); after commit, the update is never applied again
-// and its replies wait in the outbox until they are delivered.
+// The exactly-once ledger: the id of a handled update (a row of handled_updates, its primary key
+// the guard) and the replies the update produced are written in the same transaction as the
+// change the update made. A crash before commit leaves nothing (Telegram redelivers the update);
+// after commit, the update is never applied again — not even by a second process handling it at
+// the same moment — and its replies wait in the outbox until they are delivered.
 import type { Knex } from 'knex'
 
-const LAST_UPDATE_KEY = 'last_update_id'
+/** Telegram keeps an update for 24 h; an id older than that can never come back. */
+export const HANDLED_KEEP_MS = 24 * 3600_000
+/** Handled ids are pruned once in this many updates (one indexed delete). */
+const PRUNE_EVERY = 1000
 
 /** A Bot API request to make after commit. `file`: the bytes of an upload (sendDocument), stored
  * in the row and read back only when that row is delivered. */
 export type Outgoing = { method: string, params: Record<string, unknown>, file?: Uint8Array }
 export type OutboxRow = { method: string, params: Record<string, unknown>, id: number, updateId: number, hasFile: boolean }
 
+/** Thrown inside the transaction to roll it back when the update was already handled. */
+class AlreadyHandled extends Error {}
+
+function isDuplicateKey (err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505'
+}
+
 export class UpdateLedger {
-  /**
-   * The last handled update id as committed, once read: the bot is the only writer of bot_state
-   * (the instance lock keeps a second bot off the file, and ops change the database only while the
-   * bot is stopped), so after the first read it is known without asking SQLite on every update.
-   */
-  private committed: number | null | undefined
+  private sincePrune = 0
 
   constructor (private readonly db: Knex, private readonly now: () => number = Date.now) {}
 
+  /** The newest handled update id: polling resumes after it. */
   async lastUpdateId (): Promise<number | undefined> {
-    const row = await this.db('bot_state').where({ key: LAST_UPDATE_KEY }).first('value') as { value: string } | undefined
-    this.committed = row === undefined ? null : Number(row.value)
-    return this.committed ?? undefined
+    const row = await this.db('handled_updates').max({ last: 'update_id' }).first() as { last: number | null } | undefined
+    return row?.last === null || row?.last === undefined ? undefined : Number(row.last)
   }
 
   /**
-   * Runs `apply` and records the update as handled, atomically. Returns false (and runs nothing)
-   * when the update was already handled.
+   * Runs `apply` and records the update as handled, atomically. Returns false (and keeps nothing
+   * `apply` did) when the update was already handled. The id is claimed first, so a second
+   * process with the same update waits for this transaction and then finds it taken.
    */
   async handleOnce (updateId: number, apply: (trx: Knex.Transaction) => Promise<Outgoing[]>): Promise<boolean> {
-    if (this.committed !== undefined && this.committed !== null && this.committed >= updateId) return false
-    const handled = await this.db.transaction(async (trx) => {
-      if (this.committed === undefined) {
-        const last = await trx('bot_state').where({ key: LAST_UPDATE_KEY }).first('value') as { value: string } | undefined
-        if (last !== undefined && Number(last.value) >= updateId) return false
-      }
-      const outgoing = await apply(trx)
-      await trx('bot_state').insert({ key: LAST_UPDATE_KEY, value: String(updateId) }).onConflict('key').merge()
-      if (outgoing.length > 0) {
-        const at = this.now()
-        await trx('outbox').insert(outgoing.map((o) => ({ update_id: updateId, method: o.method, params: JSON.stringify(o.params), created_at: at, file: o.file === undefined ? null : Buffer.from(o.file) })))
-      }
-      return true
-    })
-    // Only after the commit: a rolled-back transaction leaves the known id as it was.
-    if (handled) this.committed = updateId
-    return handled
+    const at = this.now()
+    try {
+      await this.db.transaction(async (trx) => {
+        try {
+          await trx('handled_updates').insert({ update_id: updateId, handled_at: at })
+        } catch (err) {
+          throw isDuplicateKey(err) ? new AlreadyHandled() : err
+        }
+        const outgoing = await apply(trx)
+        if (outgoing.length > 0) {
+          await trx('outbox').insert(outgoing.map((o) => ({ update_id: updateId, method: o.method, params: JSON.stringify(o.params), created_at: at, file: o.file === undefined ? null : Buffer.from(o.file) })))
+        }
+        if (++this.sincePrune >= PRUNE_EVERY) {
+          this.sincePrune = 0
+          await this.prune(trx, updateId)
+        }
+      })
+    } catch (err) {
+      if (err instanceof AlreadyHandled) return false
+      throw err
+    }
+    return true
+  }
+
+  /** Forgets ids past Telegram's redelivery window; the newest one stays (polling resumes after it). */
+  async prune (db: Knex = this.db, keep?: number): Promise<number> {
+    const newest = keep ?? await this.lastUpdateId()
+    if (newest === undefined) return 0
+    return await db('handled_updates').where('handled_at', '<', this.now() - HANDLED_KEEP_MS).andWhere('update_id', '<', newest).delete()
   }
 
   async pending (limit = 100): Promise<OutboxRow[]> {
     // The file bytes stay on disk here: a page of exports would otherwise be read into memory at once.
-    const rows = await this.db('outbox').orderBy('id').limit(limit).select('id', 'update_id', 'method', 'params', this.db.raw('file is not null as has_file')) as Array<{ id: number, update_id: number, method: string, params: string, has_file: number }>
-    return rows.map((r) => ({ id: r.id, updateId: r.update_id, method: r.method, params: JSON.parse(r.params) as Record<string, unknown>, hasFile: r.has_file === 1 }))
+    const rows = await this.db('outbox').orderBy('id').limit(limit).select('id', 'update_id', 'method', 'params', this.db.raw('file is not null as has_file')) as Array<{ id: number, update_id: number, method: string, params: string, has_file: number | boolean }>
+    // SQLite answers 1/0, PostgreSQL a boolean.
+    return rows.map((r) => ({ id: r.id, updateId: r.update_id, method: r.method, params: JSON.parse(r.params) as Record<string, unknown>, hasFile: r.has_file === 1 || r.has_file === true }))
   }
 
   /** The bytes of a queued upload. */

@@ -2,6 +2,7 @@
 // (the open request is aborted, the update in hand is finished), and rides out Bot API trouble:
 // 409 from an old poller still alive, 429, 5xx and network errors back off; only a rejected
 // token is fatal.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { TelegramApiError, type Api } from 'node-telegram-bot-api'
 import type * as T from 'node-telegram-bot-api/types'
 import { AppError } from '../errors.js'
@@ -30,19 +31,6 @@ export type PollOptions = {
   logger: Logger
   state: PollState
   onFirstPoll?: () => void
-}
-
-function sleep (ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done (): void {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
 }
 
 /** The fatal error for a token Telegram rejects, named with its fix. */
@@ -84,7 +72,8 @@ export async function pollUpdates (o: PollOptions): Promise<void> {
       const wait = retryAfter !== undefined ? retryAfter * 1000 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(failures - 1, 6))
       const conflict = err instanceof TelegramApiError && err.errorCode === 409
       o.logger.warn({ err, attempt: failures, retryInMs: wait }, conflict ? 'getUpdates conflict: another instance is polling with this token; retrying' : 'getUpdates failed; retrying')
-      await sleep(wait, o.signal)
+      // Stopping ends the back-off at once (an AbortError); the loop's condition then ends polling.
+      await sleep(wait, undefined, { signal: o.signal }).catch(() => undefined)
       continue
     }
     failures = 0

@@ -6,8 +6,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fsyncPath, inspectDatabase, sha256File } from './sqlite.mjs'
 
-/** todo_2026-11-24_10-02-11.sqlite, todo_2026-11-24_10-02-11_2.sqlite, todo_…_pre-restore.sqlite */
-export const BACKUP_NAME = /^todo_(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)(?:_(\d+))?(_pre-restore)?\.sqlite$/
+/** todo_2026-11-24_10-02-11.sqlite, todo_2026-11-24_10-02-11_2.sqlite, todo_…_pre-restore.sqlite;
+ * on PostgreSQL the same names end in .pgdump (pg_dump --format=custom). */
+export const BACKUP_NAME = /^todo_(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)(?:_(\d+))?(_pre-restore)?\.(?:sqlite|pgdump)$/
 /** Test hook: replaces the measured free bytes of the backups disk. */
 export const FREE_BYTES_ENV = 'MISTER_TODO_FREE_BYTES'
 
@@ -32,9 +33,9 @@ export function stampOf (date) {
   return date.toISOString().slice(0, 19).replace('T', '_').replaceAll(':', '-')
 }
 
-/** @param {string} stamp @param {number} seq @param {BackupKind} kind */
-export function backupName (stamp, seq, kind) {
-  return `todo_${stamp}${seq > 1 ? `_${seq}` : ''}${kind === 'pre-restore' ? '_pre-restore' : ''}.sqlite`
+/** @param {string} stamp @param {number} seq @param {BackupKind} kind @param {'sqlite' | 'pgdump'} [ext] */
+export function backupName (stamp, seq, kind, ext = 'sqlite') {
+  return `todo_${stamp}${seq > 1 ? `_${seq}` : ''}${kind === 'pre-restore' ? '_pre-restore' : ''}.${ext}`
 }
 
 /** @param {string} file */
@@ -95,6 +96,9 @@ export async function verifyBackup (file, options = {}) {
   if (size !== manifest.size) return refuse(`it is ${size} bytes but its manifest says ${manifest.size}: it was cut short or changed`)
   if (await sha256File(file) !== manifest.sha256) return refuse('its sha256 does not match its manifest: the file was changed or damaged')
   if (options.deep === false) return { ok: true, problem: null, manifest, counts: manifest.counts }
+  // A PostgreSQL dump was proven by a restore into a scratch database when it was taken; the
+  // sha256 says this is that file. Restoring it again needs the server: restore.mjs does that.
+  if (file.endsWith('.pgdump')) return { ok: true, problem: null, manifest, counts: manifest.counts }
   const inspection = inspectDatabase(file)
   if (!inspection.ok) return refuse(inspection.problem ?? 'it does not verify')
   if (!sameCounts(inspection.counts, manifest.counts)) return refuse('its row counts differ from its manifest')
@@ -137,12 +141,13 @@ export function ensurePrivateDir (dir) {
 /**
  * Gives a finished temp file its final name without ever replacing a file: link() fails on an
  * existing name, so two backups in the same second take _2, _3, ….
- * @param {string} tmp @param {string} dir @param {Date} date @param {BackupKind} kind @returns {string} the final path
+ * @param {string} tmp @param {string} dir @param {Date} date @param {BackupKind} kind @param {'sqlite' | 'pgdump'} [ext]
+ * @returns {string} the final path
  */
-export function publishUnder (tmp, dir, date, kind) {
+export function publishUnder (tmp, dir, date, kind, ext = 'sqlite') {
   const stamp = stampOf(date)
   for (let seq = 1; ; seq += 1) {
-    const file = path.join(dir, backupName(stamp, seq, kind))
+    const file = path.join(dir, backupName(stamp, seq, kind, ext))
     if (fs.existsSync(manifestPathOf(file))) continue
     try {
       fs.linkSync(tmp, file)

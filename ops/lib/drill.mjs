@@ -90,6 +90,7 @@ async function drillWith (options, progress) {
 
   const file = chooseFile(paths, options.backupFile)
   const name = path.basename(file)
+  if (name.endsWith('.pgdump')) throw new OpsError('drill verify', `${name} is a PostgreSQL dump: the drill runs on SQLite backups only (a PostgreSQL backup is restored into a scratch database and counted when it is taken)`, { hint: 'on PostgreSQL set DRILL_SCHEDULE=off in .env' })
   const verified = await step('verify', () => verifyBackup(file, { deep: false }))
   const manifest = verified.manifest
   if (!verified.ok || manifest === null) throw new OpsError('drill verify', `${name}: ${verified.problem}`, { hint: 'npx zx ops/backup.mjs --list' })
@@ -118,7 +119,7 @@ async function drillWith (options, progress) {
         if (status.unknown.length > 0) throw new OpsError('drill migrations', `${name} has migrations this release does not know: ${status.unknown.join(', ')} (it was taken by a newer version)`, { hint: 'npx zx ops/migrate.mjs status' })
         if (status.pending.length > 0) await knex.migrate.latest()
         // The drill's emulator numbers updates its own way: forget Telegram's last update id.
-        await knex('bot_state').where({ key: 'last_update_id' }).delete()
+        await knex('handled_updates').delete()
         return { applied: status.pending, schema: (await schemaStatusOf(knex, migrationsDir)).head }
       } finally {
         await knex.destroy()

@@ -109,41 +109,73 @@ async function pm2 (env, args) {
   return $({ cwd: CODE_ROOT, env: { ...env, PM2_DISCRETE_MODE: 'true' }, quiet: true, nothrow: true, timeout: 120_000 })`${PM2} ${args}`
 }
 
-/**
- * `pm2 reload`, again while PM2 says another reload is still in progress (it allows one at a time
- * per daemon). @param {NodeJS.ProcessEnv} env
- */
-async function reload (env) {
-  for (let attempt = 0; ; attempt++) {
-    const out = await pm2(env, ['reload', 'ecosystem.config.js', '--update-env'])
-    if (attempt >= 30 || !/already in progress/i.test(out.stdout + out.stderr)) return out
-    await sleep(1000)
-  }
-}
+/** The line of PM2's answer worth showing (an error, a refusal), or ''. @param {import('zx').ProcessOutput} out */
+const pm2Said = (out) => `${out.stdout}\n${out.stderr}`.split('\n').map((l) => l.trim()).filter((l) => /error|refus|progress|fail/i.test(l)).at(-1) ?? ''
 
 /**
- * Points releases/current at `dir` and hands the bot to it: `pm2 reload` when a version is online
- * (it keeps serving until the new one stands by), a plain start when nothing runs. Then waits until
- * the new process records that it serves `version` and, with a plan, that the plan succeeded.
+ * `pm2 reload`, again while PM2 says another reload is still in progress (it allows one at a time
+ * per daemon). `said` is PM2's last answer, for the message when the hand-over does not happen.
+ * @param {NodeJS.ProcessEnv} env
+ */
+function reload (env) {
+  let said = ''
+  const done = (async () => {
+    for (let attempt = 0; ; attempt++) {
+      const out = await pm2(env, ['reload', 'ecosystem.config.js', '--update-env'])
+      said = pm2Said(out)
+      if (attempt >= 30 || !/already in progress/i.test(out.stdout + out.stderr)) return out
+      await sleep(1000)
+    }
+  })()
+  return { done, said: () => said }
+}
+
+/** PM2 statuses in which it brings a process up again by itself (a crash restart under way). */
+const RESTARTING = ['online', 'launching', 'waiting restart']
+
+/**
+ * Points releases/current at `dir` and hands the bot to it: `pm2 reload` when a version serves (it
+ * keeps serving until the new one stands by). When nothing serves (a crash, a crash loop), PM2's
+ * own restart already runs releases/current, which now is `dir`: that is given a few seconds
+ * before a plain start. Then waits until the new process records that it serves `version` and,
+ * with a plan, that the plan succeeded.
  * @param {{ dir: string, version: string, env: NodeJS.ProcessEnv, databaseFile: string, plan: HandoverPlan | null, timeoutS: number }} o
- * @returns {Promise<{ pid: number, how: 'reload' | 'start', result: HandoverResult | null, detail: string }>}
+ * @returns {Promise<{ pid: number, how: 'reload' | 'restart' | 'start', result: HandoverResult | null, detail: string }>}
  */
 export async function handOver (o) {
-  const before = await appStatus({ env: o.env })
   const oldPid = servingRecord(o.databaseFile)?.pid ?? null
   pointCurrent(o.dir)
-  let how = /** @type {'reload' | 'start'} */ ('reload')
-  /** @type {Promise<import('zx').ProcessOutput>} */
-  let cli
-  if (before.status === 'online' && oldPid !== null) {
-    cli = reload(o.env)
-  } else {
-    // Nothing serves (stopped, errored, crash-looping): there is no one to hand over from.
+  const before = await appStatus({ env: o.env })
+  /** @type {'reload' | 'restart' | 'start'} */
+  let how = 'reload'
+  /** @type {Promise<import('zx').ProcessOutput> | null} */
+  let cli = null
+  /** What PM2 last answered, for the message when nothing took over. */
+  let said = () => ''
+  const start = async () => {
     how = 'start'
-    if (before.status !== null) await pm2(o.env, ['delete', APP_NAME])
-    cli = pm2(o.env, ['start', 'ecosystem.config.js', '--update-env'])
+    if ((await appStatus({ env: o.env })).status !== null) await pm2(o.env, ['delete', APP_NAME])
+    const out = await pm2(o.env, ['start', 'ecosystem.config.js', '--update-env'])
+    said = () => pm2Said(out)
+    return out
   }
-  const until = Date.now() + o.timeoutS * 1000
+  const handOverByReload = () => {
+    how = 'reload'
+    const r = reload(o.env)
+    said = r.said
+    return r.done
+  }
+  if (before.status === 'online' && oldPid !== null) {
+    cli = handOverByReload()
+  } else if (before.status !== null && RESTARTING.includes(before.status)) {
+    how = 'restart'
+  } else {
+    // Nothing serves and PM2 will not restart it (stopped, errored, not there): start it.
+    cli = start()
+  }
+  const started = Date.now()
+  const until = started + o.timeoutS * 1000
+  const pm2RestartGraceMs = Math.min(8_000, o.timeoutS * 1000 / 3)
   for (;;) {
     const serving = servingRecord(o.databaseFile)
     const result = o.plan === null ? null : planResult(o.databaseFile, o.plan.id)
@@ -151,14 +183,21 @@ export async function handOver (o) {
     if (serving !== null && serving.pid !== oldPid && serving.version === o.version && (o.plan === null || result !== null)) {
       // The user-visible part is over; PM2's own reload ends when the old process has exited, and
       // until then it refuses another (a hand back, the next deploy): wait for it, bounded.
-      await Promise.race([cli, sleep(25_000)])
-      return { pid: serving.pid, how, result, detail: `${o.version.slice(0, 7)} serves (pid ${serving.pid}${oldPid === null ? '' : `, took over from ${oldPid}`}; ${how === 'reload' ? 'pm2 reload' : 'pm2 start'})` }
+      if (cli !== null) await Promise.race([cli, sleep(25_000)])
+      const by = { reload: 'pm2 reload', restart: 'pm2 restarted it', start: 'pm2 start' }[how]
+      return { pid: serving.pid, how, result, detail: `${o.version.slice(0, 7)} serves (pid ${serving.pid}${oldPid === null ? '' : `, took over from ${oldPid}`}; ${by})` }
+    }
+    if (how === 'restart' && cli === null && Date.now() - started > pm2RestartGraceMs) {
+      // PM2 did not bring the release up by itself: a version of the other release serves again
+      // (hand over from it), or nothing does (start afresh).
+      const other = servingRecord(o.databaseFile)
+      cli = other !== null && (await appStatus({ env: o.env })).status === 'online' ? handOverByReload() : start()
     }
     if (Date.now() > until) {
       const now = await appStatus({ env: o.env })
-      // What PM2 itself said, when it has answered (e.g. a reload it refused).
-      const said = await Promise.race([cli.then((out) => `${out.stdout}\n${out.stderr}`.split('\n').map((l) => l.trim()).filter((l) => /error|refus|progress|fail/i.test(l)).at(-1) ?? ''), sleep(100).then(() => '')])
-      throw new OpsError('hand over', `${o.version.slice(0, 7)} did not take over within ${o.timeoutS} s (${now.detail}${serving === null ? ', nothing serves' : `, pid ${serving.pid} serves ${serving.version.slice(0, 7)}`}${said === '' ? '' : `; pm2: ${said.slice(0, 160)}`})`, { hint: 'npm run logs' })
+      const parked = (now.parkedPid ?? null) === null ? '' : `; a reload is still under way (pid ${now.parkedPid} parked by pm2)`
+      const answer = said()
+      throw new OpsError('hand over', `${o.version.slice(0, 7)} did not take over within ${o.timeoutS} s (${now.detail}${serving === null ? ', nothing serves' : `, pid ${serving.pid} serves ${serving.version.slice(0, 7)}`}${parked}${answer === '' ? '' : `; pm2: ${answer.slice(0, 160)}`})`, { hint: 'npm run logs' })
     }
     await sleep(20)
   }
@@ -172,6 +211,25 @@ export async function settlePm2 (env) {
     await sleep(200)
   }
   return appStatus({ env })
+}
+
+/**
+ * The start of every hand-back: when the incoming version never took over and the one that ran
+ * still serves, there is nothing to hand back — the plan is withdrawn and releases/current points
+ * where it did. PM2 may still be in the reload (when its own wait for the new process ends, it
+ * stops the old one anyway), so that case looks again once PM2 has settled. Otherwise (nothing
+ * serves, or the new version does) the caller hands back at once.
+ * @param {{ databaseFile: string, version: string, tookOver: boolean, previousDir: string }} o
+ * @returns {Promise<string | null>} the step's detail when nothing is to be done
+ */
+export async function stillServing (o) {
+  if (o.tookOver || servingRecord(o.databaseFile)?.version !== o.version) return null
+  await settlePm2(process.env)
+  const serving = servingRecord(o.databaseFile)
+  if (serving?.version !== o.version) return null
+  clearPlan(o.databaseFile)
+  pointCurrent(o.previousDir)
+  return `${o.version.slice(0, 7)} still serves (pid ${serving.pid}); nothing to hand back`
 }
 
 /**

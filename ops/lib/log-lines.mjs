@@ -1,19 +1,25 @@
 // @ts-check
 // Reads storage/logs/bot.log as PM2 writes it ("<timestamp>: <pino JSON>" or plain stderr text)
 // and prints each line for a person: time, level, message, fields. Shared by logs and deploy.
+// Anything token-shaped is scrubbed by the bot's own scrubSecrets (bot/logger.ts), the one copy of
+// that pattern. Formatting stays here rather than in pino-pretty: see docs/decisions.md.
 import { chalk } from 'zx'
+import { importTs } from './ts.mjs'
+
+const { scrubSecrets } = /** @type {typeof import('../../bot/logger.ts')} */ (await importTs('bot/logger.ts'))
 
 /** @typedef {{ time: Date | null, level: number, levelName: string, msg: string, fields: Record<string, unknown>, raw: string }} LogEntry */
 
 const LEVELS = /** @type {Record<number, string>} */ ({ 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' })
 export const WARN_LEVEL = 40
 const STDERR_LEVEL = 50
-const TOKEN_IN_TEXT = /\d{5,}:[A-Za-z0-9_-]{20,}/g
 
 /** @param {string} raw @returns {LogEntry} */
 export function parseLogLine (raw) {
-  const line = raw.replace(TOKEN_IN_TEXT, '<redacted-token>')
-  const prefix = /^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)): (.*)$/.exec(line)
+  const line = scrubSecrets(raw)
+  // PM2 prefixes every chunk a process writes, even an empty one (the bot's last flush at exit):
+  // the next line then carries two prefixes, and the last one is its own.
+  const prefix = /^(?:\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d): )*(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)): (.*)$/.exec(line)
   const body = prefix?.[2] ?? line
   let time = prefix?.[1] === undefined ? null : new Date(prefix[1])
   if (body.startsWith('{')) {

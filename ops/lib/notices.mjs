@@ -5,6 +5,7 @@
 // the token) is never printed.
 import { chalk } from 'zx'
 import { allowedUserIds } from './settings.mjs'
+import { botApi } from './telegram.mjs'
 
 /**
  * The allowed users' ids as the bot reads them; the first is the owner. A value the bot would
@@ -23,11 +24,10 @@ async function recipients (env) {
  * @param {NodeJS.ProcessEnv} env @param {readonly number[]} chats @param {string} text
  */
 export async function sendNotice (env, chats, text) {
-  const root = (env.TELEGRAM_API_ROOT?.trim() || 'https://api.telegram.org').replace(/\/+$/, '')
+  const { api } = await botApi(env, { timeoutMs: 5_000, maxRetries: 1 })
   let sent = 0
   for (const chat of chats) {
-    const res = await fetch(`${root}/bot${env.TELEGRAM_BOT_TOKEN?.trim()}/sendMessage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chat_id: chat, text }), signal: AbortSignal.timeout(5_000) }).catch(() => null)
-    if (res?.ok === true) sent += 1
+    if (await api.sendMessage({ chat_id: chat, text }).then(() => true, () => false)) sent += 1
   }
   return sent
 }

@@ -11,7 +11,7 @@ import { CODE_ROOT } from './paths.mjs'
 export const APP_NAME = 'mister_todo'
 export const RUNNING_STATES = ['online', 'launching', 'stopping']
 
-/** @typedef {{ running: boolean, status: string | null, detail: string, pid?: number | null, restarts?: number }} AppStatus */
+/** @typedef {{ running: boolean, status: string | null, detail: string, pid?: number | null, restarts?: number, parkedPid?: number | null }} AppStatus */
 
 /**
  * @param {{ env?: NodeJS.ProcessEnv, name?: string }} [options]
@@ -26,14 +26,16 @@ export async function appStatus (options = {}) {
   const bin = path.join(CODE_ROOT, 'node_modules', '.bin', 'pm2')
   if (!fs.existsSync(bin)) return { running: false, status: null, detail: 'pm2 is not installed' }
   const out = await $({ quiet: true, nothrow: true, env: { ...env, PM2_HOME: home, PM2_DISCRETE_MODE: 'true' } })`${bin} jlist`
-  /** @type {Array<{ name?: string, pid?: number, pm2_env?: { status?: string, restart_time?: number } }>} */
+  /** @type {Array<{ name?: string, pid?: number, pm_id?: number | string, pm2_env?: { status?: string, restart_time?: number } }>} */
   let apps = []
   try {
     apps = JSON.parse(out.stdout.slice(out.stdout.indexOf('[')))
   } catch {
     return { running: false, status: null, detail: 'pm2 jlist gave no list' }
   }
-  const mine = apps.filter((a) => a.name === name)
+  // During a cluster-mode reload the outgoing process is listed too, under the id "_old_<id>".
+  const parked = apps.find((a) => a.name === name && String(a.pm_id).startsWith('_old_'))
+  const mine = apps.filter((a) => a.name === name && a !== parked)
   const app = mine.find((a) => RUNNING_STATES.includes(a.pm2_env?.status ?? 'unknown')) ?? mine[0]
   const status = app === undefined ? null : app.pm2_env?.status ?? 'unknown'
   return {
@@ -42,6 +44,7 @@ export async function appStatus (options = {}) {
     detail: status === null ? `${name} is not in pm2` : `${name} is "${status}" in pm2`,
     pid: app?.pid ?? null,
     restarts: app?.pm2_env?.restart_time ?? 0,
+    parkedPid: parked?.pid ?? null,
   }
 }
 

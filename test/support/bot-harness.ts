@@ -11,6 +11,8 @@ import type { Clock } from '../../bot/clock.js'
 import { loadConfig, PROJECT_ROOT, type Config } from '../../bot/config.js'
 import { createLogger } from '../../bot/logger.js'
 import { BotApiEmulator, type BotMessage } from '../../dev/emulator/bot-api-emulator.js'
+import { waitUntil } from './wait.js'
+import { createDatabase, ENGINE_VARIABLE } from './postgres.js'
 
 export const OWNER = 1001
 export const FRIEND = 1002
@@ -67,7 +69,9 @@ export type Harness = {
 export async function startHarness (extraEnv: Record<string, string> = {}, options: { clock?: Clock } = {}): Promise<Harness> {
   const emu = await BotApiEmulator.start()
   const dir = tempDir()
-  const config = loadConfig(botEnv(emu, dir, extraEnv))
+  // A *.pg.test.ts twin runs the same cases on a fresh PostgreSQL database (test/support/postgres.ts).
+  const pg = process.env[ENGINE_VARIABLE] === 'postgres' ? await createDatabase() : undefined
+  const config = loadConfig(botEnv(emu, dir, { ...(pg === undefined ? {} : { DATABASE_URL: pg.url }), ...extraEnv }))
   const logs = new LogSink()
   const logger = createLogger('debug', logs)
   const h: Harness = {
@@ -90,6 +94,7 @@ export async function startHarness (extraEnv: Record<string, string> = {}, optio
     close: async () => {
       await h.bot.stop()
       await emu.stop()
+      await pg?.drop()
       fs.rmSync(dir, { recursive: true, force: true })
     },
   }
@@ -111,11 +116,7 @@ export function spawnBot (env: Record<string, string>): ChildProcess & { output:
 }
 
 export async function waitForLog (child: { output: () => string }, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!pattern.test(child.output())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${pattern} in bot output:\n${child.output().slice(-2000)}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
+  await waitUntil(() => pattern.test(child.output()), { what: `${pattern} in bot output`, timeoutMs, seen: () => `\n${child.output().slice(-2000)}` })
 }
 
 export function exited (child: ChildProcess): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {

@@ -37,6 +37,12 @@ export type DeploySandbox = {
   traffic: (label: string, user?: number, everyMs?: number) => Traffic
   /** Where the last hand-over's wait went, from the bots' own log lines (ms from the old one's SIGINT). */
   handoverTimeline: () => string
+  /**
+   * The order of the last hand-over from `oldPid` to `newPid`, from the bot's own log: what makes
+   * it a hand-over rather than a stop and a start is that the new process stood by before the old
+   * one was asked to stop, and polled only after the old one ended its polling.
+   */
+  handoverOrder: (oldPid: number, newPid: number) => string
   /** GET /healthz of the process that serves (its port from storage/db/serving.json). */
   healthz: () => Promise<Record<string, unknown>>
   journal: () => Array<Record<string, unknown>>
@@ -53,7 +59,7 @@ export type RunOptions = {
 
 export type Traffic = {
   /** Stops sending; waits until every message has an answer; returns the report. */
-  finish: () => Promise<{ sent: string[], unanswered: string[], stored: string[], longestGapMs: number }>
+  finish: () => Promise<{ sent: string[], unanswered: string[], stored: string[], longestGapMs: number, longestGapEndedAt: string }>
 }
 
 /** Adds /ping (answers "pong") and a migration adding tasks.note: the first incoming commit of the deploy tests. */
@@ -157,17 +163,29 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
           await new Promise((resolve) => setTimeout(resolve, everyMs))
         }
       })()
-      const answered = (text: string): boolean => emu.messages(user).some((m) => m.rendered.endsWith(` ${text}`))
+      // One copy of the chat per look, not one per message: the emulator answers the bot from this
+      // same event loop, and a quadratic scan starved it (the bot's sends timed out; seen as
+      // "unanswered" after a restart on a busy machine).
+      const answeredTexts = (): Set<string> => new Set(emu.messages(user).map((m) => m.rendered.slice(m.rendered.lastIndexOf(label))))
+      const unanswered = (): string[] => {
+        const answered = answeredTexts()
+        return sent.filter((x) => !answered.has(x))
+      }
       return {
         finish: async () => {
           sending = false
           await loop
-          await emu.waitFor(() => sent.every(answered), 60_000).catch(() => undefined)
+          const until = Date.now() + 60_000
+          while (unanswered().length > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50))
           const replies = emu.calls('sendMessage').filter((c) => c.params.chat_id === user && c.status === 200 && c.at >= startedAt).map((c) => c.at)
           let longestGapMs = 0
-          for (let i = 1; i < replies.length; i++) longestGapMs = Math.max(longestGapMs, (replies[i] ?? 0) - (replies[i - 1] ?? 0))
+          let endedAt = 0
+          for (let i = 1; i < replies.length; i++) {
+            const gap = (replies[i] ?? 0) - (replies[i - 1] ?? 0)
+            if (gap > longestGapMs) [longestGapMs, endedAt] = [gap, replies[i] ?? 0]
+          }
           const stored = (rows(`select text from tasks where chat_id = ${user} and text like '${label} %' order by number`) as Array<{ text: string }>).map((r) => r.text)
-          return { sent, unanswered: sent.filter((x) => !answered(x)), stored, longestGapMs }
+          return { sent, unanswered: unanswered(), stored, longestGapMs, longestGapEndedAt: new Date(endedAt).toISOString() }
         },
       }
     },
@@ -178,9 +196,22 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
       const sigint = log.findLast((e) => e.msg.startsWith('stopping: finishing'))
       if (sigint === undefined) return 'no hand-over in the log'
       const t0 = Date.parse(sigint.time)
+      // Every mark is relative to the SIGINT the old process got, logged at sigint.time.
       const marks = ['standby: loaded', 'stopping: finishing', 'polling ended', 'stopped', 'take-over plan carried out', 'took over: serving', 'ready']
       return log.filter((e) => Date.parse(e.time) >= t0 - 60_000 && marks.some((m) => e.msg.startsWith(m)))
-        .map((e) => `${e.msg.split(':')[0]} (pid ${e.pid}) ${Date.parse(e.time) - t0} ms`).join('; ')
+        .map((e) => `${e.msg.split(':')[0]} (pid ${e.pid}) ${Date.parse(e.time) - t0} ms`).join('; ') + ` (0 = ${sigint.time})`
+    },
+    handoverOrder: (oldPid, newPid) => {
+      const marks: Array<[number, string, string]> = [[newPid, 'standby: loaded', 'new stood by'], [oldPid, 'stopping: finishing', 'old asked to stop'], [oldPid, 'polling ended', 'old ended polling'], [newPid, 'took over: serving', 'new took over']]
+      const log = fs.readFileSync(path.join(live, 'storage', 'logs', 'bot.log'), 'utf8').split('\n')
+        .map((l) => { try { return JSON.parse(l.slice(l.indexOf('{'))) as { time: string, msg: string, pid: number } } catch { return null } })
+        .filter((e) => e !== null)
+      const seen = marks.flatMap(([pid, msg, name]) => {
+        const e = log.findLast((x) => x.pid === pid && x.msg.startsWith(msg))
+        return e === undefined ? [] : [{ at: Date.parse(e.time), name }]
+      })
+      // Stable: lines logged in the same millisecond keep the order above (which the log shows too).
+      return seen.sort((a, b) => a.at - b.at).map((e) => e.name).join(' → ')
     },
     healthz: async () => {
       const serving = JSON.parse(fs.readFileSync(path.join(path.dirname(dbFile), 'serving.json'), 'utf8')) as { healthPort: number }
@@ -192,9 +223,13 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
       return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : []
     },
     close: async () => {
+      // KEEP_SANDBOX=1 keeps the folder (and PM2's own log) to read after a failure.
+      const keep = process.env.KEEP_SANDBOX !== undefined && process.env.KEEP_SANDBOX !== ''
+      if (keep) fs.cpSync(path.join(pm2.home, 'pm2.log'), path.join(base, 'pm2.log'))
       await pm2.kill()
       await emu.stop()
-      fs.rmSync(base, { recursive: true, force: true })
+      if (keep) console.error(`# sandbox kept: ${base}`)
+      else fs.rmSync(base, { recursive: true, force: true })
     },
   }
 }

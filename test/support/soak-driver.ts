@@ -155,7 +155,7 @@ export async function readDatabase (file: string): Promise<{ tasks: Map<number, 
       tasks.set(r.chat_id, [...tasks.get(r.chat_id) ?? [], { number: r.number, text: r.text, done: r.done_at !== null, deleted: r.deleted_at !== null, batch: r.deleted_batch }])
     }
     const chats = await db('chats').select('id', 'next_number') as Array<{ id: number, next_number: number }>
-    const state = await db('bot_state').where({ key: 'last_update_id' }).first('value') as { value: string } | undefined
+    const state = await db('handled_updates').max({ value: 'update_id' }).first() as { value: number } | undefined
     const outbox = await db('outbox').count({ n: '*' }).first() as { n: number }
     return { tasks, nextNumbers: new Map(chats.map((c) => [c.id, c.next_number])), lastUpdateId: Number(state?.value), outbox: Number(outbox.n) }
   } finally {

@@ -1,0 +1,54 @@
+// @ts-check
+// Stryker's settings for `npm run mutate` (dev/mutate.mjs picks the folder): the modules where a
+// silent bug costs data or trust (issue 17), each with the test files that exercise it, so a run
+// executes only those. One folder a run, one mutant at a time (a shared 2-core machine), and
+// incremental: a re-run tests only the mutants whose code or tests changed since the last one.
+// Scores per folder: docs/mutation.md.
+
+/** folder → the test files that cover it. @type {Record<string, string[]>} */
+export const SCOPES = {
+  'ops/lib/lock.mjs': ['test/lock.test.ts'],
+  'bot/access.ts': ['test/access.test.ts'],
+  'bot/time': ['test/time-format.test.ts', 'test/due-dates.test.ts'],
+  'bot/tasks/parse.ts': ['test/parse.test.ts', 'test/bot-commands.test.ts'],
+  'bot/tasks/callback-data.ts': ['test/access.test.ts', 'test/bot-commands.test.ts', 'test/list-pages.test.ts'],
+  'bot/tasks/repository.ts': ['test/bot-commands.test.ts', 'test/list-pages.test.ts', 'test/migrations.test.ts'],
+  'bot/updates': ['test/exactly-once.test.ts', 'test/outbox.test.ts', 'test/api-faults.test.ts', 'test/poller.test.ts'],
+  'bot/reminders/store.ts': ['test/reminders.test.ts', 'test/reminders-crash.test.ts'],
+  'bot/reminders/schedule.ts': ['test/due-dates.test.ts', 'test/reminders.test.ts'],
+  'bot/config.ts': ['test/config.test.ts', 'test/scheduled-backups.test.ts', 'test/ops-settings.test.ts'],
+  'ops/lib/backups.mjs': ['test/backup.test.ts', 'test/backup-copy.test.ts', 'test/restore.test.ts'],
+  'ops/lib/sqlite.mjs': ['test/backup.test.ts', 'test/restore.test.ts', 'test/drill.test.ts'],
+  'ops/lib/migrations.mjs': ['test/migrate.test.ts', 'test/progress-migrate.test.ts'],
+}
+
+const scope = process.env.MUTATE_SCOPE ?? 'ops/lib/lock.mjs'
+const tests = SCOPES[scope]
+if (tests === undefined) throw new Error(`MUTATE_SCOPE=${scope} is not one of: ${Object.keys(SCOPES).join(', ')}`)
+const slug = scope.replace(/[/.]/g, '-')
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  mutate: [/\.m?[jt]s$/.test(scope) ? scope : `${scope}/**/*.ts`],
+  testRunner: 'tap',
+  tap: {
+    testFiles: tests,
+    // The tests are TypeScript, run through tsx as `npm test` runs them; Stryker's hook records
+    // which test file reached which mutant.
+    nodeArgs: ['--import', 'tsx', '-r', '{{hookFile}}', '{{testFile}}'],
+  },
+  checkers: ['typescript'],
+  tsconfigFile: 'tsconfig.json',
+  coverageAnalysis: 'perTest',
+  concurrency: 1,
+  incremental: true,
+  incrementalFile: `reports/mutation/${slug}.incremental.json`,
+  reporters: ['clear-text', 'progress', 'json'],
+  jsonReporter: { fileName: `reports/mutation/${slug}.json` },
+  clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0 },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: true,
+  ignorePatterns: ['storage/db', 'storage/backups', 'storage/logs', 'storage/deps', 'releases', 'reports', 'bench/results.json', '.tap'],
+  // A test file starts the bot or a child process: give a mutant that hangs it time to show it.
+  timeoutMS: 20_000,
+}
