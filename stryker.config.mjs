@@ -9,7 +9,7 @@
 export const SCOPES = {
   'ops/lib/lock.mjs': ['test/lock.test.ts'],
   'bot/access.ts': ['test/access.test.ts'],
-  'bot/time': ['test/time-format.test.ts', 'test/due-dates.test.ts'],
+  'bot/time': ['test/time-format.test.ts', 'test/repeat.test.ts', 'test/due-dates-edges.test.ts', 'test/due-dates.test.ts'],
   'bot/tasks/parse.ts': ['test/parse.test.ts', 'test/bot-commands.test.ts'],
   'bot/tasks/callback-data.ts': ['test/access.test.ts', 'test/bot-commands.test.ts', 'test/list-pages.test.ts'],
   'bot/tasks/repository.ts': ['test/bot-commands.test.ts', 'test/list-pages.test.ts', 'test/migrations.test.ts'],
