@@ -24,6 +24,10 @@ t.test('due dates: a reminder lead in every spelling, anywhere in the text', asy
     ['dentist friday 9am remind 2 weeks before', 14 * 1440, 'dentist'],
     ['dentist friday 9am remind  me  2h  before', 120, 'dentist'],
     ['remind 1h before dentist friday 9am', 60, 'dentist'],
+    // The punctuation that set the lead off goes with it.
+    ['remind 1h before, dentist friday 9am', 60, 'dentist'],
+    ['dentist, remind 1h before, friday 9am', 60, 'dentist'],
+    ['dentist friday 9am; remind 1h before', 60, 'dentist'],
     ['dentist friday 9am remind 30 days before', MAX_REMIND_BEFORE_MIN, 'dentist'],
   ]
   for (const [text, minutes, rest] of cases) {

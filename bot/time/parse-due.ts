@@ -38,7 +38,10 @@ function extractRemind (text: string): { minutes: number, rest: string } | undef
   if (m === null) return undefined
   const minutes = minutesOf(Number(m[1]), m[2] ?? 'm')
   if (minutes > MAX_REMIND_BEFORE_MIN) return undefined
-  return { minutes, rest: `${text.slice(0, m.index)} ${text.slice(m.index + m[0].length)}`.replace(/\s+/g, ' ').trim() }
+  // The punctuation that set the lead off goes with it ("remind 1h before, dentist …").
+  const before = text.slice(0, m.index).replace(/[\s,;:]+$/, '')
+  const after = text.slice(m.index + m[0].length).replace(/^[\s,;:]+/, '')
+  return { minutes, rest: `${before} ${after}`.replace(/\s+/g, ' ').trim() }
 }
 
 type DatePhrase = { result: chrono.ParsedResult, rest: string }
