@@ -114,25 +114,7 @@ async function rehearseWith (progress, options, endLine) {
     await copyWithProgress(source, scratch, (done, total) => progress.update(`copying ${name}`, { done, total, unit: 'bytes' }))
     progress.update(`counting the rows of the copy of ${name}`)
     const before = inspectDatabase(scratch).counts
-    const knex = await openKnex(scratch, paths.migrationsDir)
-    /** @type {string[]} */
-    const ran = []
-    try {
-      const status = await schemaStatusOf(knex, paths.migrationsDir)
-      if (status.unknown.length > 0) throw new OpsError('rehearse', `${name} has migrations this code does not know: ${status.unknown.join(', ')}`, { hint: 'npx zx ops/migrate.mjs status' })
-      if (status.pending.length > 0) say.info(`  rehearsing ${status.pending.length} migration(s) on a copy of ${name}: ${status.pending.join(', ')}`)
-      // One at a time, so the line can say which one runs; on a scratch copy the batch numbers
-      // this gives (one per migration) are never seen.
-      for (const [i, next] of status.pending.entries()) {
-        progress.update(`running ${next}`, { done: i, total: status.pending.length, unit: 'migrations done' })
-        ran.push(...(await knex.migrate.up())[1])
-      }
-    } catch (err) {
-      if (err instanceof OpsError) throw err
-      throw new OpsError('rehearse', `a migration failed on the copy of ${name}: ${err instanceof Error ? err.message : String(err)}; the live database was not touched`, { hint: 'fix the migration, then: npx zx ops/migrate.mjs rehearse', cause: err })
-    } finally {
-      await knex.destroy()
-    }
+    const ran = await runPendingOnCopy(await openKnex(scratch, paths.migrationsDir), paths.migrationsDir, name, progress, say)
     if (ran.length === 0) {
       endLine()
       say.ok('rehearse', `nothing pending on a copy of ${name}`)
@@ -155,6 +137,33 @@ async function rehearseWith (progress, options, endLine) {
 }
 
 /**
+ * Runs the pending migrations on a rehearsal's scratch copy (either engine), one at a time so the
+ * line can say which one runs (the batch numbers this gives are never seen on a copy); closes it.
+ * @param {import('knex').Knex} knex @param {string} migrationsDir @param {string} name the copied backup's name
+ * @param {import('./lib/progress.mjs').Progress} progress @param {ReturnType<typeof reporter>} say
+ * @returns {Promise<string[]>} the migrations that ran
+ */
+async function runPendingOnCopy (knex, migrationsDir, name, progress, say) {
+  /** @type {string[]} */
+  const ran = []
+  try {
+    const status = await schemaStatusOf(knex, migrationsDir)
+    if (status.unknown.length > 0) throw new OpsError('rehearse', `${name} has migrations this code does not know: ${status.unknown.join(', ')}`, { hint: 'npx zx ops/migrate.mjs status' })
+    if (status.pending.length > 0) say.info(`  rehearsing ${status.pending.length} migration(s) on a copy of ${name}: ${status.pending.join(', ')}`)
+    for (const [i, next] of status.pending.entries()) {
+      progress.update(`running ${next}`, { done: i, total: status.pending.length, unit: 'migrations done' })
+      ran.push(...(await knex.migrate.up())[1])
+    }
+    return ran
+  } catch (err) {
+    if (err instanceof OpsError) throw err
+    throw new OpsError('rehearse', `a migration failed on the copy of ${name}: ${err instanceof Error ? err.message : String(err)}; the live database was not touched`, { hint: 'fix the migration, then: npx zx ops/migrate.mjs rehearse', cause: err })
+  } finally {
+    await knex.destroy()
+  }
+}
+
+/**
  * The rehearsal on PostgreSQL: the dump restored into a scratch database, the pending migrations
  * run there one at a time, rows compared as on SQLite; the scratch database is always dropped.
  * @param {import('./lib/paths.mjs').Paths} paths @param {import('./lib/storage/postgres.mjs').PostgresStorage} storage
@@ -171,23 +180,7 @@ async function rehearseOnPostgres (paths, storage, source, progress, say, endLin
   }
   try {
     const before = (await storage.inspect(scratch)).counts
-    const knex = await storage.openKnex(paths.migrationsDir, urlOf(storage, scratch))
-    /** @type {string[]} */
-    const ran = []
-    try {
-      const status = await schemaStatusOf(knex, paths.migrationsDir)
-      if (status.unknown.length > 0) throw new OpsError('rehearse', `${name} has migrations this code does not know: ${status.unknown.join(', ')}`, { hint: 'npx zx ops/migrate.mjs status' })
-      if (status.pending.length > 0) say.info(`  rehearsing ${status.pending.length} migration(s) on a copy of ${name}: ${status.pending.join(', ')}`)
-      for (const [i, next] of status.pending.entries()) {
-        progress.update(`running ${next}`, { done: i, total: status.pending.length, unit: 'migrations done' })
-        ran.push(...(await knex.migrate.up())[1])
-      }
-    } catch (err) {
-      if (err instanceof OpsError) throw err
-      throw new OpsError('rehearse', `a migration failed on the copy of ${name}: ${err instanceof Error ? err.message : String(err)}; the live database was not touched`, { hint: 'fix the migration, then: npx zx ops/migrate.mjs rehearse', cause: err })
-    } finally {
-      await knex.destroy()
-    }
+    const ran = await runPendingOnCopy(await storage.openKnex(paths.migrationsDir, urlOf(storage, scratch)), paths.migrationsDir, name, progress, say)
     endLine()
     if (ran.length === 0) {
       say.ok('rehearse', `nothing pending on a copy of ${name}`)

@@ -204,7 +204,7 @@ export async function handOver (o) {
 }
 
 /** Waits for a PM2 reload in progress to finish (PM2 refuses a second one meanwhile). @param {NodeJS.ProcessEnv} env */
-export async function settlePm2 (env) {
+async function settlePm2 (env) {
   for (let i = 0; i < 150; i++) {
     const s = await appStatus({ env })
     if (s.status !== 'launching' && s.status !== 'stopping') return s

@@ -10,6 +10,7 @@ import { botEnv, FRIEND, freePort, OWNER, tempDir } from './bot-harness.js'
 import { createCodeSandbox, git } from './code-sandbox.js'
 import { collect, type Run } from './ops-sandbox.js'
 import { Pm2Sandbox } from './pm2-sandbox.js'
+import { parseLogLine } from '../../ops/lib/log-lines.mjs'
 
 export type DeploySandbox = {
   emu: BotApiEmulator
@@ -118,6 +119,11 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
     child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
     return { child, done: collect(child, options.timeoutMs), output: () => out }
   }
+  /** The bot's JSON log lines, read the way `npm run logs` reads them (PM2's prefixes included). */
+  const botLog = (): Array<{ at: number, msg: string, pid: unknown }> =>
+    fs.readFileSync(path.join(live, 'storage', 'logs', 'bot.log'), 'utf8').split('\n').map(parseLogLine)
+      .filter((e) => e.time !== null && e.fields.pid !== undefined)
+      .map((e) => ({ at: e.time?.getTime() ?? 0, msg: e.msg, pid: e.fields.pid }))
   const rows = (sql: string): unknown[] => {
     const db = new Database(dbFile, { readonly: true, fileMustExist: true })
     try {
@@ -190,25 +196,21 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
       }
     },
     handoverTimeline: () => {
-      const log = fs.readFileSync(path.join(live, 'storage', 'logs', 'bot.log'), 'utf8').split('\n')
-        .map((l) => { try { return JSON.parse(l.slice(l.indexOf('{'))) as { time: string, msg: string, pid: number } } catch { return null } })
-        .filter((e) => e !== null)
+      const log = botLog()
       const sigint = log.findLast((e) => e.msg.startsWith('stopping: finishing'))
       if (sigint === undefined) return 'no hand-over in the log'
-      const t0 = Date.parse(sigint.time)
-      // Every mark is relative to the SIGINT the old process got, logged at sigint.time.
+      const t0 = sigint.at
+      // Every mark is relative to the SIGINT the old process got.
       const marks = ['standby: loaded', 'stopping: finishing', 'polling ended', 'stopped', 'take-over plan carried out', 'took over: serving', 'ready']
-      return log.filter((e) => Date.parse(e.time) >= t0 - 60_000 && marks.some((m) => e.msg.startsWith(m)))
-        .map((e) => `${e.msg.split(':')[0]} (pid ${e.pid}) ${Date.parse(e.time) - t0} ms`).join('; ') + ` (0 = ${sigint.time})`
+      return log.filter((e) => e.at >= t0 - 60_000 && marks.some((m) => e.msg.startsWith(m)))
+        .map((e) => `${e.msg.split(':')[0]} (pid ${e.pid}) ${e.at - t0} ms`).join('; ') + ` (0 = ${new Date(t0).toISOString()})`
     },
     handoverOrder: (oldPid, newPid) => {
       const marks: Array<[number, string, string]> = [[newPid, 'standby: loaded', 'new stood by'], [oldPid, 'stopping: finishing', 'old asked to stop'], [oldPid, 'polling ended', 'old ended polling'], [newPid, 'took over: serving', 'new took over']]
-      const log = fs.readFileSync(path.join(live, 'storage', 'logs', 'bot.log'), 'utf8').split('\n')
-        .map((l) => { try { return JSON.parse(l.slice(l.indexOf('{'))) as { time: string, msg: string, pid: number } } catch { return null } })
-        .filter((e) => e !== null)
+      const log = botLog()
       const seen = marks.flatMap(([pid, msg, name]) => {
         const e = log.findLast((x) => x.pid === pid && x.msg.startsWith(msg))
-        return e === undefined ? [] : [{ at: Date.parse(e.time), name }]
+        return e === undefined ? [] : [{ at: e.at, name }]
       })
       // Stable: lines logged in the same millisecond keep the order above (which the log shows too).
       return seen.sort((a, b) => a.at - b.at).map((e) => e.name).join(' → ')
