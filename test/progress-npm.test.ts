@@ -8,6 +8,7 @@ import { stripVTControlCharacters } from 'node:util'
 import t from 'tap'
 import { lockedPackageCount, npmCi } from '../ops/lib/npm-progress.mjs'
 import { FIXTURES, frames, gone, runStep } from './support/step-run.js'
+import { waitUntil } from './support/wait.js'
 
 type Dir = { dir: string, env: Record<string, string> }
 
@@ -90,5 +91,7 @@ t.test('npm ci: Ctrl-C while it builds ends npm and what it started, and says it
   t.equal(run.code, 1)
   t.match(run.stderr, /^✗ npm: npm ci failed \(interrupted\), stderr "interrupted \(Ctrl-C\)\\n" \(\d\.\d s\)\n$/)
   const [npm, child] = fs.readFileSync(pids, 'utf8').trim().split(' ').map(Number)
-  t.ok(gone(npm ?? 0) && gone(child ?? 0), 'npm and its child are gone')
+  // Killed, they may take a moment to be reaped: wait for it, bounded (CI saw one still there).
+  const bothGone = await waitUntil(() => gone(npm ?? 0) && gone(child ?? 0), { what: 'npm and its child gone', timeoutMs: 3000 }).catch(() => false)
+  t.ok(bothGone, 'npm and its child are gone')
 })
