@@ -8,6 +8,7 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import { $, sleep } from 'zx'
 import { isAlive } from './backups.mjs'
 import { OpsError } from './cli.mjs'
@@ -183,7 +184,9 @@ export async function handOver (o) {
     if (serving !== null && serving.pid !== oldPid && serving.version === o.version && (o.plan === null || result !== null)) {
       // The user-visible part is over; PM2's own reload ends when the old process has exited, and
       // until then it refuses another (a hand back, the next deploy): wait for it, bounded.
-      if (cli !== null) await Promise.race([cli, sleep(25_000)])
+      // An unref'd timer: a pending 25 s sleep kept every deploy and rollback alive 20 s after its
+      // last line.
+      if (cli !== null) await Promise.race([cli, delay(25_000, undefined, { ref: false })])
       const by = { reload: 'pm2 reload', restart: 'pm2 restarted it', start: 'pm2 start' }[how]
       return { pid: serving.pid, how, result, detail: `${o.version.slice(0, 7)} serves (pid ${serving.pid}${oldPid === null ? '' : `, took over from ${oldPid}`}; ${by})` }
     }

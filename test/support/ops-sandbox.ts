@@ -14,7 +14,8 @@ export const CODE_ROOT = path.resolve(import.meta.dirname, '..', '..')
 const ZX_CLI = path.join(CODE_ROOT, 'node_modules', 'zx', 'build', 'cli.js')
 const RUN_TIMEOUT_MS = 90_000
 
-export type Run = { code: number | null, stdout: string, stderr: string }
+/** `lingeredMs`: from the last thing printed to the exit (a finished command should not hang on). */
+export type Run = { code: number | null, stdout: string, stderr: string, lingeredMs: number }
 export type OpsScript = 'backup' | 'restore' | 'migrate' | 'health' | 'logs' | 'preflight'
 export type Teardown = { teardown: (fn: () => unknown) => void }
 export type SandboxOptions = {
@@ -63,13 +64,14 @@ export function childEnv (root: string): NodeJS.ProcessEnv {
 export function collect (child: ChildProcess, timeoutMs = RUN_TIMEOUT_MS): Promise<Run> {
   let stdout = ''
   let stderr = ''
-  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString() })
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+  let printedAt = Date.now()
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); printedAt = Date.now() })
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); printedAt = Date.now() })
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
   return new Promise((resolve) => {
     child.on('close', (code) => {
       clearTimeout(timer)
-      resolve({ code, stdout, stderr })
+      resolve({ code, stdout, stderr, lingeredMs: Date.now() - printedAt })
     })
   })
 }
