@@ -35,7 +35,9 @@ export const apps = [{
   // Ready = standing by: database and schema checked, token works, commands set; the process then
   // takes the instance lock as soon as the running one lets go (at once on a plain start).
   wait_ready: true,
-  listen_timeout: 30_000,
+  // Past it PM2 stops the running process even if the new one never said ready: far above the
+  // 30 s ops gives a new version (ops then stops the stalled one, see ops/lib/handover.mjs).
+  listen_timeout: 120_000,
   // Crash restarts: the crashing bot itself waits 200 ms, 400 ms ... up to 5 s before it exits
   // (bot/crash-backoff.ts; PM2's exp_backoff_restart_delay would hide "errored" behind
   // "waiting restart"), and ten crashes within min_uptime end in a clear "errored" state.

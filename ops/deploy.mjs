@@ -121,7 +121,7 @@ async function handBack (c) {
     ? writePlan(c.paths.databaseFile, { version: c.from, snapshot: freeBackupPath(c.paths.backupsDir, 'backup'), undo: { migrationsDir: path.join(c.release?.dir ?? '', 'storage', 'migrations'), names: [...c.migrations].reverse() } })
     : null
   if (plan === null) clearPlan(c.paths.databaseFile)
-  const back = await handOver({ dir: c.previousDir, version: c.from, env: process.env, databaseFile: c.paths.databaseFile, plan, timeoutS: c.readyS })
+  const back = await handOver({ dir: c.previousDir, version: c.from, env: process.env, databaseFile: c.paths.databaseFile, plan, timeoutS: c.readyS, logFile: path.join(c.paths.logsDir, 'bot.log') })
   return `${back.detail}${applied ? `; undid ${c.migrations.join(', ')}, tasks kept` : ''}`
 }
 
@@ -215,7 +215,7 @@ export const STEPS = [
     describe: (c) => `pm2 reload: ${short(c.to)} stands by, ${short(c.from)} finishes the update in hand and exits, ${short(c.to)} takes over${c.migrations.length > 0 ? ', snapshots the database and applies ' + c.migrations.join(', ') : ''} and polls`,
     run: async (c, progress) => {
       c.logOffset = logOffset(path.join(c.paths.logsDir, 'bot.log'))
-      const r = await handOverStep(progress, { dir: c.release?.dir ?? '', version: c.to, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS })
+      const r = await handOverStep(progress, { dir: c.release?.dir ?? '', version: c.to, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS, logFile: path.join(c.paths.logsDir, 'bot.log') })
       c.tookOver = r.took
       return r.detail
     },

@@ -33,7 +33,7 @@ async function main () {
     // A plan left by an interrupted deploy must not be carried out by a plain reload.
     clearPlan(paths.databaseFile)
     await run.step('dry start', () => dryStart(dir, process.env, readyS))
-    const r = await run.step('hand over', () => handOver({ dir, version, env: process.env, databaseFile: paths.databaseFile, plan: null, timeoutS: readyS }))
+    const r = await run.step('hand over', () => handOver({ dir, version, env: process.env, databaseFile: paths.databaseFile, plan: null, timeoutS: readyS, logFile: `${paths.logsDir}/bot.log` }))
     ok('reload', `${{ reload: 'reloaded without a stop', restart: 'pm2 was restarting it after a crash: it came up', start: 'started (nothing was running)' }[r.how]}; ${run.tally()}`)
   } finally {
     lock.release()

@@ -107,7 +107,7 @@ async function handBack (c) {
   } else {
     clearPlan(c.paths.databaseFile)
   }
-  const back = await handOver({ dir: c.previousDir, version: c.current, env: process.env, databaseFile: c.paths.databaseFile, plan, timeoutS: c.readyS })
+  const back = await handOver({ dir: c.previousDir, version: c.current, env: process.env, databaseFile: c.paths.databaseFile, plan, timeoutS: c.readyS, logFile: path.join(c.paths.logsDir, 'bot.log') })
   return `${back.detail}${plan?.restore !== undefined ? ', with the database it had' : plan?.migrate === true ? ', migrations re-applied' : ''}`
 }
 
@@ -180,7 +180,7 @@ export const STEPS = [
     describe: (c) => `pm2 reload: ${short(c.target)} stands by, the running version finishes the update in hand and exits, ${short(c.target)} takes over${c.keepData ? (c.toUndo.length > 0 ? ` and undoes ${c.toUndo.join(', ')}` : '') : ' and puts the backup in place (the replaced database kept)'}`,
     run: async (c, progress) => {
       c.logOffset = logOffset(path.join(c.paths.logsDir, 'bot.log'))
-      const r = await handOverStep(progress, { dir: c.release?.dir ?? '', version: c.target, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS })
+      const r = await handOverStep(progress, { dir: c.release?.dir ?? '', version: c.target, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS, logFile: path.join(c.paths.logsDir, 'bot.log') })
       c.tookOver = r.took
       return r.detail
     },

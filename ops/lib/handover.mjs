@@ -12,6 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { $, sleep } from 'zx'
 import { isAlive } from './backups.mjs'
 import { OpsError } from './cli.mjs'
+import { parseLogLine } from './log-lines.mjs'
 import { CODE_ROOT } from './paths.mjs'
 import { APP_NAME, appStatus } from './pm2.mjs'
 import { pointCurrent } from './release-dirs.mjs'
@@ -120,15 +121,17 @@ const pm2Said = (out) => `${out.stdout}\n${out.stderr}`.split('\n').map((l) => l
  */
 function reload (env) {
   let said = ''
+  let cancelled = false
   const done = (async () => {
     for (let attempt = 0; ; attempt++) {
       const out = await pm2(env, ['reload', 'ecosystem.config.js', '--update-env'])
       said = pm2Said(out)
-      if (attempt >= 30 || !/already in progress/i.test(out.stdout + out.stderr)) return out
+      if (cancelled || attempt >= 30 || !/already in progress/i.test(out.stdout + out.stderr)) return out
       await sleep(1000)
     }
   })()
-  return { done, said: () => said }
+  // A hand-over given up on must not be retried behind the hand-back's back.
+  return { done, said: () => said, cancel: () => { cancelled = true } }
 }
 
 /** PM2 statuses in which it brings a process up again by itself (a crash restart under way). */
@@ -140,11 +143,12 @@ const RESTARTING = ['online', 'launching', 'waiting restart']
  * own restart already runs releases/current, which now is `dir`: that is given a few seconds
  * before a plain start. Then waits until the new process records that it serves `version` and,
  * with a plan, that the plan succeeded.
- * @param {{ dir: string, version: string, env: NodeJS.ProcessEnv, databaseFile: string, plan: HandoverPlan | null, timeoutS: number }} o
+ * @param {{ dir: string, version: string, env: NodeJS.ProcessEnv, databaseFile: string, plan: HandoverPlan | null, timeoutS: number, logFile?: string }} o
  * @returns {Promise<{ pid: number, how: 'reload' | 'restart' | 'start', result: HandoverResult | null, detail: string }>}
  */
 export async function handOver (o) {
   const oldPid = servingRecord(o.databaseFile)?.pid ?? null
+  const logFrom = o.logFile === undefined ? 0 : fs.statSync(o.logFile, { throwIfNoEntry: false })?.size ?? 0
   pointCurrent(o.dir)
   const before = await appStatus({ env: o.env })
   /** @type {'reload' | 'restart' | 'start'} */
@@ -153,6 +157,10 @@ export async function handOver (o) {
   let cli = null
   /** What PM2 last answered, for the message when nothing took over. */
   let said = () => ''
+  let cancel = () => {}
+  /** Whether the pm2 command has returned at all (a reload answers once the old process is gone). */
+  let answered = false
+  const noteAnswer = (/** @type {Promise<unknown>} */ p) => { p.then(() => { answered = true }, () => { answered = true }) }
   const start = async () => {
     how = 'start'
     if ((await appStatus({ env: o.env })).status !== null) await pm2(o.env, ['delete', APP_NAME])
@@ -164,15 +172,18 @@ export async function handOver (o) {
     how = 'reload'
     const r = reload(o.env)
     said = r.said
+    cancel = r.cancel
     return r.done
   }
   if (before.status === 'online' && oldPid !== null) {
     cli = handOverByReload()
+    noteAnswer(cli)
   } else if (before.status !== null && RESTARTING.includes(before.status)) {
     how = 'restart'
   } else {
     // Nothing serves and PM2 will not restart it (stopped, errored, not there): start it.
     cli = start()
+    noteAnswer(cli)
   }
   const started = Date.now()
   const until = started + o.timeoutS * 1000
@@ -195,15 +206,47 @@ export async function handOver (o) {
       // (hand over from it), or nothing does (start afresh).
       const other = servingRecord(o.databaseFile)
       cli = other !== null && (await appStatus({ env: o.env })).status === 'online' ? handOverByReload() : start()
+      noteAnswer(cli)
     }
     if (Date.now() > until) {
+      cancel()
       const now = await appStatus({ env: o.env })
-      const parked = (now.parkedPid ?? null) === null ? '' : `; a reload is still under way (pid ${now.parkedPid} parked by pm2)`
-      const answer = said()
-      throw new OpsError('hand over', `${o.version.slice(0, 7)} did not take over within ${o.timeoutS} s (${now.detail}${serving === null ? ', nothing serves' : `, pid ${serving.pid} serves ${serving.version.slice(0, 7)}`}${parked}${answer === '' ? '' : `; pm2: ${answer.slice(0, 160)}`})`, { hint: 'npm run logs' })
+      const stalled = stalledIncoming(now, serving)
+      const parked = stalled === null ? '' : `; pm2 is still reloading: the incoming pid ${stalled} has not said ready`
+      const answer = cli === null ? '' : answered ? said() : `pm2 ${how} has not answered yet`
+      const heard = o.logFile === undefined ? '' : `; ${lastWordOfOthers(o.logFile, logFrom, oldPid)}`
+      throw new OpsError('hand over', `${o.version.slice(0, 7)} did not take over within ${o.timeoutS} s (${now.detail}${serving === null ? ', nothing serves' : `, pid ${serving.pid} serves ${serving.version.slice(0, 7)}`}${parked}${answer === '' ? '' : `; pm2: ${answer.slice(0, 160)}`}${heard})`, { hint: 'npm run logs' })
     }
     await sleep(20)
   }
+}
+
+/**
+ * What the incoming process said last, from the bot log since the hand-over began: the line of any
+ * process but the one that served (a crash trace has no pid: it counts too).
+ * @param {string} logFile @param {number} from @param {number | null} oldPid
+ */
+function lastWordOfOthers (logFile, from, oldPid) {
+  let text = ''
+  try {
+    const fd = fs.openSync(logFile, 'r')
+    try {
+      const size = fs.fstatSync(fd).size
+      const start = Math.max(from, size - 256 * 1024)
+      const buf = Buffer.alloc(Math.max(0, size - start))
+      fs.readSync(fd, buf, 0, buf.length, start)
+      text = buf.toString('utf8')
+    } finally {
+      fs.closeSync(fd)
+    }
+  } catch {
+    return 'no bot log to read'
+  }
+  const lines = text.split('\n').filter((l) => l.trim() !== '').map(parseLogLine).filter((e) => e.fields.pid !== oldPid)
+  const last = lines.at(-1)
+  if (last === undefined) return 'the new process logged nothing'
+  const pid = typeof last.fields.pid === 'number' ? ` (pid ${last.fields.pid})` : ''
+  return `the new process last logged${pid}: "${last.msg.slice(0, 120)}"`
 }
 
 /** Waits for a PM2 reload in progress to finish (PM2 refuses a second one meanwhile). @param {NodeJS.ProcessEnv} env */
@@ -219,20 +262,61 @@ async function settlePm2 (env) {
 /**
  * The start of every hand-back: when the incoming version never took over and the one that ran
  * still serves, there is nothing to hand back — the plan is withdrawn and releases/current points
- * where it did. PM2 may still be in the reload (when its own wait for the new process ends, it
- * stops the old one anyway), so that case looks again once PM2 has settled. Otherwise (nothing
- * serves, or the new version does) the caller hands back at once.
+ * where it did. PM2 may still be in the reload, its old process parked until the new one says
+ * ready or PM2's own wait (`listen_timeout`) ends, when it stops the old one anyway: the stalled
+ * incoming process is stopped, so PM2's restart runs releases/current — the release that serves
+ * — which stands by and takes over like any reload. Otherwise (nothing serves, or the new version
+ * does) the caller hands back at once.
  * @param {{ databaseFile: string, version: string, tookOver: boolean, previousDir: string }} o
  * @returns {Promise<string | null>} the step's detail when nothing is to be done
  */
 export async function stillServing (o) {
   if (o.tookOver || servingRecord(o.databaseFile)?.version !== o.version) return null
-  await settlePm2(process.env)
-  const serving = servingRecord(o.databaseFile)
-  if (serving?.version !== o.version) return null
   clearPlan(o.databaseFile)
   pointCurrent(o.previousDir)
-  return `${o.version.slice(0, 7)} still serves (pid ${serving.pid}); nothing to hand back`
+  const stalled = await stopStalledIncoming(process.env, o.databaseFile)
+  const serving = servingRecord(o.databaseFile)
+  if (serving?.version !== o.version) return null
+  return `${o.version.slice(0, 7)} still serves (pid ${serving.pid})${stalled}; nothing to hand back`
+}
+
+/**
+ * The incoming process of a reload that has not said ready, or null: PM2 lists it "launching"
+ * while the process that serves (serving.json) is alive and parked by PM2, unlisted.
+ * @param {import('./pm2.mjs').AppStatus} now @param {ServingRecord | null} serving
+ */
+function stalledIncoming (now, serving) {
+  const pid = now.pid ?? null
+  return now.status === 'launching' && pid !== null && serving !== null && serving.pid !== pid && isAlive(serving.pid) ? pid : null
+}
+
+/**
+ * Ends a reload whose incoming process never became ready: kills it (PM2 starts the app again
+ * from releases/current, the serving release, and that one stands by and takes over like any
+ * reload) and waits, bounded, until it serves. '' when no reload was under way (then waits for
+ * PM2 to settle, as PM2 may be starting or stopping the app).
+ * @param {NodeJS.ProcessEnv} env @param {string} databaseFile
+ */
+async function stopStalledIncoming (env, databaseFile) {
+  const stalled = stalledIncoming(await appStatus({ env }), servingRecord(databaseFile))
+  if (stalled === null) {
+    await settlePm2(env)
+    return ''
+  }
+  try {
+    process.kill(stalled, 'SIGKILL')
+  } catch {
+    // already gone: PM2 restarts it all the same
+  }
+  const until = Date.now() + 60_000
+  for (;;) {
+    const s = await appStatus({ env })
+    const serving = servingRecord(databaseFile)
+    if (s.status === 'online' && s.pid !== stalled && serving !== null && serving.pid === s.pid) break
+    if (Date.now() > until) throw new OpsError('undo hand over', `pm2 did not end the reload within 60 s of the stalled process ${stalled} being stopped (${s.detail})`, { hint: 'npx pm2 ls; npm run logs' })
+    await sleep(100)
+  }
+  return `; the incoming process that never stood by (pid ${stalled}) was stopped and pm2's reload ended on the serving release`
 }
 
 /**

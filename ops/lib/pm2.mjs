@@ -11,7 +11,7 @@ import { CODE_ROOT } from './paths.mjs'
 export const APP_NAME = 'mister_todo'
 export const RUNNING_STATES = ['online', 'launching', 'stopping']
 
-/** @typedef {{ running: boolean, status: string | null, detail: string, pid?: number | null, restarts?: number, parkedPid?: number | null }} AppStatus */
+/** @typedef {{ running: boolean, status: string | null, detail: string, pid?: number | null, restarts?: number }} AppStatus */
 
 /**
  * @param {{ env?: NodeJS.ProcessEnv, name?: string }} [options]
@@ -33,9 +33,9 @@ export async function appStatus (options = {}) {
   } catch {
     return { running: false, status: null, detail: 'pm2 jlist gave no list' }
   }
-  // During a cluster-mode reload the outgoing process is listed too, under the id "_old_<id>".
-  const parked = apps.find((a) => a.name === name && String(a.pm_id).startsWith('_old_'))
-  const mine = apps.filter((a) => a.name === name && a !== parked)
+  // During a cluster-mode reload PM2 lists only the incoming process (the outgoing one is parked
+  // under "_old_<id>", which jlist leaves out): ops/lib/handover.mjs tells a reload from serving.json.
+  const mine = apps.filter((a) => a.name === name)
   const app = mine.find((a) => RUNNING_STATES.includes(a.pm2_env?.status ?? 'unknown')) ?? mine[0]
   const status = app === undefined ? null : app.pm2_env?.status ?? 'unknown'
   return {
@@ -44,7 +44,6 @@ export async function appStatus (options = {}) {
     detail: status === null ? `${name} is not in pm2` : `${name} is "${status}" in pm2`,
     pid: app?.pid ?? null,
     restarts: app?.pm2_env?.restart_time ?? 0,
-    parkedPid: parked?.pid ?? null,
   }
 }
 

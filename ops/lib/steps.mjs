@@ -74,7 +74,7 @@ export function createRunner (options = {}) {
 // The service steps deploy and rollback share (switch code, watch, verify). They belong with the
 // runner because each is only ever run through it.
 
-/** How long a new version may take to start and take over (the ecosystem's listen_timeout is 30 s). */
+/** How long a new version may take to start and take over (below the ecosystem's listen_timeout, 120 s, so ops gives up on a stalled start before PM2 would stop the running process anyway). */
 export const DEFAULT_READY_S = 30
 
 /** Puts the checkout at `commit`: fast-forward on the branch, or a detached checkout. @param {string} commit @param {{ detach?: boolean, reset?: boolean, branch?: string }} [how] */
