@@ -11,6 +11,20 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { BUILD_ENTRY, staleReason } from './build-freshness.mjs'
 
+// PM2 7 restarts a process it has parked for a reload ("_old_<id>") when that process dies before
+// the reload ends (a crash, kill -9), and then loses track of the restart: an unlisted copy that
+// would stand by and take the lock at the next hand-over, ahead of the version being deployed.
+// Such a copy never serves: it says so and exits (PM2 stops restarting it once the reload ends).
+if (String(process.env.pm_id ?? '').startsWith('_old_')) {
+  process.stderr.write(`mister_todo: not starting: pm2 restarted ${process.env.pm_id}, the process it parked for a reload; the reload's new process serves\n`)
+  const leave = () => process.exit(0)
+  process.once('SIGINT', leave)
+  process.once('SIGTERM', leave)
+  // Not at once: PM2 would restart it in a tight loop until the reload ends.
+  setTimeout(leave, 3000)
+  await new Promise(() => {})
+}
+
 const checkout = path.resolve(import.meta.dirname, '..')
 let release = checkout
 try {
