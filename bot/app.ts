@@ -158,7 +158,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   let ledger: UpdateLedger
   let reminders: ReminderLoop
   try {
-    if (plan !== null) await carryOutPlan(plan, config.databaseFile, logger)
+    if (plan !== null) await carryOutPlan(plan, config.database, config.databaseFile, logger)
     db = openDatabase(config.database)
     const database = db
     schema = await ensureSchemaCurrent(database)

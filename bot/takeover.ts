@@ -7,7 +7,8 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import Sqlite from 'better-sqlite3'
-import { openDatabase, type Database } from './db.js'
+import type { DatabaseTarget } from './config.js'
+import { engineOf, openDatabase, type Database } from './db.js'
 import { AppError } from './errors.js'
 import type { Logger } from './logger.js'
 
@@ -97,10 +98,13 @@ function removeSidecars (file: string): void {
 }
 
 /**
- * Carries out `plan` on `databaseFile` (the caller holds the instance lock). A migration that
- * throws puts the snapshot back, so the database is exactly as the outgoing version left it.
+ * Carries out `plan` on the database (the caller holds the instance lock). A migration that
+ * throws puts the database back as the outgoing version left it: on SQLite the snapshot is copied
+ * back; on PostgreSQL each migration ran in its own transaction, so the one that threw left nothing
+ * and the ones of the batch before it are undone with their own `down`. `databaseFile`: on
+ * PostgreSQL only its folder counts (the plan and result files live there).
  */
-export async function carryOutPlan (plan: HandoverPlan, databaseFile: string, logger: Logger): Promise<HandoverResult> {
+export async function carryOutPlan (plan: HandoverPlan, database: DatabaseTarget, databaseFile: string, logger: Logger): Promise<HandoverResult> {
   const steps: HandoverResult['steps'] = []
   const timed = async (name: string, fn: () => Promise<string> | string): Promise<void> => {
     const started = performance.now()
@@ -109,8 +113,21 @@ export async function carryOutPlan (plan: HandoverPlan, databaseFile: string, lo
   }
   let counts: HandoverResult['counts']
   const result = (ok: boolean, error: string | null): HandoverResult => ({ id: plan.id, pid: process.pid, ok, steps, error, at: new Date().toISOString(), ...(counts === undefined ? {} : { counts }) })
+  const sqlite = database.engine === 'sqlite'
+  /** On SQLite, the snapshot copied back over the live file; nothing on PostgreSQL (see above). */
+  const putSnapshotBack = (): boolean => {
+    if (!sqlite || plan.snapshot === undefined) return false
+    removeSidecars(databaseFile)
+    copyWhole(plan.snapshot, databaseFile)
+    return true
+  }
   try {
-    checkpoint(databaseFile)
+    if (!sqlite && (plan.restore !== undefined || plan.snapshot !== undefined)) {
+      // ops plans these only for SQLite (a file copy while nothing writes); on PostgreSQL the
+      // deploy's verified pg_dump is the restore point and ops/restore.mjs puts one back.
+      throw new AppError('ETAKEOVER', 'this plan copies database files, which is for SQLite; on PostgreSQL a backup is put back with ops/restore.mjs')
+    }
+    if (sqlite) checkpoint(databaseFile)
     if (plan.restore !== undefined) {
       const { from, keepAs } = plan.restore
       await timed('restore', () => {
@@ -131,17 +148,14 @@ export async function carryOutPlan (plan: HandoverPlan, databaseFile: string, lo
     if (plan.undo !== undefined && plan.undo.names.length > 0) {
       const { migrationsDir, names } = plan.undo
       await timed('undo', async () => {
-        const db = openDatabase(databaseFile, { migrationsDir })
+        const db = openDatabase(database, { migrationsDir })
         try {
           for (const name of names) await db.migrate.down({ name })
           return `undid ${names.join(', ')}`
         } catch (err) {
           await db.destroy()
-          if (plan.snapshot !== undefined) {
-            removeSidecars(databaseFile)
-            copyWhole(plan.snapshot, databaseFile)
-          }
-          throw new AppError('ETAKEOVER_UNDO', `undoing a migration failed${plan.snapshot === undefined ? '' : ' (the snapshot was put back)'}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+          const back = putSnapshotBack()
+          throw new AppError('ETAKEOVER_UNDO', `undoing a migration failed${back ? ' (the snapshot was put back)' : ''}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
         } finally {
           await db.destroy().catch(() => {})
         }
@@ -149,19 +163,23 @@ export async function carryOutPlan (plan: HandoverPlan, databaseFile: string, lo
     }
     if (plan.migrate === true) {
       await timed('migrate', async () => {
-        const db = openDatabase(databaseFile)
+        const db = openDatabase(database)
+        let appliedBefore: string[] = []
         try {
+          appliedBefore = await appliedNames(db)
           const before = await rowCounts(db)
           const [, ran] = await db.migrate.latest() as [number, string[]]
           counts = { before, after: await rowCounts(db) }
           return ran.length === 0 ? 'nothing pending' : `applied ${ran.join(', ')}`
         } catch (err) {
-          await db.destroy()
-          if (plan.snapshot !== undefined) {
-            removeSidecars(databaseFile)
-            copyWhole(plan.snapshot, databaseFile)
+          let how = ''
+          if (sqlite) {
+            await db.destroy()
+            how = putSnapshotBack() ? ' (the snapshot was put back)' : ''
+          } else {
+            how = await undoPartialBatch(db, appliedBefore)
           }
-          throw new AppError('ETAKEOVER_MIGRATE', `a migration failed on the live database${plan.snapshot === undefined ? '' : ' (the snapshot was put back)'}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+          throw new AppError('ETAKEOVER_MIGRATE', `a migration failed on the live database${how}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
         } finally {
           await db.destroy().catch(() => {})
         }
@@ -179,11 +197,33 @@ export async function carryOutPlan (plan: HandoverPlan, databaseFile: string, lo
   return done
 }
 
+async function appliedNames (db: Database): Promise<string[]> {
+  const [done] = await db.migrate.list() as [Array<{ name?: string, file?: string } | string>, unknown[]]
+  return done.map((m) => typeof m === 'string' ? m : m.name ?? m.file ?? '')
+}
+
+/**
+ * PostgreSQL: the migration that threw was rolled back by its transaction; the ones of this batch
+ * that committed before it are undone, newest first, so the schema is the outgoing version's.
+ */
+async function undoPartialBatch (db: Database, appliedBefore: string[]): Promise<string> {
+  try {
+    const before = new Set(appliedBefore)
+    const committed = (await appliedNames(db)).filter((n) => !before.has(n)).reverse()
+    for (const name of committed) await db.migrate.down({ name })
+    return committed.length === 0 ? ' (rolled back by its transaction)' : ` (rolled back by its transaction; ${committed.join(', ')} of the same batch undone)`
+  } catch (err) {
+    return ` (and undoing the rest of its batch failed: ${err instanceof Error ? err.message : String(err)})`
+  }
+}
+
 async function rowCounts (db: Database): Promise<Record<string, number>> {
-  const tables = await db.raw("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name") as Array<{ name: string }>
+  const tables = engineOf(db) === 'postgres'
+    ? (await db.raw("select tablename as name from pg_tables where schemaname = current_schema() order by tablename") as { rows: Array<{ name: string }> }).rows
+    : await db.raw("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name") as Array<{ name: string }>
   const counts: Record<string, number> = {}
   for (const { name } of tables) {
-    const rows = await db.raw(`select count(*) as n from "${name.replaceAll('"', '""')}"`) as Array<{ n: number }>
+    const rows = await db(name).count({ n: '*' }) as Array<{ n: number | string }>
     counts[name] = Number(rows[0]?.n ?? 0)
   }
   return counts

@@ -44,6 +44,7 @@ import { notifyOwner } from './lib/notices.mjs'
 import { freeBackupPath, writeManifestFor } from './lib/snapshot.mjs'
 import { createRunner, DEFAULT_READY_S, logOffset, reported, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
 import { runTable } from './lib/step-table.mjs'
+import { storageFor } from './lib/storage/index.mjs'
 
 export const DEFAULT_ROLLBACK_WATCH_S = 10
 
@@ -52,7 +53,8 @@ export const DEFAULT_ROLLBACK_WATCH_S = 10
  *   paths: import('./lib/paths.mjs').Paths, releases: import('./lib/releases.mjs').Release[], toFlag: string | null, backupFlag: string | null,
  *   keepData: boolean, watchS: number, readyS: number, current: string, target: string, chain: import('./lib/releases.mjs').Release[],
  *   backupFile: string | null, toUndo: string[], release: { dir: string, name: string, created: boolean } | null, previousDir: string,
- *   plan: import('./lib/handover.mjs').HandoverPlan | null, tookOver: Awaited<ReturnType<typeof handOver>> | null, logOffset: number, dryRun: boolean
+ *   plan: import('./lib/handover.mjs').HandoverPlan | null, tookOver: Awaited<ReturnType<typeof handOver>> | null, logOffset: number, dryRun: boolean,
+ *   storage: import('./lib/storage/index.mjs').Storage
  * }} RollbackContext
  */
 
@@ -72,9 +74,17 @@ function changedSince (dbFile, backupFile) {
   }
 }
 
-/** Applied migrations, newest first. @param {string} dbFile @returns {string[]} */
-function appliedMigrations (dbFile) {
-  const db = new Database(dbFile, { readonly: true, fileMustExist: true })
+/** Applied migrations, newest first. @param {RollbackContext} c @returns {Promise<string[]>} */
+async function appliedMigrations (c) {
+  if (c.storage.engine === 'postgres') {
+    const knex = await c.storage.openKnex(undefined)
+    try {
+      return /** @type {string[]} */ (await knex('knex_migrations').orderBy('id', 'desc').pluck('name'))
+    } finally {
+      await knex.destroy()
+    }
+  }
+  const db = new Database(c.paths.databaseFile, { readonly: true, fileMustExist: true })
   try {
     return /** @type {string[]} */ (db.prepare('select name from knex_migrations order by id desc').pluck().all())
   } catch {
@@ -90,6 +100,13 @@ function findBackup (paths, arg) {
 }
 
 /**
+ * SQLite: a copy of the file taken at take-over, before migrations are undone or re-applied.
+ * PostgreSQL: none (each migration runs in a transaction; see ops/deploy.mjs).
+ * @param {RollbackContext} c @returns {{ snapshot?: string }}
+ */
+const takeOverSnapshot = (c) => c.storage.engine === 'sqlite' ? { snapshot: freeBackupPath(c.paths.backupsDir, 'backup') } : {}
+
+/**
  * The release that ran gets the bot back, with the data it had: the database the target replaced
  * (kept as _pre-restore), or the migrations the target undid re-applied.
  * @param {RollbackContext} c
@@ -103,7 +120,7 @@ async function handBack (c) {
   if (result?.ok === true && c.plan?.restore !== undefined) {
     plan = writePlan(c.paths.databaseFile, { version: c.current, restore: { from: c.plan.restore.keepAs, keepAs: freeBackupPath(c.paths.backupsDir, 'pre-restore') } })
   } else if (result?.ok === true && c.toUndo.length > 0) {
-    plan = writePlan(c.paths.databaseFile, { version: c.current, snapshot: freeBackupPath(c.paths.backupsDir, 'backup'), migrate: true })
+    plan = writePlan(c.paths.databaseFile, { version: c.current, ...takeOverSnapshot(c), migrate: true })
   } else {
     clearPlan(c.paths.databaseFile)
   }
@@ -126,6 +143,12 @@ export const STEPS = [
       c.target = target
       if (target === c.current) throw new OpsError('rollback', `already at ${short(target)}; nothing was changed`, { hint: 'npx zx ops/rollback.mjs --list' })
       c.chain = undo === null ? deploysBetween(c.releases, c.current, target) : [undo]
+      if (c.storage.engine === 'postgres') {
+        // Putting a dump back means swapping databases, which no process may be connected to: not
+        // a hand-over. The rollback keeps the data; ops/restore.mjs puts a backup back.
+        if (c.backupFlag !== null) throw new OpsError('rollback', 'on PostgreSQL a rollback keeps the data (its migrations undone): --backup is for SQLite; nothing was changed', { hint: 'npx zx ops/rollback.mjs (data kept), then npx zx ops/restore.mjs <backup> to put that backup\'s data back (it stops the bot for the swap)' })
+        c.keepData = true
+      }
       c.backupFile = c.backupFlag !== null ? findBackup(c.paths, c.backupFlag) : (c.keepData ? null : c.chain.at(-1)?.backup ?? null)
       if (!c.keepData && c.backupFile === null) throw new OpsError('rollback', `no backup to restore for ${short(target)}: give one with --backup <file>, or keep the data with --keep-data; nothing was changed`, { hint: 'npx zx ops/backup.mjs --list' })
       if (c.keepData) c.backupFile = null
@@ -135,7 +158,7 @@ export const STEPS = [
         if (!check.ok) throw new OpsError('rollback', `backup ${path.basename(c.backupFile)} cannot be restored: ${check.problem}; nothing was changed`, { hint: 'npx zx ops/backup.mjs --list, then --backup <file> (or --keep-data)' })
       } else {
         const keep = new Set(await migrationsAt(CODE_ROOT, target))
-        c.toUndo = appliedMigrations(c.paths.databaseFile).filter((n) => !keep.has(n))
+        c.toUndo = (await appliedMigrations(c)).filter((n) => !keep.has(n))
       }
       if (badCommits(c.releases).has(target)) warn('rollback', `${short(target)} was the target of a deploy marked bad`)
       const since = c.backupFile === null ? null : changedSince(c.paths.databaseFile, c.backupFile)
@@ -167,7 +190,7 @@ export const STEPS = [
     run: async (c) => {
       c.plan = c.backupFile !== null
         ? writePlan(c.paths.databaseFile, { version: c.target, restore: { from: c.backupFile, keepAs: freeBackupPath(c.paths.backupsDir, 'pre-restore') } })
-        : writePlan(c.paths.databaseFile, c.toUndo.length > 0 ? { version: c.target, snapshot: freeBackupPath(c.paths.backupsDir, 'backup'), undo: { migrationsDir: path.join(c.previousDir, 'storage', 'migrations'), names: c.toUndo } } : { version: c.target })
+        : writePlan(c.paths.databaseFile, c.toUndo.length > 0 ? { version: c.target, ...takeOverSnapshot(c), undo: { migrationsDir: path.join(c.previousDir, 'storage', 'migrations'), names: c.toUndo } } : { version: c.target })
       return dryStart(c.release?.dir ?? '', process.env, c.readyS)
     },
     undo: async (c) => {
@@ -207,7 +230,7 @@ export const STEPS = [
   {
     name: 'verify',
     describe: (c) => `health ok, version ${short(c.target)}, integrity ok`,
-    run: (c) => verifyBot({ env: process.env, commit: c.target, databaseFile: c.paths.databaseFile, before: null }),
+    run: (c) => verifyBot({ env: process.env, commit: c.target, databaseFile: c.paths.databaseFile, before: null, storage: c.storage }),
   },
   {
     name: 'checkout',
@@ -250,6 +273,7 @@ async function main () {
     readyS: intFlag('rollback', v['ready-timeout'], '--ready-timeout', 1) ?? DEFAULT_READY_S,
     current: await headCommit(CODE_ROOT),
     target: '', chain: [], backupFile: null, toUndo: [], release: null, previousDir: CODE_ROOT, plan: null, tookOver: null, logOffset: 0, dryRun,
+    storage: await storageFor(paths),
   }
   const lock = dryRun ? null : acquireLock(path.join(paths.storageDir, 'deploy.lock'), `ops/rollback.mjs ${scriptArgs().join(' ')}`.trim(), { force: v['force-unlock'] === true, rerun: 'npx zx ops/rollback.mjs' })
   // Ctrl-C: the step in hand finishes, then the completed ones are undone (as in deploy).

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
+import pg from 'pg'
 import { BotApiEmulator } from '../../dev/emulator/bot-api-emulator.js'
 import { botEnv, FRIEND, freePort, OWNER, tempDir } from './bot-harness.js'
 import { createCodeSandbox, git } from './code-sandbox.js'
@@ -132,6 +133,17 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
       db.close()
     }
   }
+  /** The `text` column of a query, from whichever engine the bot runs on. */
+  const storedTexts = async (sql: string): Promise<string[]> => {
+    if (env.DATABASE_URL === undefined) return (rows(sql) as Array<{ text: string }>).map((r) => r.text)
+    const client = new pg.Client({ connectionString: env.DATABASE_URL })
+    await client.connect()
+    try {
+      return (await client.query<{ text: string }>(sql)).rows.map((r) => r.text)
+    } finally {
+      await client.end()
+    }
+  }
   return {
     emu,
     live,
@@ -190,7 +202,7 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
             const gap = (replies[i] ?? 0) - (replies[i - 1] ?? 0)
             if (gap > longestGapMs) [longestGapMs, endedAt] = [gap, replies[i] ?? 0]
           }
-          const stored = (rows(`select text from tasks where chat_id = ${user} and text like '${label} %' order by number`) as Array<{ text: string }>).map((r) => r.text)
+          const stored = await storedTexts(`select text from tasks where chat_id = ${user} and text like '${label} %' order by number`)
           return { sent, unanswered: unanswered(), stored, longestGapMs, longestGapEndedAt: new Date(endedAt).toISOString() }
         },
       }
