@@ -57,7 +57,8 @@ export async function serveWebhook (s: Serving, info: WebhookInfoCache): Promise
   retry.unref()
   s.logger.info({ listen: server.address, url: settings.url, maxConnections: settings.maxConnections }, 'webhook mode: listening; Telegram delivers to the URL')
   s.onServing?.()
-  s.reminders.start().catch((err: unknown) => s.logger.error({ err }, 'reminder loop did not start'))
+  // Awaited by stop: the loop settles its claims first, and the database must outlive that.
+  const remindersStarted = s.reminders.start().catch((err: unknown) => s.logger.error({ err }, 'reminder loop did not start'))
   s.backups.start()
 
   let finish: () => void = () => {}
@@ -71,6 +72,7 @@ export async function serveWebhook (s: Serving, info: WebhookInfoCache): Promise
       info.stop()
       await drain.idle()
       await s.reminders.stop()
+      await remindersStarted
       await s.backups.stop()
       await new Promise((resolve) => s.server.close(resolve))
       await s.db.destroy()
