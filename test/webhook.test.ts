@@ -198,7 +198,7 @@ forEachEngine(t, 'webhook: polling → webhook → polling keeps every pending u
   await w.start(noHook)
   t.equal(w.emu.webhookSettings(), null, 'polling deleted the webhook')
   t.same(w.emu.calls('deleteWebhook').map((c) => c.params), [{ drop_pending_updates: false }], 'pending updates kept')
-  let waiting = w.emu.waitForMessage(OWNER)
+  const waiting = w.emu.waitForMessage(OWNER)
   w.emu.sendText(OWNER, OWNER, 'polled one')
   await waiting
   const h1 = await (await fetch(`http://127.0.0.1:${w.bot.healthPort}/healthz`)).json() as Record<string, unknown>
