@@ -93,6 +93,8 @@ export async function startWebhookServer (o: WebhookServerOptions): Promise<Webh
       const outcome = await Promise.race([work, late])
       if (outcome === 'late') {
         job.cancelled = !job.started
+        // If it still commits, its replies go out then, not only at the next update.
+        if (job.started) void work.then(() => o.afterCommit(), () => {})
         logger.warn({ updateId: update.update_id, waitedMs: timeoutMs, started: job.started }, 'webhook update not committed in time; answered 503 so Telegram retries')
         return answer(res, 503, 'busy: not applied in time, retry', { 'retry-after': '1' })
       }
