@@ -204,7 +204,10 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: plan?.id }, 'took over: serving')
     const serving: Serving = { onServing: free === null ? undefined : options.onStandby, config, bot, ledger, delivery, reminders, backups, server, db: database, lock, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate }
     // ---- Webhook mode (issue 15): the webhook server instead of the poller; back to polling deletes the webhook first. ----
-    if (webhookInfo !== undefined) return await serveWebhook(serving, webhookInfo)
+    // PostgreSQL: updates of different chats side by side (the gate is for SQLite's one writer; a
+    // chat's numbers are row-locked, the ledger's key stops a duplicate); SQLite: through the gate.
+    const applyUpdate = config.database.engine === 'postgres' ? async (update: Parameters<typeof handle>[0]) => { await handle(update); loop.poke() } : (update: Parameters<typeof handle>[0]) => bot.handleUpdate(update)
+    if (webhookInfo !== undefined) return await serveWebhook(serving, webhookInfo, applyUpdate)
     await leaveWebhookMode(bot.api, logger, { lastHandled: () => led.lastUpdateId(), handle: (update) => bot.handleUpdate(update), afterBatch: () => gate.run(() => delivery.flush()) })
     // ---- end webhook mode ----
     return serve(serving)

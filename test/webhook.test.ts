@@ -232,3 +232,20 @@ forEachEngine(t, 'webhook: polling → webhook → polling keeps every pending u
   t.equal(w.emu.messages(OWNER).length, 4, 'each answered once')
   t.equal(w.emu.messages(FRIEND).length, 3, 'each answered once')
 })
+
+forEachEngine(t, 'webhook: on PostgreSQL another chat does not wait for a slow update; SQLite takes turns', async (t, e) => {
+  const w = await setUp(t, e)
+  // An /import's file is fetched inside the request: holding getFile makes the owner's update slow.
+  w.emu.setMethodDelay('getFile', 1500)
+  w.emu.sendDocument(OWNER, OWNER, { name: 'tasks.txt', data: 'slow import\n', caption: '/import' })
+  await waitUntil(() => w.emu.calls('getFile').length > 0, { what: 'the owner\'s update in hand' })
+  const friend = w.emu.waitForMessage(FRIEND)
+  w.emu.sendText(FRIEND, FRIEND, 'quick one')
+  await friend
+  const ownerDone = w.emu.messages(OWNER).length > 0
+  if (e.engine === 'postgres') t.notOk(ownerDone, 'the friend was answered while the owner\'s update was still in hand')
+  else t.ok(ownerDone, 'SQLite\'s one writer: the friend waited for the owner\'s update')
+  await waitUntil(() => w.emu.messages(OWNER).length > 0, { what: 'the owner answered' })
+  t.same((await taskRows(w.bot, OWNER)).map((r) => r.text), ['slow import'])
+  t.same((await taskRows(w.bot, FRIEND)).map((r) => r.text), ['quick one'])
+})

@@ -1,6 +1,7 @@
 // Webhook mode's serving phase (the poller's counterpart in app.ts): the webhook server bound,
 // Telegram pointed at it, the outbox drained after each committed update, and a graceful stop
 // that stops accepting, finishes the requests in hand, and only then closes the database.
+import type * as T from 'node-telegram-bot-api/types'
 import type { RunningBot, Serving } from '../app.js'
 import { startWebhookServer } from './server.js'
 import { registerWebhook, type WebhookInfoCache } from './telegram.js'
@@ -28,7 +29,8 @@ function coalesced (fn: () => Promise<boolean>): { kick: () => void, idle: () =>
   return { kick, idle: async () => { while (running !== undefined) await running }, lastEmptied: () => emptied }
 }
 
-export async function serveWebhook (s: Serving, info: WebhookInfoCache): Promise<RunningBot & { webhook: { address: string, port: number } }> {
+/** `apply`: the pipeline for one update (resolves once committed, or known as a duplicate). */
+export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (update: T.Update) => Promise<void>): Promise<RunningBot & { webhook: { address: string, port: number } }> {
   const settings = s.config.webhook
   if (settings === null) throw new Error('serveWebhook without TELEGRAM_WEBHOOK_URL')
   const drain = coalesced(() => s.gate.run(() => s.delivery.flush()).catch((err: unknown) => {
@@ -38,7 +40,7 @@ export async function serveWebhook (s: Serving, info: WebhookInfoCache): Promise
   // Bound before setWebhook, so Telegram's first POST finds us listening.
   const server = await startWebhookServer({
     settings,
-    apply: (update) => s.bot.handleUpdate(update),
+    apply,
     afterCommit: () => drain.kick(),
     logger: s.logger,
   }).catch((err: unknown) => {
