@@ -222,8 +222,11 @@ forEachEngine(t, 'webhook: polling → webhook → polling keeps every pending u
   await waitUntil(() => w.emu.webhookAttempts().some((a) => a.error === 'Connection refused'), { what: 'a refused delivery' })
   t.equal(w.emu.pendingUpdates().length, 2, 'Telegram keeps both while nobody listens')
 
-  // back to polling: the webhook goes, the held updates come by getUpdates
+  // back to polling: the webhook goes, the held updates come by getUpdates (a failing one retried)
+  w.emu.failNext('getUpdates', { status: 502 }, 3)  // the library retries twice itself
   await w.start(noHook)
+  t.ok(w.logs.lines.some((l) => l.includes('getUpdates failed while catching up after webhook mode; retrying')), 'the catch-up rode out a failure')
+  t.ok(w.logs.lines.some((l) => l.includes('"count":2') && l.includes('caught up updates Telegram still held from webhook mode')), 'two held updates caught up')
   await waitUntil(() => w.emu.messages(OWNER).length === 4, { what: 'the held updates answered' })
   await new Promise((r) => setTimeout(r, 300))
   t.same(w.emu.pendingUpdates(), [], 'nothing left at Telegram')

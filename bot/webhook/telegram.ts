@@ -1,6 +1,7 @@
 // Telegram's side of the mode switch: setWebhook at take-over in webhook mode, deleteWebhook
 // (pending updates kept) before the first getUpdates in polling mode, and getWebhookInfo read on
 // a timer for health (a /healthz request never waits for Telegram).
+import { setTimeout as sleep } from 'node:timers/promises'
 import { TelegramApiError, type Api } from 'node-telegram-bot-api'
 import type * as T from 'node-telegram-bot-api/types'
 import type { WebhookSettings } from '../config.js'
@@ -9,6 +10,7 @@ import type { Logger } from '../logger.js'
 import { ALLOWED_UPDATES } from '../updates/poller.js'
 
 export const WEBHOOK_INFO_EVERY_MS = 60_000
+const CATCH_UP_ATTEMPTS = 8
 
 function describe (err: unknown): string {
   if (err instanceof TelegramApiError) return `${err.errorCode} ${err.description}`
@@ -60,8 +62,21 @@ export async function leaveWebhookMode (api: Api, logger: Logger, catchUp: Catch
   if (last === undefined || info.pending_update_count === 0) return 0
   let offset: number | undefined
   let count = 0
+  let failures = 0
   for (;;) {
-    const updates = await api.getUpdates({ offset, timeout: 0, limit: 100, allowed_updates: ALLOWED_UPDATES as T.GetUpdatesParams['allowed_updates'] })
+    let updates: T.Update[]
+    try {
+      updates = await api.getUpdates({ offset, timeout: 0, limit: 100, allowed_updates: ALLOWED_UPDATES as T.GetUpdatesParams['allowed_updates'] })
+    } catch (err) {
+      // The webhook is gone already, so a later start would not know to look: try for a while.
+      if (++failures >= CATCH_UP_ATTEMPTS) {
+        logger.error({ err, caughtUp: count }, 'could not fetch the updates Telegram held from webhook mode; polling resumes after the newest handled one, so an older held update may be skipped')
+        return count
+      }
+      logger.warn({ err, attempt: failures }, 'getUpdates failed while catching up after webhook mode; retrying')
+      await sleep(Math.min(8000, 250 * 2 ** failures))
+      continue
+    }
     const older = updates.filter((u) => u.update_id <= last)
     if (older.length === 0) break
     for (const update of older) await catchUp.handle(update)
