@@ -33,6 +33,8 @@ import { OutboxDelivery } from './updates/delivery.js'
 import { UpdateLedger } from './updates/ledger.js'
 import { createPipeline } from './updates/pipeline.js'
 import { pollUpdates, tokenRejected, type PollState } from './updates/poller.js'
+import { serveWebhook } from './webhook/serve.js'
+import { leaveWebhookMode, WebhookInfoCache } from './webhook/telegram.js'
 
 export const API_TIMEOUT_MS = 15_000
 
@@ -52,6 +54,8 @@ export type RunningBot = {
   startedAt: number
   health: () => Promise<Health>
   healthPort: number
+  /** Webhook mode: where the webhook server listens (port 0 resolved). */
+  webhook?: { address: string, port: number }
 }
 
 /**
@@ -171,6 +175,11 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     const led = ledger
     const loop = reminders
     const sources: HealthSources = { db: database, metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => led.backlog(), reminders: () => loop.state(), backups: () => backups.state() }
+    // ---- Webhook mode (issue 15): health names the mode and Telegram's view of the webhook. ----
+    const webhookInfo = config.webhook === null ? undefined : new WebhookInfoCache(bot.api, logger)
+    const hook = config.webhook
+    if (webhookInfo !== undefined && hook !== null) sources.mode = () => ({ mode: 'webhook', listen: webhookInfo.listen ?? `${hook.host}:${hook.port}`, url: hook.url, telegram: webhookInfo.get() })
+    // ---- end webhook mode ----
     health = () => checkHealth(sources)
     server = await startHealthServer(config.healthPort, () => health(), createMetricsEndpoint({ ...sources, apiErrors, runtime: RUNTIME })).catch((err: unknown) => {
       throw new AppError('EHEALTHPORT', `cannot serve health on 127.0.0.1:${config.healthPort}: ${err instanceof Error ? err.message : String(err)}. Set HEALTH_PORT to a free port`, { cause: err })
@@ -193,7 +202,15 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     await gate.run(() => delivery.flush())
     recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
     logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: plan?.id }, 'took over: serving')
-    return serve({ onServing: free === null ? undefined : options.onStandby, config, bot, ledger, delivery, reminders, backups, server, db: database, lock, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate })
+    const serving: Serving = { onServing: free === null ? undefined : options.onStandby, config, bot, ledger, delivery, reminders, backups, server, db: database, lock, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate }
+    // ---- Webhook mode (issue 15): the webhook server instead of the poller; back to polling deletes the webhook first. ----
+    // PostgreSQL: updates of different chats side by side (the gate is for SQLite's one writer; a
+    // chat's numbers are row-locked, the ledger's key stops a duplicate); SQLite: through the gate.
+    const applyUpdate = config.database.engine === 'postgres' ? async (update: Parameters<typeof handle>[0]) => { await handle(update); loop.poke() } : (update: Parameters<typeof handle>[0]) => bot.handleUpdate(update)
+    if (webhookInfo !== undefined) return await serveWebhook(serving, webhookInfo, applyUpdate)
+    await leaveWebhookMode(bot.api, logger, { lastHandled: () => led.lastUpdateId(), handle: (update) => bot.handleUpdate(update), afterBatch: () => gate.run(() => delivery.flush()) })
+    // ---- end webhook mode ----
+    return serve(serving)
   } catch (err) {
     listening?.close()
     await db?.destroy()
@@ -202,7 +219,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   }
 }
 
-type Serving = {
+export type Serving = {
   /** Called at the first poll when the bot took over without standing by. */
   onServing: (() => void) | undefined
   config: Config

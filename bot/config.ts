@@ -27,6 +27,79 @@ export const DEFAULT_DATABASE_APPLICATION_NAME = 'mister_todo'
 
 const TOKEN_SHAPE = /^\d{5,}:[A-Za-z0-9_-]{20,}$/
 
+// ---- Webhook mode (issue 15): TELEGRAM_WEBHOOK_URL switches from polling to webhooks. ----
+export const DEFAULT_WEBHOOK_LISTEN = '127.0.0.1:8443'
+export const DEFAULT_WEBHOOK_MAX_CONNECTIONS = 40
+/** Telegram's charset for setWebhook's secret_token (1–256 characters); we ask for at least 32. */
+const WEBHOOK_SECRET_SHAPE = /^[A-Za-z0-9_-]{32,256}$/
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]'])
+
+export type WebhookSettings = Readonly<{
+  /** The public URL given to setWebhook; its path is where the bot listens. */
+  url: string
+  path: string
+  /** Where the bot's HTTP server binds (a reverse proxy terminates TLS in front of it). */
+  host: string
+  port: number
+  secret: string
+  maxConnections: number
+}>
+
+/** Why a TELEGRAM_WEBHOOK_URL cannot be used, or null. http:// only for a loopback host (tests, a local proxy). */
+export function webhookUrlProblem (raw: string): string | null {
+  const shape = 'use the public https URL your reverse proxy serves, e.g. https://bot.example.org/telegram, or leave it unset to poll'
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return `is not a URL: ${shape}`
+  }
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) return `is http://, which Telegram refuses: ${shape}`
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `is not an https URL: ${shape}`
+  if (url.search !== '' || url.hash !== '') return `has a query or fragment: the bot listens on the path alone, ${shape}`
+  return null
+}
+
+function listenProblem (raw: string): string | null {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw)
+  if (m === null || Number(m[2]) > 65535) return `is not host:port: use e.g. ${DEFAULT_WEBHOOK_LISTEN} (the address your reverse proxy forwards to; port 0 picks a free one)`
+  return null
+}
+
+const webhookSchema = {
+  TELEGRAM_WEBHOOK_URL: z.string().trim().optional()
+    .refine((v) => v === undefined || webhookUrlProblem(v) === null, { error: (issue) => webhookUrlProblem(String(issue.input)) ?? '' }),
+  WEBHOOK_LISTEN: z.string().trim().default(DEFAULT_WEBHOOK_LISTEN)
+    .refine((v) => listenProblem(v) === null, { error: (issue) => listenProblem(String(issue.input)) ?? '' }),
+  // Never echoed in a message or a log line.
+  TELEGRAM_WEBHOOK_SECRET: z.string().trim().optional()
+    .refine((v) => v === undefined || WEBHOOK_SECRET_SHAPE.test(v), 'is not a usable secret token: use 32–256 characters of A-Z a-z 0-9 _ - (e.g. the output of: openssl rand -hex 32)'),
+  WEBHOOK_MAX_CONNECTIONS: z.string().trim().default(String(DEFAULT_WEBHOOK_MAX_CONNECTIONS))
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 100, `is not a number of connections: use 1–100 (default ${DEFAULT_WEBHOOK_MAX_CONNECTIONS})`)
+    .transform(Number),
+}
+
+/** Webhook mode needs its secret: the one problem no single variable's check can see. */
+function webhookSecretMissing (cleaned: Record<string, string>): string[] {
+  if (cleaned.TELEGRAM_WEBHOOK_URL === undefined || cleaned.TELEGRAM_WEBHOOK_SECRET !== undefined) return []
+  return ['TELEGRAM_WEBHOOK_SECRET is missing, and webhook mode (TELEGRAM_WEBHOOK_URL) needs it: put 32+ random characters of A-Z a-z 0-9 _ - in .env (e.g. the output of: openssl rand -hex 32)']
+}
+
+function webhookOf (v: { TELEGRAM_WEBHOOK_URL?: string | undefined, WEBHOOK_LISTEN: string, TELEGRAM_WEBHOOK_SECRET?: string | undefined, WEBHOOK_MAX_CONNECTIONS: number }): WebhookSettings | null {
+  if (v.TELEGRAM_WEBHOOK_URL === undefined) return null
+  const url = new URL(v.TELEGRAM_WEBHOOK_URL)
+  const split = v.WEBHOOK_LISTEN.lastIndexOf(':')
+  return Object.freeze({
+    url: url.toString(),
+    path: url.pathname,
+    host: v.WEBHOOK_LISTEN.slice(0, split).replace(/^\[(.*)\]$/, '$1'),
+    port: Number(v.WEBHOOK_LISTEN.slice(split + 1)),
+    secret: v.TELEGRAM_WEBHOOK_SECRET ?? '',
+    maxConnections: v.WEBHOOK_MAX_CONNECTIONS,
+  })
+}
+// ---- end of webhook settings ----
+
 /** A cron setting: five fields or `off`, checked by the same parser the scheduler uses. */
 function cronSetting (fallback: string, example: string) {
   return z.string().trim().default(fallback).transform((raw, ctx) => {
@@ -152,6 +225,7 @@ const schema = z.object({
   BACKUP_COPY_TIMEOUT_S: z.string().trim().default(String(DEFAULT_BACKUP_COPY_TIMEOUT_S))
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 86_400, `is not a time limit in seconds: use 1–86400 (default ${DEFAULT_BACKUP_COPY_TIMEOUT_S})`)
     .transform(Number),
+  ...webhookSchema,
 })
 
 export type Config = Readonly<{
@@ -184,6 +258,8 @@ export type Config = Readonly<{
   /** The copy command's words, {file} and {name} not yet replaced, or null. */
   backupCopyCommand: readonly string[] | null
   backupCopyTimeoutS: number
+  /** Webhook mode's settings, or null: the bot polls. */
+  webhook: WebhookSettings | null
 }>
 
 export class ConfigError extends AppError {
@@ -206,8 +282,9 @@ export function checkEnvironment (env: Env = process.env): { config?: Config, pr
     if (value !== undefined && value.trim() !== '') cleaned[key] = value
   }
   const parsed = schema.safeParse(cleaned)
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${String(issue.path[0] ?? 'environment')} ${issue.message}`)
+  const missing = webhookSecretMissing(cleaned)
+  if (!parsed.success || missing.length > 0) {
+    const problems = [...(parsed.error?.issues ?? []).map((issue) => `${String(issue.path[0] ?? 'environment')} ${issue.message}`), ...missing]
     return { problems: [...new Set(problems)] }
   }
   const v = parsed.data
@@ -233,6 +310,7 @@ export function checkEnvironment (env: Env = process.env): { config?: Config, pr
     backupCopyTo: v.BACKUP_COPY_TO === undefined ? null : path.resolve(PROJECT_ROOT, v.BACKUP_COPY_TO),
     backupCopyCommand: v.BACKUP_COPY_COMMAND,
     backupCopyTimeoutS: v.BACKUP_COPY_TIMEOUT_S,
+    webhook: webhookOf(v),
   })
   return { config, problems: [] }
 }

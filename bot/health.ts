@@ -10,6 +10,10 @@ import { TaskRepository, type TaskCounts } from './tasks/repository.js'
 import type { ReminderState } from './reminders/loop.js'
 import type { BackupHealth } from './backups/describe.js'
 import type { PollState } from './updates/poller.js'
+import type { TelegramWebhookInfo } from './webhook/telegram.js'
+
+/** How updates arrive: long polling, or Telegram POSTing to our webhook server. */
+export type ModeHealth = { mode: 'polling' } | { mode: 'webhook', listen: string, url: string, telegram: TelegramWebhookInfo }
 
 export type Health = {
   /** 'degraded': working, but something needs the owner (a backup problem); served with 200. */
@@ -25,6 +29,9 @@ export type Health = {
   pid: number
   startedAt: string
   uptimeS: number
+  /** 'webhook': `webhook` holds where the bot listens and Telegram's view (getWebhookInfo, read every minute). */
+  mode: 'polling' | 'webhook'
+  webhook: { listen: string, url: string, telegram: TelegramWebhookInfo } | null
   lastPollAt: string | null
   poll: { ok: boolean, lastError: string | null, failingSinceS: number | null }
   database: { ok: boolean, check: string }
@@ -45,6 +52,8 @@ export type HealthSources = {
   outboxBacklog: () => Promise<number>
   reminders?: () => Promise<ReminderState>
   backups?: () => Promise<BackupHealth | null>
+  /** Polling when absent. */
+  mode?: () => ModeHealth
 }
 
 // In the build this module is part of dist/main.js.
@@ -61,9 +70,13 @@ export function gitVersion (root: string): string {
 
 export async function checkHealth (s: HealthSources, now = Date.now()): Promise<Health> {
   const problems: string[] = []
+  const mode: ModeHealth = s.mode?.() ?? { mode: 'polling' }
   const silentLimitMs = Math.max(2, 2 * s.pollTimeoutS) * 1000 + 1000
   const lastPoll = s.pollState.lastPollAt ?? s.startedAt
-  if (now - lastPoll > silentLimitMs) {
+  if (mode.mode === 'webhook') {
+    // Telegram delivers elsewhere: another deployment (or a hand-edited setWebhook) took the bot.
+    if (mode.telegram.url !== null && mode.telegram.url !== mode.url) problems.push(`Telegram delivers updates to ${mode.telegram.url === '' ? 'no webhook (someone deleted it)' : mode.telegram.url}, not TELEGRAM_WEBHOOK_URL ${mode.url}: restart the bot to set it again`)
+  } else if (now - lastPoll > silentLimitMs) {
     problems.push(`no successful getUpdates for ${Math.round((now - lastPoll) / 1000)} s${s.pollState.lastError === null ? '' : ` (last error: ${s.pollState.lastError})`}`)
   }
   let check = 'not checked'
@@ -96,6 +109,8 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
     pid: process.pid,
     startedAt: new Date(s.startedAt).toISOString(),
     uptimeS: Math.round((now - s.startedAt) / 1000),
+    mode: mode.mode,
+    webhook: mode.mode === 'webhook' ? { listen: mode.listen, url: mode.url, telegram: mode.telegram } : null,
     lastPollAt: s.pollState.lastPollAt === null ? null : new Date(s.pollState.lastPollAt).toISOString(),
     poll: {
       ok: s.pollState.failingSince === null,

@@ -13,7 +13,7 @@ export function formatHealth (h: Health, now = Date.now()): string {
     `${h.status === 'ok' ? '✅' : '⚠️'} <b>${h.status === 'ok' ? 'Healthy' : h.status === 'degraded' ? 'Healthy, with a backup problem' : 'Not healthy'}</b>`,
     ...h.problems.map((p) => `• ${escapeHtml(p)}`),
     `Version: <code>${escapeHtml(h.version.slice(0, 12))}</code>, up ${h.uptimeS} s`,
-    `Last poll: ${ago(h.lastPollAt, now)}`,
+    formatMode(h, now),
     `Database: ${h.database.ok ? 'ok' : escapeHtml(h.database.check)}; schema ${escapeHtml(h.schema.current ?? 'none')}${h.schema.pending.length > 0 ? `, ${h.schema.pending.length} pending` : ''}`,
   ]
   if (h.tasks !== null) lines.push(`Tasks: ${h.tasks.open} open, ${h.tasks.done} done, in ${h.tasks.chats} chat${h.tasks.chats === 1 ? '' : 's'}`)
@@ -24,6 +24,14 @@ export function formatHealth (h: Health, now = Date.now()): string {
   if (h.backups != null) lines.push(formatBackups(h.backups))
   lines.push(`Updates: ${h.metrics.updates} handled, ${h.metrics.errors} errors, p50 ${h.metrics.p50Ms ?? '–'} ms, p99 ${h.metrics.p99Ms ?? '–'} ms`)
   return lines.join('\n')
+}
+
+function formatMode (h: Health, now: number): string {
+  if (h.webhook === null) return `Mode: polling, last poll ${ago(h.lastPollAt, now)}`
+  const t = h.webhook.telegram
+  const pending = t.pendingUpdateCount === null ? 'pending unknown' : `${t.pendingUpdateCount} pending`
+  const error = t.lastErrorMessage === null ? 'no delivery error' : `last error "${escapeHtml(t.lastErrorMessage)}"${t.lastErrorAt === null ? '' : ` at ${t.lastErrorAt.slice(0, 16).replace('T', ' ')} UTC`}`
+  return `Mode: webhook on ${escapeHtml(h.webhook.listen)}; Telegram: ${pending}, ${error}`
 }
 
 function formatBackups (b: NonNullable<Health['backups']>): string {

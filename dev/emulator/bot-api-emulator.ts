@@ -13,8 +13,10 @@ import { TelegramError, type Envelope } from './telegram-errors.js'
 import type { ApiCall, BotMessage, CallbackAnswer, EmulatorChat, EmulatorOptions, EmulatorUser, Fault, Update } from './types.js'
 import { UpdatesQueue } from './updates-queue.js'
 import { callbackQuery, documentMessage, noteRawUpdate, textMessage, toWireChat, toWireUser } from './user-actions.js'
+import { WebhookDelivery, type WebhookAttempt, type WebhookSettings } from './webhook-delivery.js'
 
 export type * from './types.js'
+export type { WebhookAttempt, WebhookSettings } from './webhook-delivery.js'
 
 export const DEFAULT_TOKEN = '123456:TEST-token-abcdefghijklmnopqrstuvwxyz'
 export const DEFAULT_BOT_USERNAME = 'mister_todo_bot'
@@ -32,7 +34,7 @@ export class BotApiEmulator {
   private readonly faults = new FaultBook()
   private readonly log: ApiCall[] = []
   private readonly heldAnswers = new Map<string, number>()
-  private readonly webhook = { url: '' }
+  private readonly webhook: WebhookDelivery
   private readonly inFlight = new Set<AbortController>()
   private stopping: Promise<void> | undefined
 
@@ -43,11 +45,13 @@ export class BotApiEmulator {
       server.listen(options.port ?? 0, '127.0.0.1', () => resolve())
     })
     const { port } = server.address() as AddressInfo
-    return new BotApiEmulator(server, port, options.token ?? DEFAULT_TOKEN, options.botUsername ?? DEFAULT_BOT_USERNAME)
+    return new BotApiEmulator(server, port, options.token ?? DEFAULT_TOKEN, options.botUsername ?? DEFAULT_BOT_USERNAME, options.webhookRetry)
   }
 
-  private constructor (private readonly server: Server, readonly port: number, readonly token: string, botUsername: string) {
+  private constructor (private readonly server: Server, readonly port: number, readonly token: string, botUsername: string, webhookRetry = { firstMs: 100, maxMs: 2000 }) {
     this.apiRoot = `http://127.0.0.1:${port}`
+    this.webhook = new WebhookDelivery(this.queue, webhookRetry)
+    this.queue.onPush = () => this.webhook.wake()
     const botId = Number.parseInt(token.split(':')[0] ?? '', 10)
     this.state = new ChatState({ id: Number.isFinite(botId) ? botId : 1, is_bot: true, first_name: 'Mister Todo', username: botUsername })
     server.on('request', (req: IncomingMessage, res: ServerResponse) => { void this.handle(req, res) })
@@ -57,6 +61,7 @@ export class BotApiEmulator {
   stop (): Promise<void> {
     this.stopping ??= new Promise<void>((resolve) => {
       this.queue.abandon()
+      this.webhook.stop()
       for (const controller of this.inFlight) controller.abort()
       this.server.close(() => resolve())
       this.server.closeAllConnections()
@@ -122,6 +127,10 @@ export class BotApiEmulator {
   get confirmedOffset (): number { return this.queue.confirmedOffset }
   pendingUpdates (): Update[] { return this.queue.pending() }
   activePollers (): number { return this.queue.activePollers }
+  /** The webhook as setWebhook left it (null: none set; updates wait for getUpdates). */
+  webhookSettings (): WebhookSettings | null { return this.webhook.settings === null ? null : { ...this.webhook.settings } }
+  /** Every webhook POST made, in order, with its answer. */
+  webhookAttempts (): WebhookAttempt[] { return this.webhook.attempts.map((a) => ({ ...a })) }
 
   // ---- faults ----
   failNext (method: string, fault: Fault, times = 1): void { this.faults.failNext(method, fault, times) }

@@ -7,11 +7,12 @@ import type { UploadedFile } from './request-body.js'
 import { DESCRIPTIONS, TelegramError, badRequest } from './telegram-errors.js'
 import type { CallbackAnswer } from './types.js'
 import { DEFAULT_LIMIT, MAX_TIMEOUT_SECONDS, type UpdatesQueue } from './updates-queue.js'
+import type { WebhookDelivery } from './webhook-delivery.js'
 
 export type MethodContext = {
   state: ChatState
   queue: UpdatesQueue
-  webhook: { url: string }
+  webhook: WebhookDelivery
   /** Aborted when the client goes away (or the emulator stops) before the answer. */
   signal: AbortSignal
   files: FileStore
@@ -137,19 +138,42 @@ export const METHODS: Record<string, Handler> = {
     return true
   },
 
-  setWebhook: (p, { webhook }) => {
-    webhook.url = typeof p.url === 'string' ? p.url : ''
+  setWebhook: (p, { queue, webhook }) => {
+    const url = typeof p.url === 'string' ? p.url.trim() : ''
+    if (p.drop_pending_updates === true) queue.dropPending()
+    if (url === '') {
+      webhook.set(null)
+      return true
+    }
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw badRequest(DESCRIPTIONS.webhookUrlInvalid)
+    }
+    // Telegram wants https; plain http is allowed here for a loopback address (tests).
+    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname))) throw badRequest(DESCRIPTIONS.webhookHttpsRequired)
+    const secret = p.secret_token === undefined ? undefined : String(p.secret_token)
+    if (secret !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(secret)) throw badRequest(DESCRIPTIONS.webhookSecretInvalid)
+    const max = toNumber(p.max_connections) ?? 40
+    const allowed = Array.isArray(p.allowed_updates) ? (p.allowed_updates as unknown[]).map(String) : undefined
+    webhook.set({ url, secretToken: secret, maxConnections: clamp(Math.trunc(max), 1, 100), allowedUpdates: allowed })
     return true
   },
 
   deleteWebhook: (p, { queue, webhook }) => {
-    webhook.url = ''
+    webhook.set(null)
     if (p.drop_pending_updates === true) queue.dropPending()
     return true
   },
 
   getWebhookInfo: (_p, { queue, webhook }) => ({
-    url: webhook.url, has_custom_certificate: false, pending_update_count: queue.pending().length,
+    url: webhook.url,
+    has_custom_certificate: false,
+    pending_update_count: queue.pending().length,
+    ...(webhook.settings === null ? {} : { max_connections: webhook.settings.maxConnections }),
+    ...(webhook.settings?.allowedUpdates === undefined ? {} : { allowed_updates: webhook.settings.allowedUpdates }),
+    ...(webhook.lastErrorDate === undefined ? {} : { last_error_date: webhook.lastErrorDate, last_error_message: webhook.lastErrorMessage }),
   }),
 
   ...FILE_METHODS,

@@ -25,6 +25,9 @@ export const DESCRIPTIONS = {
   parseModeUnsupported: 'Bad Request: unsupported parse_mode',
   tooLarge: 'Request Entity Too Large',
   badJson: "Bad Request: can't parse JSON encoded request",
+  webhookHttpsRequired: 'Bad Request: bad webhook: An HTTPS URL must be provided for webhook',
+  webhookUrlInvalid: 'Bad Request: bad webhook: Failed to resolve host: Name or service not known',
+  webhookSecretInvalid: 'Bad Request: secret token contains unallowed characters',
 } as const
 
 const STATUS_TEXT: Record<number, string> = {

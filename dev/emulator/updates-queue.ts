@@ -16,6 +16,8 @@ export class UpdatesQueue {
   private confirmed = 0
   private poller: Poller | undefined
   private wakeScheduled = false
+  /** Called on each push (the webhook delivery listens here). */
+  onPush: (() => void) | undefined
 
   /** A base in 100000..999999, so a bot cannot get away with assuming ids start at 0 or 1. */
   constructor (base = 100_000 + Math.floor(Math.random() * 900_000)) {
@@ -30,6 +32,7 @@ export class UpdatesQueue {
     const { update_id: _ignored, ...rest } = payload
     const update: Update = { update_id: this.nextId++, ...rest }
     this.queue.push(update)
+    this.onPush?.()
     // Answer on the next turn, so updates queued in one synchronous burst arrive as one batch.
     if (this.poller !== undefined && !this.wakeScheduled) {
       this.wakeScheduled = true
@@ -39,6 +42,11 @@ export class UpdatesQueue {
       })
     }
     return update
+  }
+
+  /** A webhook delivery answered 2xx: Telegram forgets that update. */
+  remove (updateId: number): void {
+    this.queue = this.queue.filter((u) => u.update_id !== updateId)
   }
 
   /** What deleteWebhook(drop_pending_updates) does: everything queued is forgotten. */

@@ -1,0 +1,103 @@
+// Webhook mode's serving phase (the poller's counterpart in app.ts): the webhook server bound,
+// Telegram pointed at it, the outbox drained after each committed update, and a graceful stop
+// that stops accepting, finishes the requests in hand, and only then closes the database.
+import type * as T from 'node-telegram-bot-api/types'
+import type { RunningBot, Serving } from '../app.js'
+import { startWebhookServer } from './server.js'
+import { registerWebhook, type WebhookInfoCache } from './telegram.js'
+
+/** While replies are still queued (Telegram was unreachable), the outbox is tried again this often. */
+export const OUTBOX_RETRY_MS = 5_000
+
+/** Runs `fn` now, or once more after the run in progress: many kicks, few runs. */
+function coalesced (fn: () => Promise<boolean>): { kick: () => void, idle: () => Promise<void>, lastEmptied: () => boolean } {
+  let running: Promise<void> | undefined
+  let again = false
+  let emptied = true
+  const kick = (): void => {
+    if (running !== undefined) {
+      again = true
+      return
+    }
+    running = (async () => {
+      do {
+        again = false
+        emptied = await fn()
+      } while (again)
+    })().finally(() => { running = undefined })
+  }
+  return { kick, idle: async () => { while (running !== undefined) await running }, lastEmptied: () => emptied }
+}
+
+/** `apply`: the pipeline for one update (resolves once committed, or known as a duplicate). */
+export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (update: T.Update) => Promise<void>): Promise<RunningBot & { webhook: { address: string, port: number } }> {
+  const settings = s.config.webhook
+  if (settings === null) throw new Error('serveWebhook without TELEGRAM_WEBHOOK_URL')
+  const drain = coalesced(() => s.gate.run(() => s.delivery.flush()).catch((err: unknown) => {
+    s.logger.warn({ err }, 'outbox delivery failed; retrying shortly')
+    return false
+  }))
+  // Bound before setWebhook, so Telegram's first POST finds us listening.
+  const server = await startWebhookServer({
+    settings,
+    apply,
+    afterCommit: () => drain.kick(),
+    logger: s.logger,
+  }).catch((err: unknown) => {
+    throw new Error(`cannot listen for webhooks on ${settings.host}:${settings.port}: ${err instanceof Error ? err.message : String(err)}. Set WEBHOOK_LISTEN to a free host:port (the one your reverse proxy forwards to)`, { cause: err })
+  })
+  try {
+    await registerWebhook(s.bot.api, settings)
+  } catch (err) {
+    await server.close()
+    throw err
+  }
+  info.listen = server.address
+  await info.refresh()
+  info.start()
+  const retry = setInterval(() => { if (!drain.lastEmptied()) drain.kick() }, OUTBOX_RETRY_MS)
+  retry.unref()
+  s.logger.info({ listen: server.address, url: settings.url, maxConnections: settings.maxConnections }, 'webhook mode: listening; Telegram delivers to the URL')
+  s.onServing?.()
+  // Awaited by stop: the loop settles its claims first, and the database must outlive that.
+  const remindersStarted = s.reminders.start().catch((err: unknown) => s.logger.error({ err }, 'reminder loop did not start'))
+  s.backups.start()
+
+  let finish: () => void = () => {}
+  const done = new Promise<void>((resolve) => { finish = resolve })
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      s.logger.info('webhook mode: stopping; finishing the requests in hand')
+      await server.close()
+      clearInterval(retry)
+      info.stop()
+      await drain.idle()
+      await s.reminders.stop()
+      await remindersStarted
+      await s.backups.stop()
+      await new Promise((resolve) => s.server.close(resolve))
+      await s.db.destroy()
+      s.lock.release()
+      s.logger.info({ answers: Object.fromEntries(server.answers) }, 'webhook mode: stopped')
+      finish()
+    })()
+    return stopping
+  }
+
+  return {
+    done,
+    stop,
+    ready: Promise.resolve(),
+    username: s.username,
+    version: s.version,
+    db: s.db,
+    schema: s.schema,
+    metrics: s.metrics,
+    pollState: s.pollState,
+    startedAt: s.startedAt,
+    health: s.health,
+    healthPort: s.server.port,
+    webhook: { address: server.address, port: server.port },
+  }
+}
