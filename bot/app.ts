@@ -33,6 +33,7 @@ import { OutboxDelivery } from './updates/delivery.js'
 import { UpdateLedger } from './updates/ledger.js'
 import { createPipeline } from './updates/pipeline.js'
 import { pollUpdates, tokenRejected, type PollState } from './updates/poller.js'
+import { listenAtStandby } from './webhook/early.js'
 import { serveWebhook } from './webhook/serve.js'
 import { leaveWebhookMode, WebhookInfoCache } from './webhook/telegram.js'
 
@@ -145,12 +146,21 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   // Nobody to hand over from (a plain start): take the lock now and say ready once serving, so
   // `pm2 start` still waits for a bot that answers. Else say ready now and stand by.
   const free = await tryDatabaseLock(config)
+  // ---- Webhook mode (issue 15): a standby listens already (bot/webhook/early.ts). ----
+  const early = free === null && config.webhook !== null ? await listenAtStandby(config.webhook, logger) : null
+  // ---- end webhook mode ----
   if (free === null) options.onStandby?.()
-  const lock = free ?? await waitForDatabaseLock(config, {
-    waitMs: config.handoverWaitS * 1000,
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-    onWait: (holder) => logger.info({ holder, version }, 'standby: loaded, waiting for the running bot to hand over'),
-  })
+  let lock: Awaited<ReturnType<typeof waitForDatabaseLock>>
+  try {
+    lock = free ?? await waitForDatabaseLock(config, {
+      waitMs: config.handoverWaitS * 1000,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      onWait: (holder) => logger.info({ holder, version }, 'standby: loaded, waiting for the running bot to hand over'),
+    })
+  } catch (err) {
+    await early?.abandon()
+    throw err
+  }
   const takeOverAt = performance.now()
   let db: Database | undefined
   // Closed again if anything after it fails, like the database and the lock.
@@ -207,11 +217,12 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     // PostgreSQL: updates of different chats side by side (the gate is for SQLite's one writer; a
     // chat's numbers are row-locked, the ledger's key stops a duplicate); SQLite: through the gate.
     const applyUpdate = config.database.engine === 'postgres' ? async (update: Parameters<typeof handle>[0]) => { await handle(update); loop.poke() } : (update: Parameters<typeof handle>[0]) => bot.handleUpdate(update)
-    if (webhookInfo !== undefined) return await serveWebhook(serving, webhookInfo, applyUpdate)
+    if (webhookInfo !== undefined) return await serveWebhook(serving, webhookInfo, applyUpdate, early)
     await leaveWebhookMode(bot.api, logger, { lastHandled: () => led.lastUpdateId(), handle: (update) => bot.handleUpdate(update), afterBatch: () => gate.run(() => delivery.flush()) })
     // ---- end webhook mode ----
     return serve(serving)
   } catch (err) {
+    await early?.abandon()
     listening?.close()
     await db?.destroy()
     lock.release()

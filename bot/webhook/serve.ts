@@ -3,6 +3,7 @@
 // that stops accepting, finishes the requests in hand, and only then closes the database.
 import type * as T from 'node-telegram-bot-api/types'
 import type { RunningBot, Serving } from '../app.js'
+import type { EarlyWebhook } from './early.js'
 import { startWebhookServer } from './server.js'
 import { registerWebhook, type WebhookInfoCache } from './telegram.js'
 
@@ -30,7 +31,8 @@ function coalesced (fn: () => Promise<boolean>): { kick: () => void, idle: () =>
 }
 
 /** `apply`: the pipeline for one update (resolves once committed, or known as a duplicate). */
-export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (update: T.Update) => Promise<void>): Promise<RunningBot & { webhook: { address: string, port: number } }> {
+/** `early`: the server a standby already listens on (bot/webhook/early.ts), or null: bind now. */
+export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (update: T.Update) => Promise<void>, early: EarlyWebhook | null = null): Promise<RunningBot & { webhook: { address: string, port: number } }> {
   const settings = s.config.webhook
   if (settings === null) throw new Error('serveWebhook without TELEGRAM_WEBHOOK_URL')
   const drain = coalesced(() => s.gate.run(() => s.delivery.flush()).catch((err: unknown) => {
@@ -38,7 +40,8 @@ export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (
     return false
   }))
   // Bound before setWebhook, so Telegram's first POST finds us listening.
-  const server = await startWebhookServer({
+  if (early !== null) early.connect({ apply, afterCommit: () => drain.kick() })
+  const server = early?.server ?? await startWebhookServer({
     settings,
     apply,
     afterCommit: () => drain.kick(),
