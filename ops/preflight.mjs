@@ -17,7 +17,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { TelegramApiError } from 'node-telegram-bot-api'
-import { $ } from 'zx'
+import { $ } from './lib/shell.mjs'
 import { freeBytes } from './lib/backups.mjs'
 import { isMain, ok, OpsError, parseFlags, reporter, runMain, scriptArgs, warn } from './lib/cli.mjs'
 import { formatBytes } from './lib/format.mjs'

@@ -5,7 +5,7 @@
 // build and runs its TypeScript through tsx.
 import fs from 'node:fs'
 import path from 'node:path'
-import { $ } from 'zx'
+import { $ } from './shell.mjs'
 import { OpsError } from './cli.mjs'
 
 /**

@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { $ } from 'zx'
+import { $ } from './shell.mjs'
 import { isAlive } from './backups.mjs'
 import { CODE_ROOT } from './paths.mjs'
 

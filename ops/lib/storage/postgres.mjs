@@ -7,7 +7,7 @@
 // without their password.
 import fs from 'node:fs'
 import path from 'node:path'
-import { $ } from 'zx'
+import { $ } from '../shell.mjs'
 import { importTs } from '../ts.mjs'
 
 /** @typedef {import('../../../bot/config.js').PostgresTarget} PostgresTarget */
