@@ -3,7 +3,8 @@
 // the node flags of ecosystem.config.js), so its memory (VmRSS) is its own. Beside it, in the same
 // run: an echo bot on the same library with the same flags (the memory baseline), and the bot's start
 // (process start → first getUpdates answered). Goals: median ≤ 2 ms, RSS ≤ 100 MB and ≤ 2× the echo
-// bot, ready ≤ 0.5 s.
+// bot, ready ≤ 0.5 s. Then the same /list with the bot on a private PostgreSQL server holding the same
+// dataset (median ≤ 3 ms), skipped, saying so, when PostgreSQL is not installed.
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import fs from 'node:fs'
@@ -15,7 +16,9 @@ import { staleReason } from '../bot/build-freshness.mjs'
 import { RUNTIME_NODE_FLAGS } from '../scripts/runtime-flags.mjs'
 import { benchDir, benchEnv, memoryOf, until } from './lib/bot-session.js'
 import { databaseAt, type DatasetSpec } from './lib/dataset.js'
-import type { Benchmark, BenchOptions, Row } from './lib/report.js'
+import { seedPostgres } from './lib/dataset-postgres.js'
+import { PG_SKIPPED, postgresInstalled, withPostgres } from './lib/postgres.js'
+import { skippedRow, type Benchmark, type BenchOptions, type Row } from './lib/report.js'
 import { summarize } from './lib/stats.js'
 
 export const OWNER = 1001
@@ -91,6 +94,33 @@ async function whereMemoryGoes (pid: number, databaseFile: string): Promise<stri
   return `file-backed ${(kb('Rss') - kb('Anonymous')).toFixed(0)} MB, anonymous ${kb('Anonymous').toFixed(0)} MB, V8 heap used ${mb('nodejs_heap_size_used_bytes')} of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB`
 }
 
+/** /list times with the bot child on PostgreSQL, on a fresh database seeded with `dataset`. */
+async function postgresListRow (size: typeof FULL, dataset: DatasetSpec): Promise<Row> {
+  const metric = '/list, 1 000-task chat (PostgreSQL)'
+  const goal = { op: '<=', limit: 3 } as const
+  if (!postgresInstalled()) return skippedRow('scale', metric, 'ms', PG_SKIPPED, goal)
+  return await withPostgres(async (pg) => {
+    const url = await pg.freshDatabase('scale')
+    const seeded = await seedPostgres(url, dataset)
+    const dir = benchDir('scale-pg')
+    const emu = await BotApiEmulator.start()
+    const child = spawnNode(path.join('bot', 'pm2-entry.mjs'), { ...benchEnv(emu, path.join(dir, 'db', 'todo.sqlite'), [OWNER], 'debug'), DATABASE_URL: url })
+    try {
+      await until(() => emu.activePollers() > 0 || child.exitCode !== null, 30_000, 'the bot child on PostgreSQL to poll')
+      if (child.exitCode !== null) throw new Error(`the bot child on PostgreSQL exited ${child.exitCode}: ${child.output().slice(-500)}`)
+      await converse(emu, '/list', size.warmup + size.lists)
+      await until(() => handledTimes(child.output()).length >= size.warmup + size.lists, 5_000, 'the log lines of every /list on PostgreSQL')
+      const times = handledTimes(child.output()).slice(size.warmup)
+      const note = `${dataset.tasks.toLocaleString('en-US')} tasks / ${dataset.chats.toLocaleString('en-US')} chats, PostgreSQL ${pg.version} (fsync on), tasks table ${seeded.tableMb.toFixed(0)} MB with indexes, seeded in ${seeded.seconds.toFixed(1)} s`
+      return { benchmark: 'scale', metric, unit: 'ms', summary: summarize(times), goal, note }
+    } finally {
+      await stop(child)
+      await emu.stop()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+}
+
 async function run ({ quick }: BenchOptions): Promise<Row[]> {
   const size = quick ? QUICK : FULL
   const dataset = quick ? QUICK_DATASET : FULL_DATASET
@@ -122,6 +152,7 @@ async function run ({ quick }: BenchOptions): Promise<Row[]> {
       { benchmark: name, metric: 'echo bot RSS (baseline)', unit: 'MB', summary: summarize([echo.rssMb]), note: 'node-telegram-bot-api, same flags, same messages' },
       { benchmark: name, metric: 'bot RSS / echo bot RSS', unit: '×', summary: summarize([after.rssMb / echo.rssMb]), goal: { op: '<=', limit: 2 } },
       { benchmark: name, metric: 'start → first poll', unit: 's', summary: summarize([readyMs / 1000]), goal: { op: '<=', limit: 0.5 }, note: 'process spawned → getUpdates reached the emulator' },
+      await postgresListRow(size, dataset),
     ]
   } finally {
     await stop(child)

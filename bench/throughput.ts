@@ -1,5 +1,7 @@
 // Throughput: a burst of to-do updates from many chats through the emulator (its own process), against an echo bot on
-// the same library and emulator in the same run. Goal: ≥ 70 % of the echo rate, p99 ≤ 5 ms.
+// the same library and emulator in the same run. Goal: ≥ 70 % of the echo rate, p99 ≤ 5 ms. The same rounds with the
+// bot on a private PostgreSQL server (a fresh database each), interleaved with the others: ≥ 50 % of the echo rate,
+// p99 ≤ 10 ms; skipped, saying so, when PostgreSQL is not installed.
 import { Bot } from 'node-telegram-bot-api'
 import { performance } from 'node:perf_hooks'
 import fs from 'node:fs'
@@ -7,7 +9,8 @@ import path from 'node:path'
 import { loadConfig } from '../bot/config.js'
 import { benchDir, benchEnv, startQuietBot, until } from './lib/bot-session.js'
 import { startRemoteEmulator } from './lib/remote-emulator.js'
-import type { Benchmark, BenchOptions, Row } from './lib/report.js'
+import { skippedRow, type Benchmark, type BenchOptions, type Row } from './lib/report.js'
+import { PG_SKIPPED, postgresInstalled, withPostgres, type BenchPostgres } from './lib/postgres.js'
 import { percentile, summarize } from './lib/stats.js'
 import { todoTraffic, userIds, type Message } from './lib/traffic.js'
 
@@ -39,10 +42,12 @@ async function echoRound (messages: readonly Message[]): Promise<number> {
   }
 }
 
-async function botRound (messages: readonly Message[], users: readonly number[]): Promise<Round> {
+/** The bot on SQLite (a new file), or on PostgreSQL when given a (fresh) database URL. */
+async function botRound (messages: readonly Message[], users: readonly number[], databaseUrl?: string): Promise<Round> {
   const emu = await startRemoteEmulator()
   const dir = benchDir('throughput')
-  const { bot, durations } = await startQuietBot(loadConfig(benchEnv(emu, path.join(dir, 'db', 'todo.sqlite'), users)))
+  const env = benchEnv(emu, path.join(dir, 'db', 'todo.sqlite'), users)
+  const { bot, durations } = await startQuietBot(loadConfig(databaseUrl === undefined ? env : { ...env, DATABASE_URL: databaseUrl }))
   try {
     const started = performance.now()
     emu.push(messages)
@@ -67,23 +72,48 @@ async function run ({ quick }: BenchOptions): Promise<Row[]> {
   const messages = todoTraffic(size.updates, users)
   const echo: number[] = []
   const rounds: Round[] = []
-  // One unmeasured round each first: JIT and connection warm-up would otherwise land on round 1.
-  const warmup = messages.slice(0, size.warmup)
-  await echoRound(warmup)
-  await botRound(warmup, users)
-  // Alternate so that drift on the machine hits both sides alike.
-  for (let r = 0; r < size.repeats; r += 1) {
-    echo.push(await echoRound(messages))
-    rounds.push(await botRound(messages, users))
+  const pgRounds: Round[] = []
+  let pgVersion = ''
+  const measure = async (pg: BenchPostgres | null): Promise<void> => {
+    // One unmeasured round each first: JIT and connection warm-up would otherwise land on round 1.
+    const warmup = messages.slice(0, size.warmup)
+    await echoRound(warmup)
+    await botRound(warmup, users)
+    if (pg !== null) await botRound(warmup, users, await pg.freshDatabase('throughput_warmup'))
+    // Alternate so that drift on the machine hits every side alike.
+    for (let r = 0; r < size.repeats; r += 1) {
+      echo.push(await echoRound(messages))
+      rounds.push(await botRound(messages, users))
+      if (pg !== null) pgRounds.push(await botRound(messages, users, await pg.freshDatabase('throughput')))
+    }
+    pgVersion = pg?.version ?? ''
   }
+  if (postgresInstalled()) await withPostgres(measure)
+  else await measure(null)
   const name = 'throughput'
   const note = `${size.updates} updates, ${size.chats} chats`
+  const ratios = (of: readonly Round[]): number[] => of.map((r, i) => r.rate / (echo[i] ?? Number.NaN))
+  const pgNote = `PostgreSQL ${pgVersion}, private server on 127.0.0.1, fsync on, a fresh database each round`
+  const pgRows: Row[] = pgRounds.length === 0
+    ? [
+        skippedRow(name, 'bot rate (PostgreSQL)', 'upd/s', PG_SKIPPED),
+        skippedRow(name, 'bot / echo (PostgreSQL)', '×', PG_SKIPPED, { op: '>=', limit: 0.5 }),
+        skippedRow(name, 'per-update p50 (PostgreSQL)', 'ms', PG_SKIPPED),
+        skippedRow(name, 'per-update p99 (PostgreSQL)', 'ms', PG_SKIPPED, { op: '<=', limit: 10 }),
+      ]
+    : [
+        { benchmark: name, metric: 'bot rate (PostgreSQL)', unit: 'upd/s', summary: summarize(pgRounds.map((r) => r.rate)), note: pgNote },
+        { benchmark: name, metric: 'bot / echo (PostgreSQL)', unit: '×', summary: summarize(ratios(pgRounds)), goal: { op: '>=', limit: 0.5 } },
+        { benchmark: name, metric: 'per-update p50 (PostgreSQL)', unit: 'ms', summary: summarize(pgRounds.map((r) => r.p50)) },
+        { benchmark: name, metric: 'per-update p99 (PostgreSQL)', unit: 'ms', summary: summarize(pgRounds.map((r) => r.p99)), goal: { op: '<=', limit: 10 } },
+      ]
   return [
     { benchmark: name, metric: 'bot rate', unit: 'upd/s', summary: summarize(rounds.map((r) => r.rate)), note },
     { benchmark: name, metric: 'echo bot rate (baseline)', unit: 'upd/s', summary: summarize(echo) },
-    { benchmark: name, metric: 'bot / echo', unit: '×', summary: summarize(rounds.map((r, i) => r.rate / (echo[i] ?? Number.NaN))), goal: { op: '>=', limit: 0.7 } },
+    { benchmark: name, metric: 'bot / echo', unit: '×', summary: summarize(ratios(rounds)), goal: { op: '>=', limit: 0.7 } },
     { benchmark: name, metric: 'per-update p50', unit: 'ms', summary: summarize(rounds.map((r) => r.p50)) },
     { benchmark: name, metric: 'per-update p99', unit: 'ms', summary: summarize(rounds.map((r) => r.p99)), goal: { op: '<=', limit: 5 } },
+    ...pgRows,
   ]
 }
 

@@ -13,6 +13,8 @@ export type Row = {
   summary: Summary
   goal?: Goal
   note?: string
+  /** Why this figure was not measured (e.g. "skipped: PostgreSQL not installed"); the row shows it instead of a value. */
+  skipped?: string
 }
 
 export type BenchOptions = { quick: boolean }
@@ -24,7 +26,14 @@ export type Benchmark = {
   run: (options: BenchOptions) => Promise<Row[]>
 }
 
+/** A row that could not be measured here: it keeps its place and goal in the table and says why. */
+export function skippedRow (benchmark: string, metric: string, unit: string, reason: string, goal?: Goal): Row {
+  const none = Number.NaN
+  return { benchmark, metric, unit, summary: { median: none, min: none, max: none, q1: none, q3: none, n: 0 }, ...(goal === undefined ? {} : { goal }), skipped: reason }
+}
+
 export function met (row: Row): boolean | null {
+  if (row.skipped !== undefined) return null
   if (row.goal === undefined || !Number.isFinite(row.summary.median)) return null
   return row.goal.op === '<=' ? row.summary.median <= row.goal.limit : row.summary.median >= row.goal.limit
 }
@@ -33,6 +42,9 @@ function cell (row: Row): string[] {
   const s = row.summary
   const spread = s.n > 1 ? `${round(s.min)}–${round(s.max)} (IQR ${round(s.q1)}–${round(s.q3)})` : '—'
   const verdict = met(row)
+  if (row.skipped !== undefined) {
+    return [row.benchmark, row.metric, '—', '—', '0', row.goal === undefined ? '—' : `${row.goal.op} ${row.goal.limit} ${row.unit}`, '', row.skipped]
+  }
   return [
     row.benchmark,
     row.metric,
