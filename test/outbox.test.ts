@@ -1,7 +1,7 @@
 // The outbox: a reply the Bot API could not take stays queued and is delivered later, once, in
 // order — the client's own retries are not what keeps it.
 import t from 'tap'
-import { OWNER, startHarness } from './support/bot-harness.js'
+import { FRIEND, OWNER, startHarness } from './support/bot-harness.js'
 import { waitUntil } from './support/wait.js'
 
 t.test('outbox: replies survive a sendMessage outage longer than the client retries, in order, once', async (t) => {
@@ -25,4 +25,25 @@ t.test('outbox: replies survive a sendMessage outage longer than the client retr
   let backlog: number | null = null
   await waitUntil(async () => (backlog = (await h.bot.health()).metrics.outboxBacklog) === 0, { what: 'the outbox to empty', timeoutMs: 3000, seen: () => String(backlog) })
   t.equal(backlog, 0)
+})
+
+t.test('outbox: replies to different chats are in flight together, each chat\'s in order', async (t) => {
+  const h = await startHarness()
+  t.teardown(() => h.close())
+  // Each sendMessage takes 300 ms to answer: one after another, no two calls could start closer.
+  h.emu.setMethodDelay('sendMessage', 300)
+  h.emu.sendText(OWNER, OWNER, 'first')
+  await h.emu.waitFor(() => h.emu.calls('sendMessage').length > 0, 10_000)
+  // Queued while that reply is in flight: the next poll takes them together.
+  for (const i of [1, 2, 3]) {
+    h.emu.sendText(OWNER, OWNER, `owner ${i}`)
+    h.emu.sendText(FRIEND, FRIEND, `friend ${i}`)
+  }
+  await waitUntil(() => h.emu.messages(OWNER).length === 4 && h.emu.messages(FRIEND).length === 3, { what: 'every reply', timeoutMs: 20_000 })
+  const calls = h.emu.calls('sendMessage').filter((c) => c.status === 200)
+  const overlapping = calls.some((a) => calls.some((b) => a.params.chat_id !== b.params.chat_id && Math.abs(a.at - b.at) < 250))
+  t.ok(overlapping, 'a reply to one chat went out while another chat\'s was in flight')
+  t.same(h.emu.messages(OWNER).map((m) => m.rendered), ['Added:\n#1 first', 'Added:\n#2 owner 1', 'Added:\n#3 owner 2', 'Added:\n#4 owner 3'])
+  t.same(h.emu.messages(FRIEND).map((m) => m.rendered), ['Added:\n#1 friend 1', 'Added:\n#2 friend 2', 'Added:\n#3 friend 3'])
+  t.equal(h.emu.calls('sendMessage').length, 7, 'each reply sent once')
 })
