@@ -145,6 +145,9 @@ export async function startBot (config: Config, options: StartOptions): Promise<
 
   // Nobody to hand over from (a plain start): take the lock now and say ready once serving, so
   // `pm2 start` still waits for a bot that answers. Else say ready now and stand by.
+  // ---- Webhook mode (issue 15): polling asks at standby whether a webhook is still set (see leaveWebhookMode). ----
+  const webhookAtStandby = config.webhook === null ? await bot.api.getWebhookInfo().catch(() => undefined) : undefined
+  // ---- end webhook mode ----
   const free = await tryDatabaseLock(config)
   // ---- Webhook mode (issue 15): a standby listens already (bot/webhook/early.ts). ----
   const early = free === null && config.webhook !== null ? await listenAtStandby(config.webhook, logger) : null
@@ -218,7 +221,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     // chat's numbers are row-locked, the ledger's key stops a duplicate); SQLite: through the gate.
     const applyUpdate = config.database.engine === 'postgres' ? async (update: Parameters<typeof handle>[0]) => { await handle(update); loop.poke() } : (update: Parameters<typeof handle>[0]) => bot.handleUpdate(update)
     if (webhookInfo !== undefined) return await serveWebhook(serving, webhookInfo, applyUpdate, early)
-    await leaveWebhookMode(bot.api, logger, { lastHandled: () => led.lastUpdateId(), handle: (update) => bot.handleUpdate(update), afterBatch: () => gate.run(() => delivery.flush()) })
+    await leaveWebhookMode(bot.api, logger, { lastHandled: () => led.lastUpdateId(), handle: (update) => bot.handleUpdate(update), afterBatch: () => gate.run(() => delivery.flush()) }, webhookAtStandby)
     // ---- end webhook mode ----
     return serve(serving)
   } catch (err) {

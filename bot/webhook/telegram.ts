@@ -47,10 +47,12 @@ export type CatchUp = {
  * would confirm such an update away unseen, so those are fetched and applied first (an id already
  * handled is skipped by the ledger). Returns how many were caught up.
  */
-export async function leaveWebhookMode (api: Api, logger: Logger, catchUp: CatchUp): Promise<number> {
+export async function leaveWebhookMode (api: Api, logger: Logger, catchUp: CatchUp, known?: T.WebhookInfo): Promise<number> {
+  // Asked at standby (`known`), so the usual answer — no webhook — costs the take-over no round trip.
+  if (known?.url === '') return 0
   let info: T.WebhookInfo
   try {
-    info = await api.getWebhookInfo()
+    info = known ?? await api.getWebhookInfo()
     if (info.url === '') return 0
     await api.deleteWebhook({ drop_pending_updates: false })
   } catch (err) {
