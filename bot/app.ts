@@ -119,11 +119,14 @@ async function standBy (config: Config): Promise<Standby> {
   const startedAt = Date.now()
   const version = gitVersion(config.projectRoot)
   const plan = pendingPlan(config.databaseFile, version)
-  const status = await checkSchemaForStandby(config.database, plan)
-  await preloadMigrations(plan, status)
   const apiErrors = new ApiErrorCounter()
   const bot = new Bot(config.token, { apiRoot: config.apiRoot, timeoutMs: API_TIMEOUT_MS, fetch: apiErrors.fetch })
-  const username = await getMeOrExplain(bot)
+  // The token check goes out while the schema is read: a crash restart waits for the slower one only.
+  const me = getMeOrExplain(bot)
+  me.catch(() => {})
+  const status = await checkSchemaForStandby(config.database, plan)
+  await preloadMigrations(plan, status)
+  const username = await me
   return { bot, username, version, plan, startedAt, apiErrors }
 }
 
@@ -140,14 +143,16 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   const now = (): number => clock.now()
   let health: () => Promise<Health> = () => Promise.reject(new Error('not serving yet'))
   const commands = commandList([healthCommand(() => health())])
-  await bot.api.setMyCommands({ commands: commands.filter((c) => c.menu !== false).map((c) => ({ command: c.name, description: c.description })) })
+  // Both out at once: a crash restart waits for one round trip, not two.
+  const commandsSet = bot.api.setMyCommands({ commands: commands.filter((c) => c.menu !== false).map((c) => ({ command: c.name, description: c.description })) })
     .catch((err: unknown) => logger.warn({ err }, 'setMyCommands failed; the command menu may be out of date'))
-
-  // Nobody to hand over from (a plain start): take the lock now and say ready once serving, so
-  // `pm2 start` still waits for a bot that answers. Else say ready now and stand by.
   // ---- Webhook mode (issue 15): polling asks at standby whether a webhook is still set (see leaveWebhookMode). ----
   const webhookAtStandby = config.webhook === null ? await bot.api.getWebhookInfo().catch(() => undefined) : undefined
   // ---- end webhook mode ----
+  await commandsSet
+
+  // Nobody to hand over from (a plain start): take the lock now and say ready once serving, so
+  // `pm2 start` still waits for a bot that answers. Else say ready now and stand by.
   const free = await tryDatabaseLock(config)
   // ---- Webhook mode (issue 15): a standby listens already (bot/webhook/early.ts). ----
   const early = free === null && config.webhook !== null ? await listenAtStandby(config.webhook, logger) : null
