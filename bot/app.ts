@@ -32,6 +32,7 @@ import { WriteGate } from './write-gate.js'
 import { OutboxDelivery } from './updates/delivery.js'
 import { UpdateLedger } from './updates/ledger.js'
 import { createPipeline } from './updates/pipeline.js'
+import { openGate } from './open/rate-limit.js'
 import { pollUpdates, tokenRejected, type PollState } from './updates/poller.js'
 import { serveWebhook } from './webhook/serve.js'
 import { leaveWebhookMode, WebhookInfoCache } from './webhook/telegram.js'
@@ -138,7 +139,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   const clock = options.clock ?? systemClock
   const now = (): number => clock.now()
   let health: () => Promise<Health> = () => Promise.reject(new Error('not serving yet'))
-  const commands = commandList([healthCommand(() => health())])
+  const commands = commandList([healthCommand(() => health())], config)
   await bot.api.setMyCommands({ commands: commands.filter((c) => c.menu !== false).map((c) => ({ command: c.name, description: c.description })) })
     .catch((err: unknown) => logger.warn({ err }, 'setMyCommands failed; the command menu may be out of date'))
 
@@ -189,7 +190,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       const chats = new ChatSettingsRepository(trx, now)
       return new Turn({ tasks: new TaskRepository(trx, now), chats, settings: await chats.get(chatId), chatId, updateId, now: now(), defaultZone: config.defaultTimezone })
     }
-    const handle = createPipeline({ api: bot.api, ledger, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn,
+    const handle = createPipeline({ api: bot.api, ledger, dispatch: createDispatch(username, commands, config), allowedUserIds: config.allowedUserIds, open: openGate(config, now), metrics, logger, newTurn,
       attachments: createAttachmentLoader({ api: bot.api, token: config.token, apiRoot: config.apiRoot, logger, botUsername: username }) })
     bot.use(async (ctx) => {
       await gate.run(() => handle(ctx.update))
