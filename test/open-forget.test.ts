@@ -3,6 +3,7 @@
 // so a table added later is checked too. On both engines.
 import type { Knex } from 'knex'
 import t from 'tap'
+import { forgetChat } from '../bot/commands/forget.js'
 import { OWNER, startHarness, type Harness } from './support/bot-harness.js'
 import { forEachEngine } from './support/engines.js'
 import { waitUntil } from './support/wait.js'
@@ -69,6 +70,17 @@ forEachEngine(t, 'forget: /forget deletes everything about the chat after the co
   const afterCancel = await rowsNaming(h.bot.db, USER)
   const stable = (rows: string[]): string[] => rows.filter((r) => !r.startsWith('rate_limits'))
   t.same(stable(afterCancel), stable(before), 'Cancel changed nothing')
+
+  // Replies still waiting for the chat are deleted with it, others' are kept (checked in a
+  // transaction that is rolled back: a queued row would be delivered before a button press).
+  await h.bot.db.transaction(async (trx) => {
+    const queued = (chat: number, text: string): Record<string, unknown> => ({ update_id: 1, method: 'sendMessage', params: JSON.stringify({ chat_id: chat, text }), created_at: Date.now() })
+    await trx('outbox').insert([queued(USER, 'waiting for the user'), queued(NEIGHBOUR, 'waiting for the neighbour')])
+    t.equal(await forgetChat(trx, USER, USER), 3)
+    t.same((await trx('outbox').select('params')).map((r: { params: string }) => JSON.parse(r.params) as unknown), [{ chat_id: NEIGHBOUR, text: 'waiting for the neighbour' }], 'the chat\'s waiting replies are deleted, the neighbour\'s kept')
+    await trx.rollback()
+  }).catch((err: unknown) => { if (err !== undefined) throw err })
+  t.equal((await rowsNaming(h.bot.db, USER)).filter((r) => r.startsWith('tasks:')).length, 3, 'rolled back')
 
   h.emu.pressButton(USER, USER, ask.message_id, yes ?? '')
   await h.emu.waitFor(() => h.emu.messages(USER).find((m) => m.message_id === ask.message_id && m.rendered !== 'Nothing was deleted.' && m.rendered !== ask.rendered))
