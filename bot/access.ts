@@ -1,5 +1,6 @@
 // The allow-list gate, the first middleware: users not on ALLOWED_USER_IDS get one short refusal
 // and nothing about them is stored (only the update id, so the update is not fetched again).
+// With ALLOWED_USER_IDS=* everyone is let in (open mode: see open/rate-limit.ts, updates/pipeline.ts).
 import type { Api } from 'node-telegram-bot-api'
 import type * as T from 'node-telegram-bot-api/types'
 

@@ -32,6 +32,7 @@ import { WriteGate } from './write-gate.js'
 import { OutboxDelivery } from './updates/delivery.js'
 import { UpdateLedger } from './updates/ledger.js'
 import { createPipeline } from './updates/pipeline.js'
+import { openGate } from './open/rate-limit.js'
 import { pollUpdates, tokenRejected, type PollState } from './updates/poller.js'
 import { listenAtStandby } from './webhook/early.js'
 import { serveWebhook } from './webhook/serve.js'
@@ -142,7 +143,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   const clock = options.clock ?? systemClock
   const now = (): number => clock.now()
   let health: () => Promise<Health> = () => Promise.reject(new Error('not serving yet'))
-  const commands = commandList([healthCommand(() => health())])
+  const commands = commandList([healthCommand(() => health())], config)
   // Both out at once: a crash restart waits for one round trip, not two.
   const commandsSet = bot.api.setMyCommands({ commands: commands.filter((c) => c.menu !== false).map((c) => ({ command: c.name, description: c.description })) })
     .catch((err: unknown) => logger.warn({ err }, 'setMyCommands failed; the command menu may be out of date'))
@@ -207,7 +208,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       const chats = new ChatSettingsRepository(trx, now)
       return new Turn({ tasks: new TaskRepository(trx, now), chats, settings: await chats.get(chatId), chatId, updateId, now: now(), defaultZone: config.defaultTimezone })
     }
-    const handle = createPipeline({ api: bot.api, ledger, dispatch: createDispatch(username, commands), allowedUserIds: config.allowedUserIds, metrics, logger, newTurn,
+    const handle = createPipeline({ api: bot.api, ledger, dispatch: createDispatch(username, commands, config), allowedUserIds: config.allowedUserIds, open: openGate(config, now), metrics, logger, newTurn,
       attachments: createAttachmentLoader({ api: bot.api, token: config.token, apiRoot: config.apiRoot, logger, botUsername: username }) })
     bot.use(async (ctx) => {
       await gate.run(() => handle(ctx.update))

@@ -100,6 +100,58 @@ function webhookOf (v: { TELEGRAM_WEBHOOK_URL?: string | undefined, WEBHOOK_LIST
 }
 // ---- end of webhook settings ----
 
+// ---- Open mode and per-user limits (issue 15): ALLOWED_USER_IDS=* lets anyone in. ----
+/** ALLOWED_USER_IDS=*: anyone may use the bot; OWNER_USER_ID names the owner. */
+export const OPEN_TO_ALL = '*'
+export const DEFAULT_RATE_LIMIT_PER_MINUTE = 30
+export const DEFAULT_MAX_TASKS_PER_CHAT = 10_000
+
+export type OpenLimits = Readonly<{
+  /** Updates one user may send in a minute (a clock minute, UTC) before "Slow down"; the owner is never limited. */
+  ratePerMinute: number
+  /** Tasks (open and done, not deleted) one chat may hold. */
+  maxTasksPerChat: number
+}>
+
+const openSchema = {
+  OWNER_USER_ID: z.string().trim().optional()
+    .refine((v) => v === undefined || (/^\d{1,16}$/.test(v) && Number(v) > 0), 'is not a positive numeric Telegram user id: put your own user id there (ask @userinfobot)')
+    .transform((v) => v === undefined ? undefined : Number(v)),
+  RATE_LIMIT_PER_MINUTE: z.string().trim().default(String(DEFAULT_RATE_LIMIT_PER_MINUTE))
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 10_000, `is not a number of updates per minute: use 1–10000 (default ${DEFAULT_RATE_LIMIT_PER_MINUTE})`)
+    .transform(Number),
+  MAX_TASKS_PER_CHAT: z.string().trim().default(String(DEFAULT_MAX_TASKS_PER_CHAT))
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 1_000_000, `is not a number of tasks: use 1–1000000 (default ${DEFAULT_MAX_TASKS_PER_CHAT})`)
+    .transform(Number),
+}
+
+/** The owner's problems no single variable's check can see: * needs OWNER_USER_ID; a list's owner is its first id. */
+function ownerProblems (cleaned: Record<string, string>): string[] {
+  const list = cleaned.ALLOWED_USER_IDS?.trim()
+  const raw = cleaned.OWNER_USER_ID?.trim()
+  if (list === undefined) return []
+  if (list === OPEN_TO_ALL) {
+    return raw === undefined ? ['OWNER_USER_ID is missing, and ALLOWED_USER_IDS=* (open to anyone) needs it: put your own Telegram user id in .env (ask @userinfobot)'] : []
+  }
+  if (raw === undefined || !/^\d{1,16}$/.test(raw)) return []
+  const ids = list.split(',').map((p) => p.trim()).filter((p) => p !== '')
+  if (!ids.every((p) => /^\d{1,16}$/.test(p))) return []
+  if (!ids.map(Number).includes(Number(raw))) return [`OWNER_USER_ID ${raw} is not in ALLOWED_USER_IDS: the owner must be one of the allowed users; add it (first) to ALLOWED_USER_IDS or remove OWNER_USER_ID`]
+  if (Number(ids[0]) !== Number(raw)) return [`OWNER_USER_ID ${raw} is not the first id of ALLOWED_USER_IDS, and the first listed id is the owner: put ${raw} first in ALLOWED_USER_IDS or remove OWNER_USER_ID`]
+  return []
+}
+
+/** Who may use the bot and who the owner is. allowedUserIds keeps the owner first (what ops reads as the owner); in open mode it is the owner alone. */
+function accessOf (v: { ALLOWED_USER_IDS: readonly number[] | typeof OPEN_TO_ALL, OWNER_USER_ID?: number | undefined, RATE_LIMIT_PER_MINUTE: number, MAX_TASKS_PER_CHAT: number }): { allowedUserIds: readonly number[], openToAll: boolean, ownerUserId: number, limits: OpenLimits } {
+  const limits = Object.freeze({ ratePerMinute: v.RATE_LIMIT_PER_MINUTE, maxTasksPerChat: v.MAX_TASKS_PER_CHAT })
+  if (v.ALLOWED_USER_IDS === OPEN_TO_ALL) {
+    const owner = v.OWNER_USER_ID ?? 0 // ownerProblems refused a missing one
+    return { allowedUserIds: Object.freeze([owner]), openToAll: true, ownerUserId: owner, limits }
+  }
+  return { allowedUserIds: v.ALLOWED_USER_IDS, openToAll: false, ownerUserId: v.ALLOWED_USER_IDS[0] ?? 0, limits }
+}
+// ---- end of open mode ----
+
 /** A cron setting: five fields or `off`, checked by the same parser the scheduler uses. */
 function cronSetting (fallback: string, example: string) {
   return z.string().trim().default(fallback).transform((raw, ctx) => {
@@ -163,6 +215,7 @@ const schema = z.object({
     .trim()
     .min(1, 'is empty: put your Telegram user id in .env (ask @userinfobot)')
     .transform((raw, ctx) => {
+      if (raw === '*') return OPEN_TO_ALL // open mode (issue 15): see the open-mode block below
       const parts = raw.split(',').map((p) => p.trim()).filter((p) => p !== '')
       const bad = parts.filter((p) => !/^\d{1,16}$/.test(p) || Number(p) <= 0)
       if (bad.length > 0 || parts.length === 0) {
@@ -226,10 +279,12 @@ const schema = z.object({
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 86_400, `is not a time limit in seconds: use 1–86400 (default ${DEFAULT_BACKUP_COPY_TIMEOUT_S})`)
     .transform(Number),
   ...webhookSchema,
+  ...openSchema,
 })
 
 export type Config = Readonly<{
   token: string
+  /** The listed users, the owner first; in open mode the owner alone. */
   allowedUserIds: readonly number[]
   apiRoot: string
   /** The SQLite file; with DATABASE_URL set, its folder still holds the bot's local state (lock, serving.json). */
@@ -260,6 +315,12 @@ export type Config = Readonly<{
   backupCopyTimeoutS: number
   /** Webhook mode's settings, or null: the bot polls. */
   webhook: WebhookSettings | null
+  /** ALLOWED_USER_IDS=*: anyone may use the bot (allowedUserIds then holds the owner alone). */
+  openToAll: boolean
+  /** The owner: the first of ALLOWED_USER_IDS, or OWNER_USER_ID with ALLOWED_USER_IDS=*. */
+  ownerUserId: number
+  /** Per-user limits; enforced in open mode (listed users are trusted). */
+  limits: OpenLimits
 }>
 
 export class ConfigError extends AppError {
@@ -282,7 +343,7 @@ export function checkEnvironment (env: Env = process.env): { config?: Config, pr
     if (value !== undefined && value.trim() !== '') cleaned[key] = value
   }
   const parsed = schema.safeParse(cleaned)
-  const missing = webhookSecretMissing(cleaned)
+  const missing = [...webhookSecretMissing(cleaned), ...ownerProblems(cleaned)]
   if (!parsed.success || missing.length > 0) {
     const problems = [...(parsed.error?.issues ?? []).map((issue) => `${String(issue.path[0] ?? 'environment')} ${issue.message}`), ...missing]
     return { problems: [...new Set(problems)] }
@@ -291,7 +352,7 @@ export function checkEnvironment (env: Env = process.env): { config?: Config, pr
   const dataRoot = path.resolve(PROJECT_ROOT, v.MISTER_TODO_ROOT ?? '.')
   const config: Config = Object.freeze({
     token: v.TELEGRAM_BOT_TOKEN,
-    allowedUserIds: v.ALLOWED_USER_IDS,
+    ...accessOf(v),
     apiRoot: v.TELEGRAM_API_ROOT,
     databaseFile: path.resolve(dataRoot, v.DATABASE_FILE),
     database: targetOf(path.resolve(dataRoot, v.DATABASE_FILE), v),

@@ -139,7 +139,7 @@ t.test('help: /start and /help explain the commands; the menu is set', async (t)
   t.match((await h.say('/help')).rendered, /\/due 3 friday 9am/)
   const call = h.emu.calls('setMyCommands')[0]
   const names = (call?.params.commands as Array<{ command: string }>).map((c) => c.command)
-  t.same(names, ['help', 'add', 'list', 'all', 'done', 'undo', 'edit', 'del', 'clear', 'today', 'due', 'tz', 'digest', 'remind', 'export', 'import', 'health'])
+  t.same(names, ['help', 'add', 'list', 'all', 'done', 'undo', 'edit', 'del', 'clear', 'today', 'due', 'tz', 'digest', 'remind', 'export', 'import', 'health', 'privacy', 'forget'])
 })
 
 t.test('commands to another bot are ignored', async (t) => {

@@ -41,8 +41,8 @@ forEachEngine(t, 'migrate-data: SQLite into an empty PostgreSQL database, verifi
   const moved = await run()
   t.equal(moved.code, 0, moved.stderr)
   t.equal(moved.stdout, [
-    `✓ check  storage/db/todo.sqlite (integrity ok, 1,201 tasks, schema 20261201190000_handled_updates.ts) → ${shownUrl} (empty)`,
-    `✓ migrate-data  ${shownUrl} ← storage/db/todo.sqlite (9 tables, row counts match)`,
+    `✓ check  storage/db/todo.sqlite (integrity ok, 1,201 tasks, schema 20261201230000_rate_limits.ts) → ${shownUrl} (empty)`,
+    `✓ migrate-data  ${shownUrl} ← storage/db/todo.sqlite (10 tables, row counts match)`,
     '  table            before  after',
     '  bot_state             0      0',
     '  chats                 2      2',
@@ -50,6 +50,7 @@ forEachEngine(t, 'migrate-data: SQLite into an empty PostgreSQL database, verifi
     '  handled_updates       1      1',
     '  outbox                1      1',
     '  owner_notices         0      0',
+    '  rate_limits           0      0',
     '  reminders             0      0',
     '  scheduled_jobs        0      0',
     '  tasks             1,201  1,201',

@@ -1,4 +1,6 @@
-// /start and /help: the whole bot explained in a few lines.
+// /start and /help: the whole bot explained in a few lines, with the limits that apply here.
+import type { Config } from '../config.js'
+import { MAX_TASK_LENGTH } from '../tasks/parse.js'
 import type { CommandSpec } from './types.js'
 
 export const HELP_TEXT = [
@@ -21,11 +23,30 @@ export const HELP_TEXT = [
   '/remind 30m – remind ahead of due times (/remind off)',
   '/export – your tasks as a file (/export csv, /export todo); /import – send a file with /import as its caption',
   '/health – is the bot well?',
+  '/privacy – what I store; /forget – delete everything about this chat',
   '',
   'Task numbers stay the same until a task is deleted.',
 ].join('\n')
 
-export const helpCommands: CommandSpec[] = [
-  { name: 'start', description: 'Welcome and how to use me', menu: false, handler: async (turn) => turn.reply(`👋 Hi! ${HELP_TEXT}`) },
-  { name: 'help', description: 'How to use me', handler: async (turn) => turn.reply(HELP_TEXT) },
-]
+const count = (n: number): string => n.toLocaleString('en-US')
+
+/** The limits line: in open mode (ALLOWED_USER_IDS=*) the per-user limits, else the task length alone. */
+export function limitsLine (config?: Pick<Config, 'openToAll' | 'limits'>): string {
+  const text = `${count(MAX_TASK_LENGTH)} characters per task`
+  if (config === undefined || !config.openToAll) return `Limits: ${text}.`
+  return `Limits: ${count(config.limits.ratePerMinute)} messages a minute per person, ${count(config.limits.maxTasksPerChat)} tasks per chat, ${text}.`
+}
+
+export function helpText (config?: Pick<Config, 'openToAll' | 'limits'>): string {
+  return `${HELP_TEXT}\n${limitsLine(config)}`
+}
+
+export function helpCommandsFor (config?: Pick<Config, 'openToAll' | 'limits'>): CommandSpec[] {
+  const text = helpText(config)
+  return [
+    { name: 'start', description: 'Welcome and how to use me', menu: false, handler: async (turn) => turn.reply(`👋 Hi! ${text}`) },
+    { name: 'help', description: 'How to use me', handler: async (turn) => turn.reply(text) },
+  ]
+}
+
+export const helpCommands: CommandSpec[] = helpCommandsFor()

@@ -9,6 +9,7 @@ import type { Dispatch } from '../commands/index.js'
 import { UserInputError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
+import type { OpenGate } from '../open/rate-limit.js'
 import { escapeHtml } from '../tasks/render.js'
 import type { AttachmentLoader } from '../transfer/attachment.js'
 import type { TurnFactory } from '../turn.js'
@@ -27,6 +28,8 @@ export type PipelineDeps = {
   newTurn: TurnFactory
   /** Fetches the file an /import names, before the transaction (a download must not hold it open). */
   attachments?: AttachmentLoader
+  /** Open mode (issue 15): lets everyone in with ALLOWED_USER_IDS=*, and counts updates against the per-user rate limit. */
+  open?: OpenGate
 }
 
 function chatOf (update: T.Update): number | undefined {
@@ -46,15 +49,18 @@ function failureReplies (update: T.Update, chatId: number, text: string): Outgoi
 export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promise<void> {
   const allowed = new Set(deps.allowedUserIds)
   const { ledger, logger, metrics } = deps
+  // ---- open mode (issue 15) ----
+  const admitted = (userId: number): boolean => deps.open?.openToAll === true || allowed.has(userId)
+  // ---- end open mode ----
 
   return async (update) => {
     const started = performance.now()
     const updateId = update.update_id
     const userId = senderOf(update)
     const chatId = chatOf(update)
-    if (userId === undefined || chatId === undefined || !allowed.has(userId)) {
+    if (userId === undefined || chatId === undefined || !admitted(userId)) {
       if (!await ledger.handleOnce(updateId, async () => [])) return
-      if (userId !== undefined && !allowed.has(userId)) {
+      if (userId !== undefined && !admitted(userId)) {
         metrics.refused++
         logger.info({ updateId, userId }, 'refused: user not on the allow-list')
         await refuse(deps.api, update, userId).catch((err: unknown) => logger.warn({ updateId, err }, 'refusal not delivered'))
@@ -63,9 +69,13 @@ export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promi
     }
     const attachment = await deps.attachments?.(update)
     const apply = async (trx: Knex.Transaction): Promise<Outgoing[]> => {
+      // ---- open mode (issue 15): over the rate limit, the update is recorded with "Slow down" once a minute, else nothing ----
+      const limited = await deps.open?.overLimit(trx, userId, chatId, update)
+      if (limited !== undefined && limited !== null) return limited
+      // ---- end open mode ----
       const turn = await deps.newTurn(trx, chatId, updateId)
       turn.attachment = attachment
-      await deps.dispatch(turn, update)
+      await deps.dispatch(turn, update, trx)
       if ('callback_query' in update && !turn.outgoing.some((o) => o.method === 'answerCallbackQuery')) {
         turn.answer(update.callback_query.id)
       }
