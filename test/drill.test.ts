@@ -64,3 +64,13 @@ t.test('drill: a backup whose counts differ from its manifest fails at list, nam
   t.equal(run.code, 1)
   t.equal(run.stderr, `✗ drill list: /list shows 27 open task(s) in the owner's chat 1, the manifest of ${name} says 28 — see: take a fresh backup: npx zx ops/backup.mjs\n`)
 })
+
+t.test('drill: open to anyone (ALLOWED_USER_IDS=*), the owner is OWNER_USER_ID, for the manifest and the drill', async (t) => {
+  const box = await createSandbox(t, { tasks: 30 })
+  const open = { ALLOWED_USER_IDS: '*', OWNER_USER_ID: '1' }
+  const result = await backup({ root: box.root, env: { ...box.env, ...open }, quiet: true })
+  t.match(readManifest(result.file ?? '').owner, { chatId: 1, openTasks: 27 })
+  const run = await box.run('backup', ['--drill'], open)
+  t.equal(run.code, 0, run.stderr)
+  t.match(run.stdout, /the bot answered \/list with 27 open in the owner's chat as the manifest says/)
+})

@@ -46,9 +46,14 @@ export async function copySettings (paths) {
   return { ...settings, backupCopyTo: env.BACKUP_COPY_TO === undefined || env.BACKUP_COPY_TO.trim() === '' ? null : path.resolve(paths.root, env.BACKUP_COPY_TO.trim()) }
 }
 
-/** The owner (the first of ALLOWED_USER_IDS), or null when it is not set. @param {import('./paths.mjs').Paths} paths */
+/**
+ * The owner, as the bot reads it: the first of ALLOWED_USER_IDS, or OWNER_USER_ID when the bot is
+ * open to anyone (`*`); null when it is not set. @param {import('./paths.mjs').Paths} paths
+ */
 export function ownerIdFrom (paths) {
-  const first = /^\s*(\d{1,16})\s*(,|$)/.exec(setting(paths, 'ALLOWED_USER_IDS') ?? '')?.[1]
+  const allowed = (setting(paths, 'ALLOWED_USER_IDS') ?? '').trim()
+  const source = allowed === '*' ? setting(paths, 'OWNER_USER_ID') ?? '' : allowed
+  const first = /^\s*(\d{1,16})\s*(,|$)/.exec(source)?.[1]
   return first === undefined ? null : Number(first)
 }
 
