@@ -66,6 +66,7 @@ t.test('restore: keeps the pre-restore copy, and restoring that copy brings back
     ' {2}handled_updates {7}0 {6}0',
     ' {2}outbox {16}0 {6}0',
     ' {2}owner_notices {9}0 {6}0',
+    ' {2}rate_limits {11}0 {6}0',
     ' {2}reminders {13}0 {6}0',
     ' {2}scheduled_jobs {8}0 {6}0',
     ' {2}tasks {15}105 {4}100',
