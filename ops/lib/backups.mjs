@@ -173,8 +173,15 @@ export function removeStaleTemps (dir) {
 export function isAlive (pid) {
   try {
     process.kill(pid, 0)
-    return true
   } catch (err) {
     return /** @type {NodeJS.ErrnoException} */ (err).code === 'EPERM'
+  }
+  // One that has exited but is not yet reaped by its parent (a zombie: PM2 on a loaded machine)
+  // still answers kill 0, yet serves and holds nothing.
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch (err) {
+    return /** @type {NodeJS.ErrnoException} */ (err).code !== 'ENOENT'
   }
 }

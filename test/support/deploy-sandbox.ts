@@ -218,7 +218,10 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
         .map((e) => `${e.msg.split(':')[0]} (pid ${e.pid}) ${e.at - t0} ms`).join('; ') + ` (0 = ${new Date(t0).toISOString()})`
     },
     handoverOrder: (oldPid, newPid) => {
-      const marks: Array<[number, string, string]> = [[newPid, 'standby: loaded', 'new stood by'], [oldPid, 'stopping: finishing', 'old asked to stop'], [oldPid, 'polling ended', 'old ended polling'], [newPid, 'took over: serving', 'new took over']]
+      // "ready for pm2" is logged just before the ready message that makes PM2 ask the old process
+      // to stop; "standby: loaded, waiting" comes at the first look at the lock, which a loaded
+      // machine may delay past the old one's stop.
+      const marks: Array<[number, string, string]> = [[newPid, 'ready for pm2', 'new stood by'], [oldPid, 'stopping: finishing', 'old asked to stop'], [oldPid, 'polling ended', 'old ended polling'], [newPid, 'took over: serving', 'new took over']]
       const log = botLog()
       const seen = marks.flatMap(([pid, msg, name]) => {
         const e = log.findLast((x) => x.pid === pid && x.msg.startsWith(msg))
