@@ -99,9 +99,11 @@ t.test('scheduled backup: three runs missed while the bot was down are made up b
 t.test('scheduled backup: a copy that hangs past its limit tells the owner once, health is degraded, local backups are kept', async (t) => {
   const r = await rig(t, { BACKUP_COPY_COMMAND: 'node -e "setTimeout(() => {}, 30000)" {file}', BACKUP_COPY_TIMEOUT_S: '1' })
   await r.bot.stop()
+  // Listening before the start: the reply may come before start() returns.
+  const hello = r.emu.waitForMessage(OWNER)
   r.emu.sendText(OWNER, OWNER, '/start')
   await r.start()
-  await r.emu.waitForMessage(OWNER)
+  await hello
   const before = r.emu.messages(OWNER).length
   for (let day = 0; day < 2; day += 1) {
     r.clock.set(BEFORE_THREE + day * DAY + HOUR + 1000)
@@ -126,9 +128,11 @@ t.test('scheduled backup: a copy that hangs past its limit tells the owner once,
 t.test('scheduled backup: too little free space fails the backup, the owner is told once, and /health shows it', async (t) => {
   const r = await rig(t, {}, { childEnv: { MISTER_TODO_FREE_BYTES: '1000' } })
   await r.bot.stop()
+  // Listening before the start: the reply may come before start() returns.
+  const hello = r.emu.waitForMessage(OWNER)
   r.emu.sendText(OWNER, OWNER, '/start')
   await r.start()
-  await r.emu.waitForMessage(OWNER)
+  await hello
   const before = r.emu.messages(OWNER).length
   for (let day = 0; day < 2; day += 1) {
     r.clock.set(BEFORE_THREE + day * DAY + HOUR + 1000)
@@ -150,9 +154,11 @@ t.test('scheduled backup: a backup older than two days tells the owner once', as
   const r = await rig(t, { BACKUP_SCHEDULE: '0 3 1 1 *' }, { clockAt: Date.now() })
   await r.bot.stop()
   const old = await backup({ root: r.root, env: { DATABASE_FILE: path.join(r.root, 'storage', 'db', 'todo.sqlite') }, quiet: true, now: () => new Date(Date.now() - 5 * DAY) })
+  // Listening before the start: the reply may come before start() returns.
+  const hello = r.emu.waitForMessage(OWNER)
   r.emu.sendText(OWNER, OWNER, '/start')
   await r.start()
-  await r.emu.waitForMessage(OWNER)
+  await hello
   await settle()
   t.equal(r.emu.messages(OWNER).filter((m) => m.text.startsWith('⚠️')).length, 0, 'not within two days of the schedule\'s start in this database')
   r.clock.advance(2 * DAY + HOUR)
@@ -167,9 +173,11 @@ t.test('scheduled backup: a backup older than two days tells the owner once', as
 t.test('scheduled drill: a failing drill tells the owner once; the next week\'s passing drill clears it', async (t) => {
   const r = await rig(t, { BACKUP_SCHEDULE: 'off', DRILL_SCHEDULE: '30 4 * * 0' }, { clockAt: Date.parse('2026-11-29T02:00:00Z') })
   await r.bot.stop()
+  // Listening before the start: the reply may come before start() returns.
+  const hello = r.emu.waitForMessage(OWNER)
   r.emu.sendText(OWNER, OWNER, '/start')
   await r.start()
-  await r.emu.waitForMessage(OWNER)
+  await hello
   r.clock.set(Date.parse('2026-11-29T03:31:00Z'))
   await waitForRuns(r, 'drill', (row) => row?.outcome === 'failed')
   const notice = await r.emu.waitFor(() => r.emu.messages(OWNER).find((m) => m.text.startsWith('⚠️')))

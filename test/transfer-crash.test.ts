@@ -66,7 +66,8 @@ t.test('import crash: kill -9 while the file downloads, then the import happens 
   t.same(await rows(chat), [], 'nothing stored while the file was being read')
   emu.setMethodDelay('file', 0)
   await start()
-  const reply = await emu.waitForMessage(chat, (m) => IMPORTED.test(m.rendered), 30_000)
+  // The redelivered import may be answered before start() has returned: look at the chat, not for a new message.
+  const reply = await emu.waitFor(() => emu.messages(chat).find((m) => IMPORTED.test(m.rendered)), 30_000)
   t.match(reply.rendered, IMPORTED)
   once(t, await rows(chat), 'after the restart')
   t.equal(emu.calls('file').length, 2, 'the file was fetched again for the redelivered update')
