@@ -56,7 +56,8 @@ t.test('webhook emulator: setWebhook is recorded; getUpdates is refused while it
   t.same(emu.webhookSettings(), { url: closed, secretToken: 'abc_DEF-123', maxConnections: 3, allowedUpdates: ['message'] })
   t.same(await api(emu, 'getUpdates'), { ok: false, error_code: 409, description: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first" })
   emu.sendText(1, 1, 'one')
-  await waitUntil(() => emu.webhookAttempts().length > 0, { what: 'a delivery attempt' })
+  // An attempt is recorded when it starts; the refusal comes a moment later.
+  await waitUntil(() => emu.webhookAttempts().some((a) => a.error !== undefined), { what: 'a refused delivery attempt' })
   const info = await api(emu, 'getWebhookInfo')
   t.match(info.result, { url: closed, pending_update_count: 1, max_connections: 3, last_error_message: 'Connection refused' })
   t.same(await api(emu, 'deleteWebhook'), { ok: true, result: true })
