@@ -297,14 +297,11 @@ function serve (s: Serving): RunningBot {
       await done.catch(() => {})
     },
     ready,
-    username: s.username,
-    version: s.version,
-    db: s.db,
-    schema: s.schema,
-    metrics: s.metrics,
-    pollState: s.pollState,
-    startedAt: s.startedAt,
-    health: s.health,
-    healthPort: s.server.port,
+    ...servingFacts(s),
   }
+}
+
+/** What a running bot reports the same way whether it polls or takes webhooks. */
+export function servingFacts (s: Serving): Omit<RunningBot, 'done' | 'stop' | 'ready' | 'webhook'> {
+  return { username: s.username, version: s.version, db: s.db, schema: s.schema, metrics: s.metrics, pollState: s.pollState, startedAt: s.startedAt, health: s.health, healthPort: s.server.port }
 }

@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import pg from 'pg'
 
 export type PgServer = { dir: string, port: number, user: string, password: string, bin: string, owner: number }
 
@@ -80,3 +81,13 @@ export function urlFor (server: PgServer, database: string, password = server.pa
   return `postgres://${server.user}:${encodeURIComponent(password)}@127.0.0.1:${server.port}/${database}`
 }
 
+/** Runs `work` as the server's superuser on its maintenance database (create or drop databases, roles). */
+export async function asAdmin<T> (server: PgServer, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: urlFor(server, 'postgres') })
+  await client.connect()
+  try {
+    return await work(client)
+  } finally {
+    await client.end()
+  }
+}

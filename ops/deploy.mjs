@@ -48,7 +48,7 @@ import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
 import { currentReleaseDir, depsFor, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
 import { appendRelease, historyTable, newId, readReleases, who } from './lib/releases.mjs'
 import { announce, notifyOwner } from './lib/notices.mjs'
-import { freeBackupPath, writeManifestFor } from './lib/snapshot.mjs'
+import { takeOverSnapshot, writeManifestFor } from './lib/snapshot.mjs'
 import { createRunner, DEFAULT_READY_S, reported, switchCode, verifyBot, watchBot, logOffset } from './lib/steps.mjs'
 import { runTests } from './lib/test-run.mjs'
 import { runTable } from './lib/step-table.mjs'
@@ -102,19 +102,12 @@ function withAnnounceText (args) {
  *   release: { dir: string, name: string, created: boolean, deps: string } | null, previousDir: string,
  *   backupFile: string | null, migrations: string[], plan: import('./lib/handover.mjs').HandoverPlan | null,
  *   tookOver: Awaited<ReturnType<typeof handOver>> | null, logOffset: number, depsChanged: boolean,
- *   engine: 'sqlite' | 'postgres'
+ *   storage: import('./lib/storage/index.mjs').Storage
  * }} DeployContext
  */
 
 const short = (/** @type {string} */ c) => c.slice(0, 7)
 
-/**
- * SQLite: a copy of the file taken at take-over, while nothing writes (what a rollback restores).
- * PostgreSQL: none — each migration runs in a transaction, and the backup step's verified pg_dump,
- * taken moments before, is the restore point (ops/restore.mjs).
- * @param {DeployContext} c @returns {{ snapshot?: string }}
- */
-const takeOverSnapshot = (c) => c.engine === 'sqlite' ? { snapshot: freeBackupPath(c.paths.backupsDir, 'backup') } : {}
 const incoming = (/** @type {DeployContext} */ c) => !c.upToDate
 
 /**
@@ -128,7 +121,7 @@ async function handBack (c) {
   if (unchanged !== null) return unchanged
   const applied = c.tookOver?.result?.ok === true && c.migrations.length > 0
   const plan = applied
-    ? writePlan(c.paths.databaseFile, { version: c.from, ...takeOverSnapshot(c), undo: { migrationsDir: path.join(c.release?.dir ?? '', 'storage', 'migrations'), names: [...c.migrations].reverse() } })
+    ? writePlan(c.paths.databaseFile, { version: c.from, ...takeOverSnapshot(c.storage, c.paths.backupsDir), undo: { migrationsDir: path.join(c.release?.dir ?? '', 'storage', 'migrations'), names: [...c.migrations].reverse() } })
     : null
   if (plan === null) clearPlan(c.paths.databaseFile)
   const back = await handOver({ dir: c.previousDir, version: c.from, env: process.env, databaseFile: c.paths.databaseFile, plan, timeoutS: c.readyS, logFile: path.join(c.paths.logsDir, 'bot.log') })
@@ -211,7 +204,7 @@ export const STEPS = [
     describe: (c) => `the new version loads, checks .env, the schema${c.migrations.length > 0 ? ' (after its migrations)' : ''} and the token, and exits; the running bot is not touched`,
     run: async (c, progress) => {
       progress.update(`starting ${short(c.to)} with --dry-start`, { deadline: performance.now() + c.readyS * 1000 })
-      c.plan = writePlan(c.paths.databaseFile, c.migrations.length > 0 ? { version: c.to, ...takeOverSnapshot(c), migrate: true } : { version: c.to })
+      c.plan = writePlan(c.paths.databaseFile, c.migrations.length > 0 ? { version: c.to, ...takeOverSnapshot(c.storage, c.paths.backupsDir), migrate: true } : { version: c.to })
       return dryStart(c.release?.dir ?? '', process.env, c.readyS)
     },
     undo: async (c) => {
@@ -222,7 +215,7 @@ export const STEPS = [
   {
     name: 'hand over',
     when: incoming,
-    describe: (c) => `pm2 reload: ${short(c.to)} stands by, ${short(c.from)} finishes the update in hand and exits, ${short(c.to)} takes over${c.migrations.length > 0 ? `, ${c.engine === 'sqlite' ? 'snapshots the database and ' : ''}applies ${c.migrations.join(', ')}` : ''} and polls`,
+    describe: (c) => `pm2 reload: ${short(c.to)} stands by, ${short(c.from)} finishes the update in hand and exits, ${short(c.to)} takes over${c.migrations.length > 0 ? `, ${c.storage.engine === 'sqlite' ? 'snapshots the database and ' : ''}applies ${c.migrations.join(', ')}` : ''} and polls`,
     run: async (c, progress) => {
       c.logOffset = logOffset(path.join(c.paths.logsDir, 'bot.log'))
       const r = await handOverStep(progress, { dir: c.release?.dir ?? '', version: c.to, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS, logFile: path.join(c.paths.logsDir, 'bot.log') })
@@ -236,13 +229,13 @@ export const STEPS = [
   {
     name: 'snapshot',
     when: (c) => incoming(c) && (c.dryRun || c.migrations.length > 0),
-    describe: (c) => c.engine === 'sqlite'
+    describe: (c) => c.storage.engine === 'sqlite'
       ? 'with migrations: the snapshot taken at take-over verified, with its manifest (what a rollback restores); rows after the migrations as declared'
       : 'with migrations: rows after the migrations as declared (on PostgreSQL the backup step\'s pg_dump is what a rollback restores)',
     run: async (c) => {
       const counts = c.tookOver?.result?.counts
       const problems = counts === undefined ? [] : undeclaredChanges(counts.before, counts.after, await declaredDataChange(path.join(c.release?.dir ?? '', 'storage', 'migrations'), c.migrations))
-      if (c.engine === 'postgres') {
+      if (c.storage.engine === 'postgres') {
         if (problems.length > 0) throw new OpsError('snapshot', `the migrations changed rows they do not declare: ${problems.join('; ')}`, { hint: 'npx zx ops/rollback.mjs' })
         return `PostgreSQL: the restore point is the backup step's ${shown(c.paths, c.backupFile ?? '')}; rows after the migrations as declared`
       }
@@ -264,7 +257,7 @@ export const STEPS = [
     name: 'verify',
     when: incoming,
     describe: (c) => `health ok, version ${short(c.to)}, integrity ok`,
-    run: async (c) => verifyBot({ env: process.env, commit: c.to, databaseFile: c.paths.databaseFile, before: null, storage: await storageFor(c.paths) }),
+    run: (c) => verifyBot({ env: process.env, commit: c.to, databaseFile: c.paths.databaseFile, before: null, storage: c.storage }),
   },
   {
     name: 'checkout',
@@ -330,7 +323,7 @@ async function main () {
     yes: v.yes === true,
     dryRun: v['dry-run'] === true,
     pf: null, from: '', to: '', upToDate: false, release: null, previousDir: CODE_ROOT, backupFile: null, migrations: [], plan: null, tookOver: null, logOffset: 0, depsChanged: false,
-    engine: (await storageFor(paths)).engine,
+    storage: await storageFor(paths),
   }
   refuseWithoutTerminal('deploy', 'deploy', { yes: ctx.yes, dryRun: ctx.dryRun })
   if (ctx.skipTests && !ctx.dryRun) await confirm('deploy', 'deploy WITHOUT running the tests of the incoming commit', { yes: ctx.yes })

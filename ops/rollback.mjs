@@ -41,7 +41,7 @@ import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
 import { currentReleaseDir, prepareRelease, pruneReleases, removeRelease } from './lib/release-dirs.mjs'
 import { appendRelease, badCommits, deploysBetween, deployToUndo, historyTable, newId, readReleases, who } from './lib/releases.mjs'
 import { notifyOwner } from './lib/notices.mjs'
-import { freeBackupPath, writeManifestFor } from './lib/snapshot.mjs'
+import { freeBackupPath, takeOverSnapshot, writeManifestFor } from './lib/snapshot.mjs'
 import { createRunner, DEFAULT_READY_S, logOffset, reported, switchCode, verifyBot, watchBot } from './lib/steps.mjs'
 import { runTable } from './lib/step-table.mjs'
 import { storageFor } from './lib/storage/index.mjs'
@@ -100,13 +100,6 @@ function findBackup (paths, arg) {
 }
 
 /**
- * SQLite: a copy of the file taken at take-over, before migrations are undone or re-applied.
- * PostgreSQL: none (each migration runs in a transaction; see ops/deploy.mjs).
- * @param {RollbackContext} c @returns {{ snapshot?: string }}
- */
-const takeOverSnapshot = (c) => c.storage.engine === 'sqlite' ? { snapshot: freeBackupPath(c.paths.backupsDir, 'backup') } : {}
-
-/**
  * The release that ran gets the bot back, with the data it had: the database the target replaced
  * (kept as _pre-restore), or the migrations the target undid re-applied.
  * @param {RollbackContext} c
@@ -120,7 +113,7 @@ async function handBack (c) {
   if (result?.ok === true && c.plan?.restore !== undefined) {
     plan = writePlan(c.paths.databaseFile, { version: c.current, restore: { from: c.plan.restore.keepAs, keepAs: freeBackupPath(c.paths.backupsDir, 'pre-restore') } })
   } else if (result?.ok === true && c.toUndo.length > 0) {
-    plan = writePlan(c.paths.databaseFile, { version: c.current, ...takeOverSnapshot(c), migrate: true })
+    plan = writePlan(c.paths.databaseFile, { version: c.current, ...takeOverSnapshot(c.storage, c.paths.backupsDir), migrate: true })
   } else {
     clearPlan(c.paths.databaseFile)
   }
@@ -190,7 +183,7 @@ export const STEPS = [
     run: async (c) => {
       c.plan = c.backupFile !== null
         ? writePlan(c.paths.databaseFile, { version: c.target, restore: { from: c.backupFile, keepAs: freeBackupPath(c.paths.backupsDir, 'pre-restore') } })
-        : writePlan(c.paths.databaseFile, c.toUndo.length > 0 ? { version: c.target, ...takeOverSnapshot(c), undo: { migrationsDir: path.join(c.previousDir, 'storage', 'migrations'), names: c.toUndo } } : { version: c.target })
+        : writePlan(c.paths.databaseFile, c.toUndo.length > 0 ? { version: c.target, ...takeOverSnapshot(c.storage, c.paths.backupsDir), undo: { migrationsDir: path.join(c.previousDir, 'storage', 'migrations'), names: c.toUndo } } : { version: c.target })
       return dryStart(c.release?.dir ?? '', process.env, c.readyS)
     },
     undo: async (c) => {

@@ -2,9 +2,8 @@
 // own data folder and port on 127.0.0.1, a fresh database for each round, stopped when the work
 // ends — on a throw and on Ctrl-C too. Unlike the tests' server it runs with fsync on, as a
 // default installation does, so the figures include the commit's flush to disk.
-import pg from 'pg'
 import type { PostgresTarget } from '../../bot/config.js'
-import { postgresBin, startServer, stopServer, urlFor, type PgServer } from '../../dev/postgres-server.js'
+import { asAdmin, postgresBin, startServer, stopServer, urlFor, type PgServer } from '../../dev/postgres-server.js'
 
 /** What a PostgreSQL row says when there is no server to run it on (`postgresBin()` null). */
 export const PG_SKIPPED = 'skipped: PostgreSQL not installed'
@@ -24,16 +23,6 @@ export type BenchPostgres = {
 /** The bot's PostgreSQL target for `url`, with the bot's defaults. */
 export function targetFor (url: string): PostgresTarget {
   return { engine: 'postgres', url, poolMax: 5, statementTimeoutMs: 0, applicationName: 'mister_todo_bench' }
-}
-
-async function asAdmin<T> (server: PgServer, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: urlFor(server, 'postgres') })
-  await client.connect()
-  try {
-    return await work(client)
-  } finally {
-    await client.end()
-  }
 }
 
 /** Runs `work` with a private server, which is stopped and removed afterwards whatever happens. */

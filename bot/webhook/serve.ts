@@ -2,7 +2,7 @@
 // Telegram pointed at it, the outbox drained after each committed update, and a graceful stop
 // that stops accepting, finishes the requests in hand, and only then closes the database.
 import type * as T from 'node-telegram-bot-api/types'
-import type { RunningBot, Serving } from '../app.js'
+import { servingFacts, type RunningBot, type Serving } from '../app.js'
 import type { EarlyWebhook } from './early.js'
 import { startWebhookServer } from './server.js'
 import { registerWebhook, type WebhookInfoCache } from './telegram.js'
@@ -92,15 +92,7 @@ export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (
     done,
     stop,
     ready: Promise.resolve(),
-    username: s.username,
-    version: s.version,
-    db: s.db,
-    schema: s.schema,
-    metrics: s.metrics,
-    pollState: s.pollState,
-    startedAt: s.startedAt,
-    health: s.health,
-    healthPort: s.server.port,
+    ...servingFacts(s),
     webhook: { address: server.address, port: server.port },
   }
 }

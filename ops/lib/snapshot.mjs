@@ -35,6 +35,16 @@ export async function writeManifestFor (file, o) {
 }
 
 /**
+ * The take-over snapshot for a hand-over plan: on SQLite a copy of the file taken while nothing
+ * writes (what a rollback restores); none on PostgreSQL, where each migration batch runs in a
+ * transaction and the deploy's verified pg_dump is the restore point (ops/restore.mjs).
+ * @param {{ engine: 'sqlite' | 'postgres' }} storage @param {string} backupsDir @returns {{ snapshot?: string }}
+ */
+export function takeOverSnapshot (storage, backupsDir) {
+  return storage.engine === 'sqlite' ? { snapshot: freeBackupPath(backupsDir, 'backup') } : {}
+}
+
+/**
  * A backup name nobody holds yet, for a file the bot will write at take-over.
  * @param {string} dir @param {'backup' | 'pre-restore'} kind
  */

@@ -124,10 +124,10 @@ export async function verifyBot (o) {
   if (!health.healthy) throw new OpsError('verify', health.reason, { hint: 'npm run logs' })
   const version = health.healthz?.version
   if (version !== o.commit) throw new OpsError('verify', `the bot runs ${String(version).slice(0, 7)}, expected ${o.commit.slice(0, 7)}`, { hint: 'npm run status' })
-  const postgres = o.storage?.engine === 'postgres'
-  const db = o.storage?.engine === 'postgres' ? { ok: true, problem: '', counts: (await o.storage.inspect()).counts } : inspectDatabase(o.databaseFile)
+  const postgres = o.storage?.engine === 'postgres' ? o.storage : null
+  const db = postgres !== null ? { ok: true, problem: '', counts: (await postgres.inspect()).counts } : inspectDatabase(o.databaseFile)
   if (!db.ok) throw new OpsError('verify', `the database does not verify: ${db.problem}`, { hint: 'npx zx ops/rollback.mjs' })
   const problems = o.before === null ? [] : undeclaredChanges(o.before, db.counts, o.declared ?? {})
   if (problems.length > 0) throw new OpsError('verify', problems.join('; '), { hint: 'npx zx ops/rollback.mjs' })
-  return `healthy, version ${o.commit.slice(0, 7)}, ${postgres ? 'PostgreSQL' : 'integrity ok'}, ${db.counts.tasks ?? 0} tasks (rows not fewer)`
+  return `healthy, version ${o.commit.slice(0, 7)}, ${postgres !== null ? 'PostgreSQL' : 'integrity ok'}, ${db.counts.tasks ?? 0} tasks (rows not fewer)`
 }

@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
 import type { Test } from 'tap'
-import { startServer, stopServer, urlFor, type PgServer } from '../../dev/postgres-server.js'
+import { asAdmin, startServer, stopServer, urlFor, type PgServer } from '../../dev/postgres-server.js'
 
 export { NOT_INSTALLED, postgresBin, startServer, stopServer, urlFor, type PgServer } from '../../dev/postgres-server.js'
 
@@ -19,16 +19,6 @@ export { NOT_INSTALLED, postgresBin, startServer, stopServer, urlFor, type PgSer
 export const SHARED_SERVER_DIR = path.resolve(import.meta.dirname, '..', '..', '.tap')
 export const SHARED_SERVER_FILE = path.join(SHARED_SERVER_DIR, `postgres-server-${process.ppid}.json`)
 
-
-async function admin<T> (server: PgServer, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: urlFor(server, 'postgres') })
-  await client.connect()
-  try {
-    return await work(client)
-  } finally {
-    await client.end()
-  }
-}
 
 let own: Promise<PgServer> | undefined
 
@@ -58,8 +48,8 @@ export async function createDatabase (): Promise<{ url: string, name: string, se
   const s = await server()
   const label = path.basename(process.argv[1] ?? 'test').replace(/\.test\.ts$/, '').replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)
   const name = `t_${label}_${process.pid}_${++counter}`
-  await admin(s, (c) => c.query(`create database "${name}"`))
-  return { url: urlFor(s, name), name, server: s, drop: async () => { await admin(s, (c) => c.query(`drop database if exists "${name}" with (force)`)) } }
+  await asAdmin(s, (c) => c.query(`create database "${name}"`))
+  return { url: urlFor(s, name), name, server: s, drop: async () => { await asAdmin(s, (c) => c.query(`drop database if exists "${name}" with (force)`)) } }
 }
 
 /** A new empty database on the run's server, dropped at the test's end; its URL. */
@@ -74,5 +64,5 @@ export const ENGINE_VARIABLE = 'MISTER_TODO_TEST_DATABASE'
 
 /** Runs SQL as the superuser against the server's maintenance database (create/drop roles…). */
 export function asSuperuser<T> (work: (client: pg.Client) => Promise<T>): Promise<T> {
-  return server().then((s) => admin(s, work))
+  return server().then((s) => asAdmin(s, work))
 }
