@@ -14,6 +14,9 @@ import { KeyedQueue } from './chat-queue.js'
 import { MAX_BODY_BYTES, parseUpdate, queueKeyOf, readBody, SECRET_HEADER, secretMatches } from './request.js'
 
 export const COMMIT_TIMEOUT_MS = 10_000
+/** Stopping: idle connections are closed after this long without a request, at most after CLOSE_GRACE_MAX_MS. */
+const CLOSE_QUIET_MS = 150
+const CLOSE_GRACE_MAX_MS = 2000
 
 export type WebhookServerOptions = {
   settings: WebhookSettings
@@ -45,6 +48,7 @@ export async function startWebhookServer (o: WebhookServerOptions): Promise<Webh
   const inHand = new Set<Promise<unknown>>()
   const answers = new Map<number, number>()
   let closing = false
+  let lastRequestAt = 0
 
   const answer = (res: http.ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void => {
     answers.set(status, (answers.get(status) ?? 0) + 1)
@@ -69,7 +73,10 @@ export async function startWebhookServer (o: WebhookServerOptions): Promise<Webh
       logger.warn({ remote: req.socket.remoteAddress, header: req.headers[SECRET_HEADER] === undefined ? 'missing' : 'wrong' }, 'webhook request refused (401): missing or wrong X-Telegram-Bot-Api-Secret-Token')
       return answer(res, 401, 'unauthorized')
     }
-    if (closing) return answer(res, 503, 'stopping', { 'retry-after': '1' })
+    // While stopping, a request that still arrives on an open keep-alive connection is applied (the
+    // database is open until the requests in hand are done) and answered with Connection: close;
+    // refusing it would only make Telegram wait and retry.
+    lastRequestAt = Date.now()
     const body = await readBody(req, MAX_BODY_BYTES)
     if (!body.ok) {
       logger.warn({ limit: MAX_BODY_BYTES }, 'webhook request refused (413): body over 1 MB')
@@ -136,9 +143,15 @@ export async function startWebhookServer (o: WebhookServerOptions): Promise<Webh
     close: async () => {
       closing = true
       const closed = new Promise((resolve) => server.close(resolve))
-      server.closeIdleConnections()
-      while (inHand.size > 0) await Promise.allSettled([...inHand])
-      // Keep-alive sockets of answered requests: nothing more will be served on them.
+      // An idle keep-alive connection closed at the instant the client sends on it resets that
+      // request (seen in a reload under traffic). So they are closed only once no request has come
+      // for a moment (each one answered meanwhile closes its own connection), at most 2 s.
+      const until = Date.now() + CLOSE_GRACE_MAX_MS
+      for (;;) {
+        while (inHand.size > 0) await Promise.allSettled([...inHand])
+        if (Date.now() - lastRequestAt >= CLOSE_QUIET_MS || Date.now() > until) break
+        await new Promise((resolve) => setTimeout(resolve, CLOSE_QUIET_MS))
+      }
       server.closeAllConnections()
       await closed
     },
