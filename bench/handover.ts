@@ -6,7 +6,8 @@
 // Operations: `npm run reload` (ops/reload.mjs), a deploy without a migration, a deploy whose
 // lockfile changed (full run only: npm ci compiles better-sqlite3), a deploy with a migration
 // (the take-over snapshot of the whole database included), a rollback restoring that deploy's
-// backup, and a rollback with --keep-data undoing the migration.
+// backup, and a rollback with --keep-data (the migration is an added column declared `additive`,
+// so the rollback leaves it applied instead of undoing it: bot/kept-migrations.ts).
 // Goals (issue #12): reload and deploy ≤ 300 ms and ≤ 0.3× the restart; with a migration ≤ 500 ms;
 // rollback --keep-data ≤ 300 ms; rollback restoring 100 MB ≤ 1 s; 0 lost, 0 doubled.
 import fs from 'node:fs'
@@ -101,7 +102,7 @@ async function run ({ quick }: BenchOptions): Promise<Row[]> {
       add('reload', await underTraffic(s, `r${r}b`, () => script(s, 'reload', [])))
       const code = s.push(`bench r${r} code`, (dir) => fs.appendFileSync(path.join(dir, 'bot', 'main.ts'), `// bench r${r}\n`))
       add('deploy', await underTraffic(s, `r${r}c`, () => script(s, 'deploy', DEPLOY, () => s.head() === code)))
-      const migrated = s.push(`bench r${r} migration`, (dir) => addColumnMigration(dir, `2027010${r}000000_bench_column_${r}.ts`, `bench_${r}`))
+      const migrated = s.push(`bench r${r} migration`, (dir) => addColumnMigration(dir, `2027010${r}000000_bench_column_${r}.ts`, `bench_${r}`, { additive: true }))
       add('deploy with a migration', await underTraffic(s, `r${r}d`, () => script(s, 'deploy', DEPLOY, () => s.head() === migrated)))
       add('rollback restoring the backup', await underTraffic(s, `r${r}e`, () => script(s, 'rollback', ['--yes', '--watch', '1'], () => s.head() === code), true))
       // Back on the migration's commit (deployed again), then undone keeping the data.

@@ -84,7 +84,8 @@ async function getMeOrExplain (bot: Bot): Promise<string> {
 
 /**
  * Can this code run on the database as it will be after the take-over? The live schema must be
- * current, or pending only where the plan migrates, or unknown only where the plan undoes; a plan
+ * current, or pending only where the plan migrates, or unknown only where the plan undoes or keeps
+ * (moves out of knex_migrations); a plan
  * that restores a backup replaces the database, which ops verified against this release.
  */
 async function checkSchemaForStandby (database: Config['database'], plan: HandoverPlan | null): Promise<SchemaStatus | null> {
@@ -92,7 +93,7 @@ async function checkSchemaForStandby (database: Config['database'], plan: Handov
   const db = openDatabase(database)
   try {
     const status = await schemaStatus(db)
-    const undoing = new Set(plan?.undo?.names ?? [])
+    const undoing = new Set([...plan?.undo?.names ?? [], ...plan?.keep?.names ?? []])
     const unknown = status.unknown.filter((n) => !undoing.has(n))
     if (unknown.length > 0 || (status.pending.length > 0 && plan?.migrate !== true && status.applied.length > 0)) {
       await ensureSchemaCurrent(db)

@@ -1,7 +1,8 @@
 // What the incoming version does in the moment it holds the instance lock and the outgoing one has
 // exited — the only time nothing writes the database: the steps ops asked for in a hand-over plan
 // (storage/db/handover.json): put a backup in place (keeping the replaced database), take the
-// snapshot a rollback restores, apply pending migrations. A plan is for one version and runs once:
+// snapshot a rollback restores, undo migrations or leave additive ones applied (a rollback), apply
+// pending migrations. A plan is for one version and runs once:
 // its result (handover-result.json) is what ops reads, and a crash restart does not repeat it.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -9,6 +10,9 @@ import path from 'node:path'
 import Sqlite from 'better-sqlite3'
 import type { DatabaseTarget } from './config.js'
 import { engineOf, openDatabase, type Database } from './db.js'
+import { MIGRATIONS_DIR } from '../knexfile.js'
+import { keepApplied, reinstateKept } from './kept-migrations.js'
+import { migrationFiles } from './migration-source.js'
 import { AppError } from './errors.js'
 import type { Logger } from './logger.js'
 
@@ -24,6 +28,8 @@ export type HandoverPlan = {
   migrate?: boolean
   /** Undo these applied migrations, newest first, with the files of a newer release that has them. */
   undo?: { migrationsDir: string, names: string[] }
+  /** Leave these applied migrations in place, moved out of knex_migrations (bot/kept-migrations.ts). */
+  keep?: { names: string[] }
 }
 
 export type HandoverResult = {
@@ -161,16 +167,37 @@ export async function carryOutPlan (plan: HandoverPlan, database: DatabaseTarget
         }
       })
     }
+    const keep = plan.keep?.names ?? []
+    if (keep.length > 0) {
+      await timed('keep', async () => {
+        const db = openDatabase(database)
+        try {
+          await keepApplied(db, keep, plan.version)
+          return `left applied: ${keep.join(', ')}`
+        } catch (err) {
+          // Its own transaction left nothing; an undo before it is taken back with the snapshot.
+          await db.destroy()
+          const back = (plan.undo?.names.length ?? 0) > 0 && putSnapshotBack()
+          throw new AppError('ETAKEOVER_KEEP', `leaving migrations applied failed${back ? ' (the snapshot was put back)' : ''}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+        } finally {
+          await db.destroy().catch(() => {})
+        }
+      })
+    }
     if (plan.migrate === true) {
       await timed('migrate', async () => {
         const db = openDatabase(database)
         let appliedBefore: string[] = []
+        let takenBack: string[] = []
         try {
+          // Kept by an earlier rollback and applied all along: counted as applied again, not re-run.
+          takenBack = await reinstateKept(db, migrationFiles(MIGRATIONS_DIR))
           appliedBefore = await appliedNames(db)
           const before = await rowCounts(db)
           const [, ran] = await db.migrate.latest() as [number, string[]]
           counts = { before, after: await rowCounts(db) }
-          return ran.length === 0 ? 'nothing pending' : `applied ${ran.join(', ')}`
+          const back = takenBack.length === 0 ? '' : `; taken back (left applied by a rollback): ${takenBack.join(', ')}`
+          return `${ran.length === 0 ? 'nothing pending' : `applied ${ran.join(', ')}`}${back}`
         } catch (err) {
           let how = ''
           if (sqlite) {

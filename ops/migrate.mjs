@@ -35,7 +35,7 @@ import { backup } from './backup.mjs'
 import { listBackupFiles, verifyBackup } from './lib/backups.mjs'
 import { confirm, isMain, OpsError, parseFlags, refuseWithoutTerminal, reporter, runMain, scriptArgs } from './lib/cli.mjs'
 import { countsTable } from './lib/format.mjs'
-import { declaredDataChange, lastBatch, openKnex, schemaStatusOf, undeclaredChanges } from './lib/migrations.mjs'
+import { declaredDataChange, lastBatch, openKnex, reinstateKeptOf, schemaStatusOf, undeclaredChanges } from './lib/migrations.mjs'
 import { resolvePaths, shown } from './lib/paths.mjs'
 import { APP_NAME, appStatus } from './lib/pm2.mjs'
 import { silentProgress, startProgress } from './lib/progress.mjs'
@@ -141,12 +141,16 @@ async function rehearseWith (progress, options, endLine) {
  * line can say which one runs (the batch numbers this gives are never seen on a copy); closes it.
  * @param {import('knex').Knex} knex @param {string} migrationsDir @param {string} name the copied backup's name
  * @param {import('./lib/progress.mjs').Progress} progress @param {ReturnType<typeof reporter>} say
- * @returns {Promise<string[]>} the migrations that ran
+ * @returns {Promise<string[]>} what the take-over will apply: the migrations that ran, after any a
+ * rollback left applied (taken back, not run again; bot/kept-migrations.ts)
  */
 async function runPendingOnCopy (knex, migrationsDir, name, progress, say) {
   /** @type {string[]} */
   const ran = []
   try {
+    const back = await reinstateKeptOf(knex, migrationsDir)
+    if (back.length > 0) say.info(`  left applied by a rollback, taken back without running again: ${back.join(', ')}`)
+    ran.push(...back)
     const status = await schemaStatusOf(knex, migrationsDir)
     if (status.unknown.length > 0) throw new OpsError('rehearse', `${name} has migrations this code does not know: ${status.unknown.join(', ')}`, { hint: 'npx zx ops/migrate.mjs status' })
     if (status.pending.length > 0) say.info(`  rehearsing ${status.pending.length} migration(s) on a copy of ${name}: ${status.pending.join(', ')}`)
@@ -294,8 +298,9 @@ export async function migrateLatest (options = {}) {
   }
   const knex = storage.engine === 'postgres' ? await storage.openKnex(paths.migrationsDir) : await openKnex(live, paths.migrationsDir)
   try {
+    const back = await reinstateKeptOf(knex, paths.migrationsDir)
     const [batch, ran] = await knex.migrate.latest()
-    say.ok('migrate', `applied ${ran.length} migration(s) as batch ${batch}: ${ran.join(', ')}`)
+    say.ok('migrate', `applied ${ran.length} migration(s) as batch ${batch}: ${ran.join(', ')}${back.length > 0 ? `; taken back (left applied by a rollback, not run again): ${back.join(', ')}` : ''}`)
     return { ran, backupFile }
   } catch (err) {
     throw new OpsError('migrate', `a migration failed: ${err instanceof Error ? err.message : String(err)}`, { hint: backupFile === null ? 'npx zx ops/migrate.mjs status' : `npx zx ops/restore.mjs --backup ${path.basename(backupFile)}`, cause: err })

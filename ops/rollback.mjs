@@ -35,6 +35,7 @@ import { readManifest, verifyBackup } from './lib/backups.mjs'
 import { buildRelease } from './lib/build.mjs'
 import { info, intFlag, isMain, ok, OpsError, parseFlags, refuseWithoutTerminal, runMain, scriptArgs, warn } from './lib/cli.mjs'
 import { git, headCommit, migrationsAt } from './lib/git.mjs'
+import { declaresAdditive } from './lib/migrations.mjs'
 import { clearPlan, dryStart, handOver, handOverStep, servingRecord, stillServing, writePlan } from './lib/handover.mjs'
 import { acquireLock } from './lib/lock.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './lib/paths.mjs'
@@ -52,7 +53,7 @@ export const DEFAULT_ROLLBACK_WATCH_S = 10
  * @typedef {{
  *   paths: import('./lib/paths.mjs').Paths, releases: import('./lib/releases.mjs').Release[], toFlag: string | null, backupFlag: string | null,
  *   keepData: boolean, watchS: number, readyS: number, current: string, target: string, chain: import('./lib/releases.mjs').Release[],
- *   backupFile: string | null, toUndo: string[], release: { dir: string, name: string, created: boolean } | null, previousDir: string,
+ *   backupFile: string | null, toUndo: string[], toKeep: string[], release: { dir: string, name: string, created: boolean } | null, previousDir: string,
  *   plan: import('./lib/handover.mjs').HandoverPlan | null, tookOver: Awaited<ReturnType<typeof handOver>> | null, logOffset: number, dryRun: boolean,
  *   storage: import('./lib/storage/index.mjs').Storage
  * }} RollbackContext
@@ -94,6 +95,21 @@ async function appliedMigrations (c) {
   }
 }
 
+/**
+ * The migrations a rollback keeping the data must take off, split into the oldest ones that
+ * declare `export const additive = true` (left applied: bot/kept-migrations.ts) and the rest
+ * (undone, newest first). Only a run of additive ones from the oldest stays: a later migration may
+ * build on an earlier one, never the other way round.
+ * @param {string[]} newestFirst @param {string} migrationsDir the newer release's, which has their files
+ * @returns {{ keep: string[], undo: string[] }}
+ */
+function splitAdditive (newestFirst, migrationsDir) {
+  const oldestFirst = [...newestFirst].reverse()
+  let n = 0
+  while (n < oldestFirst.length && declaresAdditive(path.join(migrationsDir, oldestFirst[n] ?? ''))) n += 1
+  return { keep: oldestFirst.slice(0, n), undo: oldestFirst.slice(n).reverse() }
+}
+
 /** A --backup argument: a path, or a name in storage/backups. @param {import('./lib/paths.mjs').Paths} paths @param {string} arg */
 function findBackup (paths, arg) {
   return [path.resolve(arg), path.join(paths.backupsDir, arg)].find((f) => fs.existsSync(f)) ?? path.resolve(arg)
@@ -114,6 +130,9 @@ async function handBack (c) {
     plan = writePlan(c.paths.databaseFile, { version: c.current, restore: { from: c.plan.restore.keepAs, keepAs: freeBackupPath(c.paths.backupsDir, 'pre-restore') } })
   } else if (result?.ok === true && c.toUndo.length > 0) {
     plan = writePlan(c.paths.databaseFile, { version: c.current, ...takeOverSnapshot(c.storage, c.paths.backupsDir), migrate: true })
+  } else if (result?.ok === true && c.toKeep.length > 0) {
+    // Only left applied: taking them back is a row move, nothing to snapshot.
+    plan = writePlan(c.paths.databaseFile, { version: c.current, migrate: true })
   } else {
     clearPlan(c.paths.databaseFile)
   }
@@ -151,11 +170,13 @@ export const STEPS = [
         if (!check.ok) throw new OpsError('rollback', `backup ${path.basename(c.backupFile)} cannot be restored: ${check.problem}; nothing was changed`, { hint: 'npx zx ops/backup.mjs --list, then --backup <file> (or --keep-data)' })
       } else {
         const keep = new Set(await migrationsAt(CODE_ROOT, target))
-        c.toUndo = (await appliedMigrations(c)).filter((n) => !keep.has(n))
+        const split = splitAdditive((await appliedMigrations(c)).filter((n) => !keep.has(n)), path.join(currentReleaseDir(), 'storage', 'migrations'))
+        c.toUndo = split.undo
+        c.toKeep = split.keep
       }
       if (badCommits(c.releases).has(target)) warn('rollback', `${short(target)} was the target of a deploy marked bad`)
       const since = c.backupFile === null ? null : changedSince(c.paths.databaseFile, c.backupFile)
-      return `${short(c.current)} → ${short(target)}${c.chain.length > 0 ? ` (undoing ${c.chain.length} deploy(s))` : ''}; ${c.backupFile === null ? `data kept${c.toUndo.length > 0 ? `, ${c.toUndo.length} migration(s) to undo` : ''}` : `backup ${shown(c.paths, c.backupFile)} (sha256 ok; tasks added or changed since: ${since ?? 'unknown'}, kept in the _pre-restore copy)`}`
+      return `${short(c.current)} → ${short(target)}${c.chain.length > 0 ? ` (undoing ${c.chain.length} deploy(s))` : ''}; ${c.backupFile === null ? `data kept${c.toUndo.length > 0 ? `, ${c.toUndo.length} migration(s) to undo` : ''}${c.toKeep.length > 0 ? `, ${c.toKeep.length} additive migration(s) left applied` : ''}` : `backup ${shown(c.paths, c.backupFile)} (sha256 ok; tasks added or changed since: ${since ?? 'unknown'}, kept in the _pre-restore copy)`}`
     },
   },
   {
@@ -183,7 +204,11 @@ export const STEPS = [
     run: async (c) => {
       c.plan = c.backupFile !== null
         ? writePlan(c.paths.databaseFile, { version: c.target, restore: { from: c.backupFile, keepAs: freeBackupPath(c.paths.backupsDir, 'pre-restore') } })
-        : writePlan(c.paths.databaseFile, c.toUndo.length > 0 ? { version: c.target, ...takeOverSnapshot(c.storage, c.paths.backupsDir), undo: { migrationsDir: path.join(c.previousDir, 'storage', 'migrations'), names: c.toUndo } } : { version: c.target })
+        : writePlan(c.paths.databaseFile, {
+          version: c.target,
+          ...(c.toUndo.length > 0 ? { ...takeOverSnapshot(c.storage, c.paths.backupsDir), undo: { migrationsDir: path.join(c.previousDir, 'storage', 'migrations'), names: c.toUndo } } : {}),
+          ...(c.toKeep.length > 0 ? { keep: { names: c.toKeep } } : {}),
+        })
       return dryStart(c.release?.dir ?? '', process.env, c.readyS)
     },
     undo: async (c) => {
@@ -193,7 +218,7 @@ export const STEPS = [
   },
   {
     name: 'hand over',
-    describe: (c) => `pm2 reload: ${short(c.target)} stands by, the running version finishes the update in hand and exits, ${short(c.target)} takes over${c.keepData ? (c.toUndo.length > 0 ? ` and undoes ${c.toUndo.join(', ')}` : '') : ' and puts the backup in place (the replaced database kept)'}`,
+    describe: (c) => `pm2 reload: ${short(c.target)} stands by, the running version finishes the update in hand and exits, ${short(c.target)} takes over${c.keepData ? `${c.toUndo.length > 0 ? ` and undoes ${c.toUndo.join(', ')}` : ''}${c.toKeep.length > 0 ? `${c.toUndo.length > 0 ? ',' : ''} leaving ${c.toKeep.join(', ')} applied (additive)` : ''}` : ' and puts the backup in place (the replaced database kept)'}`,
     run: async (c, progress) => {
       c.logOffset = logOffset(path.join(c.paths.logsDir, 'bot.log'))
       const r = await handOverStep(progress, { dir: c.release?.dir ?? '', version: c.target, env: process.env, databaseFile: c.paths.databaseFile, plan: c.plan, timeoutS: c.readyS, logFile: path.join(c.paths.logsDir, 'bot.log') })
@@ -265,7 +290,7 @@ async function main () {
     watchS: intFlag('rollback', v.watch, '--watch', 0) ?? DEFAULT_ROLLBACK_WATCH_S,
     readyS: intFlag('rollback', v['ready-timeout'], '--ready-timeout', 1) ?? DEFAULT_READY_S,
     current: await headCommit(CODE_ROOT),
-    target: '', chain: [], backupFile: null, toUndo: [], release: null, previousDir: CODE_ROOT, plan: null, tookOver: null, logOffset: 0, dryRun,
+    target: '', chain: [], backupFile: null, toUndo: [], toKeep: [], release: null, previousDir: CODE_ROOT, plan: null, tookOver: null, logOffset: 0, dryRun,
     storage: await storageFor(paths),
   }
   const lock = dryRun ? null : acquireLock(path.join(paths.storageDir, 'deploy.lock'), `ops/rollback.mjs ${scriptArgs().join(' ')}`.trim(), { force: v['force-unlock'] === true, rerun: 'npx zx ops/rollback.mjs' })
@@ -285,7 +310,7 @@ async function main () {
   try {
     const r = await runTable(STEPS, ctx, { run, dryRun, yes, step: 'rollback', interrupted: () => interrupted })
     if (r.dryRun) return ok('rollback', 'dry run: nothing was changed')
-    Object.assign(record, { to: ctx.target, backup: ctx.backupFile, undoes: ctx.chain.map((x) => x.id), migrations: ctx.keepData ? ctx.toUndo : [], outcome: 'good' })
+    Object.assign(record, { to: ctx.target, backup: ctx.backupFile, undoes: ctx.chain.map((x) => x.id), migrations: ctx.keepData ? ctx.toUndo : [], ...(ctx.toKeep.length > 0 ? { kept: ctx.toKeep } : {}), outcome: 'good' })
     ok('rollback', `${short(ctx.target)} is running and verified, handed over without a stop; ${run.tally()}`)
     await notifyOwner(botEnvironment(paths.root, process.env), `Mister Todo was rolled back to ${short(ctx.target)} and is running.`)
   } catch (err) {

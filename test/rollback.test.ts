@@ -4,6 +4,7 @@
 // → E (deploy) → --to D, which cannot start → E never stopped.
 import fs from 'node:fs'
 import path from 'node:path'
+import Database from 'better-sqlite3'
 import t from 'tap'
 import { addColumnMigration, addPing, createDeploySandbox } from './support/deploy-sandbox.js'
 import { git } from './support/code-sandbox.js'
@@ -163,4 +164,46 @@ t.test('rollback: a target that cannot start is never handed the bot: the runnin
   t.same(s.tasks(), before, 'no task lost')
   t.equal(s.integrity(), 'ok')
   t.match(journal().at(-1), { kind: 'rollback', outcome: 'failed' })
+})
+
+t.test('rollback: --keep-data leaves an additive migration applied (no undo in the hand-over, its data kept); the next deploy of it takes it back without running it', async (t) => {
+  const E = s.head()
+  const F = s.push('an additive column', (dir) => addColumnMigration(dir, '20270201000000_add_task_colour.ts', 'colour', { additive: true }))
+  await deploy()
+  t.equal(s.head(), F)
+  await s.ask('paint the fence')
+  // What the newer version stored in its column (it has no command for it: written as it would).
+  const writer = new Database(s.dbFile)
+  writer.prepare("update tasks set colour = 'green' where text = 'paint the fence'").run()
+  writer.close()
+
+  const traffic = s.traffic('kept')
+  const run = await s.run('rollback', [...ROLLBACK, '--keep-data'])
+  const seen = await traffic.finish()
+  t.comment(run.stdout + run.stderr)
+  t.equal(run.code, 0, run.stderr)
+  t.match(run.stdout, /✓ choose {2}[0-9a-f]{7} → [0-9a-f]{7} \(undoing 1 deploy\(s\)\); data kept, 1 additive migration\(s\) left applied/)
+  t.match(run.stdout, /✓ hand over {2}[0-9a-f]{7} serves .*; at take-over: keep \d+ ms/)
+  t.notMatch(run.stdout, /undo \d+ ms|snapshot \d+ ms/, 'nothing undone, nothing to snapshot')
+  t.equal(s.head(), E)
+  t.same(seen.unanswered, [], 'every message answered')
+  t.same(seen.stored, seen.sent, 'each stored once, in order')
+  t.ok(columns().includes('colour'), 'the column is still there')
+  t.notOk(applied().includes('20270201000000_add_task_colour.ts'), 'to the older code the schema is its own')
+  t.same(s.rows('select name, kept_by from knex_migrations_kept'), [{ name: '20270201000000_add_task_colour.ts', kept_by: E }])
+  t.match(journal().at(-1), { kind: 'rollback', outcome: 'good', migrations: [], kept: ['20270201000000_add_task_colour.ts'] })
+  // A crash restart of the older version starts on that schema too.
+  await s.pm2.pm2('restart', 'ecosystem.config.js', '--update-env')
+  t.match(await s.ask('/help', 30_000), /Mister Todo/, 'the older version starts again after a restart')
+
+  const again = await s.run('deploy', DEPLOY)
+  t.equal(again.code, 0, again.stderr)
+  t.equal(s.head(), F)
+  const result = JSON.parse(fs.readFileSync(path.join(path.dirname(s.dbFile), 'handover-result.json'), 'utf8')) as { steps: Array<{ name: string, detail: string }> }
+  t.match(result.steps.find((x) => x.name === 'migrate')?.detail, /^nothing pending; taken back \(left applied by a rollback\): 20270201000000_add_task_colour\.ts$/, 'taken back, not run again')
+  t.ok(applied().includes('20270201000000_add_task_colour.ts'), 'counted as applied again')
+  t.same(s.rows('select name from knex_migrations_kept'), [], 'nothing kept any more')
+  t.same(s.rows("select colour from tasks where text = 'paint the fence'"), [{ colour: 'green' }], 'what the column held survived the round trip')
+  t.match(await s.ask('/list'), /paint the fence/)
+  t.equal(s.integrity(), 'ok')
 })

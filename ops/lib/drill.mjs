@@ -13,7 +13,7 @@ import { listBackupFiles, verifyBackup } from './backups.mjs'
 import { OpsError, reporter } from './cli.mjs'
 import { ownerIdFrom } from './copies.mjs'
 import { formatBytes, formatCount } from './format.mjs'
-import { openKnex, schemaStatusOf } from './migrations.mjs'
+import { openKnex, reinstateKeptOf, schemaStatusOf } from './migrations.mjs'
 import { CODE_ROOT, resolvePaths, shown } from './paths.mjs'
 import { fsyncPath, inspectDatabase, openTasksOf, sha256File } from './sqlite.mjs'
 import { silentProgress, startProgress } from './progress.mjs'
@@ -115,6 +115,7 @@ async function drillWith (options, progress) {
     const { applied, schema } = await step('migrations', async () => {
       const knex = await openKnex(copy, migrationsDir)
       try {
+        await reinstateKeptOf(knex, migrationsDir)
         const status = await schemaStatusOf(knex, migrationsDir)
         if (status.unknown.length > 0) throw new OpsError('drill migrations', `${name} has migrations this release does not know: ${status.unknown.join(', ')} (it was taken by a newer version)`, { hint: 'npx zx ops/migrate.mjs status' })
         if (status.pending.length > 0) await knex.migrate.latest()

@@ -21,7 +21,7 @@ import { pointCurrent } from './release-dirs.mjs'
 const PM2 = path.join(CODE_ROOT, 'node_modules', '.bin', 'pm2')
 
 /**
- * @typedef {{ id: string, version: string, restore?: { from: string, keepAs: string }, snapshot?: string, migrate?: boolean, undo?: { migrationsDir: string, names: string[] } }} HandoverPlan
+ * @typedef {{ id: string, version: string, restore?: { from: string, keepAs: string }, snapshot?: string, migrate?: boolean, undo?: { migrationsDir: string, names: string[] }, keep?: { names: string[] } }} HandoverPlan
  * @typedef {{ id: string, pid: number, ok: boolean, steps: Array<{ name: string, ms: number, detail: string }>, error: string | null, at: string, counts?: { before: Record<string, number>, after: Record<string, number> } }} HandoverResult
  * @typedef {{ pid: number, version: string, healthPort: number, since: string }} ServingRecord
  */

@@ -45,6 +45,17 @@ export async function schemaStatusOf (knex, migrationsDir) {
   return schemaStatus(knex, migrationsDir)
 }
 
+/**
+ * Takes back into knex_migrations the migrations a rollback left applied that these files have
+ * (bot/kept-migrations.ts): Knex then counts them as applied instead of running them again.
+ * @param {Knex} knex @param {string} migrationsDir @returns {Promise<string[]>} the names taken back
+ */
+export async function reinstateKeptOf (knex, migrationsDir) {
+  const { reinstateKept } = /** @type {typeof import('../../bot/kept-migrations.js')} */ (await importTs('bot/kept-migrations.ts'))
+  const { migrationFiles } = /** @type {typeof import('../../bot/migration-source.js')} */ (await importTs('bot/migration-source.ts'))
+  return reinstateKept(knex, migrationFiles(migrationsDir))
+}
+
 /** Names of the migrations in the newest batch, oldest first. @param {Knex} knex @returns {Promise<string[]>} */
 export async function lastBatch (knex) {
   if (!await knex.schema.hasTable('knex_migrations')) return []
@@ -78,6 +89,20 @@ export async function undoMigrationsNotIn (databaseFile, migrationsDir, keep) {
     }
   } finally {
     await knex.destroy()
+  }
+}
+
+/**
+ * Does this migration file declare `export const additive = true`: the code before it runs on the
+ * schema after it (a new nullable column, table or index)? Read from its text, not run. A rollback
+ * keeping the data leaves such a migration applied (bot/kept-migrations.ts).
+ * @param {string} file @returns {boolean}
+ */
+export function declaresAdditive (file) {
+  try {
+    return /^export const additive\s*=\s*true\b/m.test(fs.readFileSync(file, 'utf8'))
+  } catch {
+    return false
   }
 }
 

@@ -14,7 +14,7 @@ import { formatTable } from './format.mjs'
  *   id: string, kind: 'deploy' | 'rollback', start: string, end?: string, from: string | null, to: string | null,
  *   backup: string | null, migrations: string[], batch?: number | null, steps: import('./steps.mjs').StepRecord[],
  *   outcome: 'good' | 'bad' | 'rolled-back' | 'failed' | 'cancelled' | 'interrupted', reason: string | null, who: string,
- *   skippedTests?: boolean, undoes?: string | string[] | null, dryRun?: boolean, downtimeMs?: number
+ *   skippedTests?: boolean, undoes?: string | string[] | null, dryRun?: boolean, downtimeMs?: number, kept?: string[]
  * }} Release
  */
 

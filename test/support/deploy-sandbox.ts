@@ -71,10 +71,14 @@ export function addPing (dir: string): void {
   addColumnMigration(dir, '20261125000000_add_task_note.ts', 'note')
 }
 
-/** A migration adding a text column to tasks, with a real down. */
-export function addColumnMigration (dir: string, name: string, column: string): void {
+/**
+ * A migration adding a text column to tasks, with a real down. `additive`: it declares that the
+ * code before it runs on the schema after it, so a rollback keeping the data leaves it applied.
+ */
+export function addColumnMigration (dir: string, name: string, column: string, options: { additive?: boolean } = {}): void {
   fs.writeFileSync(path.join(dir, 'storage', 'migrations', name), [
     "import type { Knex } from 'knex'",
+    ...(options.additive === true ? ['export const additive = true'] : []),
     `export async function up (knex: Knex): Promise<void> { await knex.schema.alterTable('tasks', (t) => { t.text('${column}') }) }`,
     `export async function down (knex: Knex): Promise<void> { await knex.schema.alterTable('tasks', (t) => { t.dropColumn('${column}') }) }`,
     '',
