@@ -18,6 +18,7 @@ import { checkHealth, gitVersion, RUNTIME, startHealthServer, type Health, type 
 import { tryDatabaseLock, waitForDatabaseLock } from './instance-lock.js'
 import type { Logger } from './logger.js'
 import { ChatSettingsRepository } from './chats/settings.js'
+import { DatabaseChecker } from './db-check.js'
 import { Metrics } from './metrics.js'
 import { ApiErrorCounter } from './metrics-api.js'
 import { createMetricsEndpoint } from './metrics-prometheus.js'
@@ -201,7 +202,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     const backups = new BackupScheduler({ db: database, api: bot.api, clock, logger, gate, limiter, config, ...options.backups })
     const led = ledger
     const loop = reminders
-    const sources: HealthSources = { db: database, metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => led.backlog(), reminders: () => loop.state(), backups: () => backups.state() }
+    const sources: HealthSources = { db: database, checker: new DatabaseChecker(config.database, database, now), metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => led.backlog(), reminders: () => loop.state(), backups: () => backups.state() }
     // ---- Webhook mode (issue 15): health names the mode and Telegram's view of the webhook. ----
     const webhookInfo = config.webhook === null ? undefined : new WebhookInfoCache(bot.api, logger)
     const hook = config.webhook

@@ -3,10 +3,11 @@
 import { execFileSync } from 'node:child_process'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { quickCheck, schemaStatus, type Database } from './db.js'
+import type { DatabaseChecker } from './db-check.js'
+import { schemaStatus, type Database } from './db.js'
 import type { Metrics } from './metrics.js'
 import type { MetricsEndpoint } from './metrics-prometheus.js'
-import { TaskRepository, type TaskCounts } from './tasks/repository.js'
+import type { TaskCounts } from './tasks/repository.js'
 import type { ReminderState } from './reminders/loop.js'
 import type { BackupHealth } from './backups/describe.js'
 import type { PollState } from './updates/poller.js'
@@ -44,6 +45,8 @@ export type Health = {
 
 export type HealthSources = {
   db: Database
+  /** Integrity and task counts, off the main thread on SQLite (bot/db-check.ts). */
+  checker: DatabaseChecker
   metrics: Metrics
   pollState: PollState
   pollTimeoutS: number
@@ -86,10 +89,11 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
   let reminders: ReminderState | null = null
   let backups: BackupHealth | null = null
   try {
-    check = await quickCheck(s.db)
+    const probe = await s.checker.probe()
+    check = probe.check
     const status = await schemaStatus(s.db)
     schema = { current: status.head, pending: status.pending, unknown: status.unknown }
-    tasks = await new TaskRepository(s.db).counts()
+    tasks = probe.counts
     backlog = await s.outboxBacklog()
     reminders = s.reminders === undefined ? null : await s.reminders()
     backups = s.backups === undefined ? null : await s.backups()

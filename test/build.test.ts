@@ -81,6 +81,8 @@ t.test('deploy: the release is built before the hand-over; PM2 runs the build, m
   const health = await s.healthz()
   t.equal(health.runtime, 'compiled')
   t.equal(health.version, pingCommit)
+  t.same(health.database, { ok: true, check: 'ok' }, 'the database check runs in its worker thread from the bundle too')
+  t.match(health.tasks, { open: Number, done: Number, chats: Number })
   t.same(s.rows("select name from knex_migrations where name like '%note%'"), [{ name: '20261125000000_add_task_note.ts' }], 'the compiled migration ran, recorded under its .ts name')
   const release = fs.realpathSync(path.join(s.live, 'releases', 'current'))
   t.ok(fs.existsSync(path.join(release, 'dist', 'storage', 'migrations', '20261125000000_add_task_note.js')))

@@ -74,6 +74,15 @@ function scheduleColumns (s: Partial<Schedule>): Record<string, unknown> {
 }
 
 export type TaskCounts = { chats: number, open: number, done: number }
+type TaskCountsRow = { chats: number | string, open: number | string | null, done: number | string | null }
+
+/** Chats with tasks, open and done tasks: one pass over the table (health runs it off the main thread on SQLite). */
+export const TASK_COUNTS_SQL = 'select count(distinct chat_id) as chats, sum(case when done_at is null then 1 else 0 end) as open, sum(case when done_at is null then 0 else 1 end) as done from tasks where deleted_at is null'
+
+/** PostgreSQL answers counts and sums as strings. */
+export function taskCountsOf (row: TaskCountsRow | undefined): TaskCounts {
+  return { chats: Number(row?.chats ?? 0), open: Number(row?.open ?? 0), done: Number(row?.done ?? 0) }
+}
 
 export class TaskRepository {
   constructor (private readonly db: Knex | Knex.Transaction, private readonly now: () => number = Date.now) {}
@@ -189,9 +198,7 @@ export class TaskRepository {
 
   /** Totals for health: numbers only, never text. */
   async counts (): Promise<TaskCounts> {
-    const row = await this.db('tasks').whereNull('deleted_at')
-      .select(this.db.raw('count(distinct chat_id) as chats'), this.db.raw('sum(case when done_at is null then 1 else 0 end) as open'), this.db.raw('sum(case when done_at is null then 0 else 1 end) as done'))
-      .first() as { chats: number, open: number | null, done: number | null }
-    return { chats: Number(row.chats), open: Number(row.open ?? 0), done: Number(row.done ?? 0) }
+    const rows = await this.db.raw(TASK_COUNTS_SQL) as Array<TaskCountsRow> | { rows: TaskCountsRow[] }
+    return taskCountsOf((Array.isArray(rows) ? rows : rows.rows)[0])
   }
 }
