@@ -234,11 +234,12 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     // ---- Webhook mode (issue 15): the webhook server instead of the poller; back to polling deletes the webhook first. ----
     // PostgreSQL: updates of different chats side by side (the gate is for SQLite's one writer; a
     // chat's numbers are row-locked, the ledger's key stops a duplicate); SQLite: through the gate.
-    const applyUpdate = config.database.engine === 'postgres' ? async (update: Parameters<typeof handle>[0]) => { await handle(update); loop.poke() } : (update: Parameters<typeof handle>[0]) => bot.handleUpdate(update)
+    const applyInTurn = async (update: Parameters<typeof handle>[0]): Promise<void> => { await handle(update); loop.poke() }
+    const applyUpdate = config.database.engine === 'postgres' ? applyInTurn : (update: Parameters<typeof handle>[0]) => bot.handleUpdate(update)
     if (webhookInfo !== undefined) return await serveWebhook(serving, webhookInfo, applyUpdate, early)
     await leaveWebhookMode(bot.api, logger, { lastHandled: () => led.lastUpdateId(), handle: (update) => bot.handleUpdate(update), afterBatch: () => gate.run(() => delivery.flush()) }, webhookAtStandby)
     // ---- end webhook mode ----
-    return serve(serving)
+    return serve({ ...serving, applyInTurn })
   } catch (err) {
     await early?.abandon()
     listening?.close()
@@ -249,6 +250,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
 }
 
 export type Serving = {
+  /** Applies an update without taking the write gate (the caller holds it: a polled batch). */
+  applyInTurn?: (update: Parameters<Bot['handleUpdate']>[0]) => Promise<void>
   /** Called at the first poll when the bot took over without standing by. */
   onServing: (() => void) | undefined
   config: Config
@@ -278,7 +281,9 @@ function serve (s: Serving): RunningBot {
   const done = pollUpdates({
     api: s.bot.api,
     ledger: s.ledger,
-    handle: (update) => s.bot.handleUpdate(update),
+    // A batch holds the gate once and commits once (UpdateLedger.batch); its updates skip the gate.
+    handle: s.applyInTurn ?? ((update) => s.bot.handleUpdate(update)),
+    ...(s.applyInTurn === undefined ? {} : { batch: (work: () => Promise<void>) => s.gate.run(() => s.ledger.batch(work)) }),
     afterPoll: () => s.gate.run(() => s.delivery.flush()),
     timeoutS: s.config.pollTimeoutS,
     signal: controller.signal,

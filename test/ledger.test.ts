@@ -74,3 +74,35 @@ forEachEngine(t, 'ledger: ids older than 24 h are pruned, the newest is kept', a
   t.equal(await ledger.prune(), 0, 'the newest id stays however old')
   t.equal(await ledger.lastUpdateId(), 4)
 })
+
+forEachEngine(t, 'ledger: a batch commits its updates together; one failing inside it is rolled back alone; a batch that throws leaves nothing', async (t, e) => {
+  const db = e.open()
+  t.teardown(() => db.destroy())
+  await db.migrate.latest()
+  const ledger = new UpdateLedger(db, Date.now)
+  let seenInside: number[] | undefined
+  await ledger.batch(async () => {
+    t.equal(await ledger.handleOnce(30, add('milk')), true)
+    await t.rejects(ledger.handleOnce(31, async (trx) => {
+      await add('half')(trx)
+      throw new Error('boom')
+    }), { message: 'boom' })
+    t.equal(await ledger.handleOnce(31, async () => [{ method: 'sendMessage', params: { chat_id: 7, text: 'sorry' } }]), true)
+    t.equal(await ledger.handleOnce(30, add('milk')), false, 'a duplicate inside the batch is still refused')
+    t.equal(await ledger.handleOnce(32, add('bread')), true)
+    // Read on the pool's other connection: only what is committed.
+    seenInside = (await db('handled_updates').pluck('update_id')).map(Number)
+  })
+  t.same(seenInside, [], 'nothing of the batch is visible before its one commit')
+  t.same(await db('tasks').orderBy('number').pluck('text'), ['milk', 'bread'], 'the failed update alone was rolled back')
+  t.same((await db('handled_updates').orderBy('update_id').pluck('update_id')).map(Number), [30, 31, 32])
+  t.same((await ledger.pending()).map((r) => r.params.text), ['added milk', 'sorry', 'added bread'])
+
+  await t.rejects(ledger.batch(async () => {
+    await ledger.handleOnce(40, add('lost with the batch'))
+    throw new Error('the process died here')
+  }), { message: 'the process died here' })
+  t.same((await db('handled_updates').orderBy('update_id').pluck('update_id')).map(Number), [30, 31, 32], 'a batch that did not commit leaves no id: Telegram sends it again')
+  t.same(await db('tasks').orderBy('number').pluck('text'), ['milk', 'bread'])
+  t.equal(await ledger.handleOnce(40, add('again')), true, 'and it is applied when it comes again')
+})

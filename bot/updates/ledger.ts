@@ -25,6 +25,8 @@ function isDuplicateKey (err: unknown): boolean {
 
 export class UpdateLedger {
   private sincePrune = 0
+  /** The open transaction of a batch (see batch()); each update is then a savepoint in it. */
+  private current: Knex.Transaction | undefined
 
   constructor (private readonly db: Knex, private readonly now: () => number = Date.now) {}
 
@@ -42,7 +44,7 @@ export class UpdateLedger {
   async handleOnce (updateId: number, apply: (trx: Knex.Transaction) => Promise<Outgoing[]>): Promise<boolean> {
     const at = this.now()
     try {
-      await this.db.transaction(async (trx) => {
+      await (this.current ?? this.db).transaction(async (trx) => {
         try {
           await trx('handled_updates').insert({ update_id: updateId, handled_at: at })
         } catch (err) {
@@ -62,6 +64,26 @@ export class UpdateLedger {
       throw err
     }
     return true
+  }
+
+  /**
+   * Runs `work` (the updates of one getUpdates answer) in one transaction, each handleOnce a
+   * savepoint inside it: one commit per batch instead of one per update (a commit writes every
+   * page the update touched to the WAL; a batch writes a page touched by many updates once).
+   * Exactly-once holds as before: the ids, changes and replies of the batch commit together, and
+   * polling asks for the next ones only after the commit; a crash before it leaves nothing, and
+   * Telegram sends the whole batch again. The caller holds the write gate for the whole batch.
+   */
+  async batch<T> (work: () => Promise<T>): Promise<T> {
+    if (this.current !== undefined) return await work()
+    return await this.db.transaction(async (trx) => {
+      this.current = trx
+      try {
+        return await work()
+      } finally {
+        this.current = undefined
+      }
+    })
   }
 
   /** Forgets ids past Telegram's redelivery window; the newest one stays (polling resumes after it). */

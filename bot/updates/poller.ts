@@ -25,6 +25,8 @@ export type PollOptions = {
   api: Api
   ledger: UpdateLedger
   handle: (update: T.Update) => Promise<void>
+  /** Runs the handling of one batch of updates (one transaction for all: UpdateLedger.batch). */
+  batch?: (work: () => Promise<void>) => Promise<void>
   afterPoll: () => Promise<unknown>
   timeoutS: number
   signal: AbortSignal
@@ -85,12 +87,15 @@ export async function pollUpdates (o: PollOptions): Promise<void> {
       first = false
       o.onFirstPoll?.()
     }
-    for (const update of updates) {
-      if (offset !== undefined && update.update_id < offset) continue
-      if (o.signal.aborted) break
-      await o.handle(update)
-      offset = update.update_id + 1
+    const handleAll = async (): Promise<void> => {
+      for (const update of updates) {
+        if (offset !== undefined && update.update_id < offset) continue
+        if (o.signal.aborted) break
+        await o.handle(update)
+        offset = update.update_id + 1
+      }
     }
+    if (updates.length > 0) await (o.batch ?? ((work) => work()))(handleAll)
     await o.afterPoll()
   }
   o.logger.info({ endedBy409 }, 'polling ended for the stop')
