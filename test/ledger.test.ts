@@ -106,3 +106,20 @@ forEachEngine(t, 'ledger: a batch commits its updates together; one failing insi
   t.same(await db('tasks').orderBy('number').pluck('text'), ['milk', 'bread'])
   t.equal(await ledger.handleOnce(40, add('again')), true, 'and it is applied when it comes again')
 })
+
+forEachEngine(t, 'ledger: two transactions adding to one chat at once (two processes on PostgreSQL) get distinct numbers, in order', async (t, e) => {
+  const db = e.open()
+  t.teardown(() => db.destroy())
+  await db.migrate.latest()
+  const adding = (text: string, n: number) => db.transaction(async (trx) => {
+    const tasks = await new TaskRepository(trx, Date.now).add(9, Array.from({ length: n }, (_, i) => `${text} ${i + 1}`))
+    // Hold the transaction a moment, as a slow update would, while the other one tries.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    return tasks.map((task) => task.number)
+  })
+  const [a, b, c] = await Promise.all([adding('a', 3), adding('b', 2), adding('c', 250)])
+  const all = [...(a ?? []), ...(b ?? []), ...(c ?? [])].sort((x, y) => x - y)
+  t.same(all, Array.from({ length: 255 }, (_, i) => i + 1), 'every number once, none skipped')
+  for (const got of [a, b, c]) t.same(got, [...(got ?? [])].sort((x, y) => x - y).map((_, i) => (got?.[0] ?? 0) + i), 'each one\'s numbers are consecutive')
+  t.same(await db('chats').where({ id: 9 }).pluck('next_number').then((r) => r.map(Number)), [256])
+}, ['postgres'])

@@ -2,7 +2,6 @@
 // claims `remind_at`). Every method takes the chat id first: there is no way to reach a task
 // without naming the chat it belongs to. Numbers are per chat and never reused.
 import type { Knex } from 'knex'
-import { ensureChat } from '../chats/settings.js'
 import type { RepeatRule } from '../time/repeat.js'
 
 export type Task = {
@@ -94,15 +93,20 @@ export class TaskRepository {
   async add (chatId: number, tasks: ReadonlyArray<string | NewTask>): Promise<Task[]> {
     const at = this.now()
     const texts = tasks.map((t) => typeof t === 'string' ? { text: t } : t)
-    await ensureChat(this.db, chatId, at)
-    // On PostgreSQL two processes may add to one chat at once: the row lock makes the second wait
-    // for the first's numbers (SQLite has one writer at a time anyway).
-    const numbering = this.db('chats').where({ id: chatId })
-    const chat = await (this.db.client.config.client === 'pg' ? numbering.forUpdate() : numbering).first('next_number') as { next_number: number }
-    const rows = texts.map((t, i) => ({ chat_id: chatId, number: chat.next_number + i, text: t.text, created_at: t.createdAt ?? at, updated_at: at, done_at: t.doneAt ?? null, ...scheduleColumns(t) }))
-    for (let i = 0; i < rows.length; i += 200) await this.db('tasks').insert(rows.slice(i, i + 200))
-    await this.db('chats').where({ id: chatId }).update({ next_number: chat.next_number + texts.length })
-    return this.byNumbers(chatId, rows.map((r) => r.number))
+    if (texts.length === 0) return []
+    // The chat's numbers are reserved in one statement: it creates the chat's row or moves its
+    // counter on, and on PostgreSQL holds that row's lock to the end of the transaction, so two
+    // processes adding to one chat at once get distinct numbers (SQLite has one writer anyway).
+    // It was three (ensure, read, update) and the rows read back after the insert: on PostgreSQL
+    // each statement is a round trip.
+    const reserved = await this.db('chats').insert({ id: chatId, next_number: 1 + texts.length, created_at: at })
+      .onConflict('id').merge({ next_number: this.db.raw('?? + ?', ['chats.next_number', texts.length]) })
+      .returning('next_number') as Array<{ next_number: number | string }>
+    const first = Number(reserved[0]?.next_number) - texts.length
+    const rows = texts.map((t, i) => ({ chat_id: chatId, number: first + i, text: t.text, created_at: t.createdAt ?? at, updated_at: at, done_at: t.doneAt ?? null, ...scheduleColumns(t) }))
+    const added: TaskRow[] = []
+    for (let i = 0; i < rows.length; i += 200) added.push(...await this.db('tasks').insert(rows.slice(i, i + 200)).returning(COLUMNS) as TaskRow[])
+    return added.map(toTask).sort((a, b) => a.number - b.number)
   }
 
   /** Open tasks: the ones with a due date first, soonest first, then by number. */
