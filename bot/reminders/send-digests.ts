@@ -32,12 +32,14 @@ export class DigestSender {
       if (this.d.stopped()) return next
       const zone = chat.timezone ?? this.d.defaultZone
       const day = digestDay(chat.digestTime, zone, this.d.clock.now())
+      // A digest released by a "not now" from Telegram is sent at the next look.
       if (day.due && !await this.d.store.hasDigest(chat.chatId, day.localDate)) await this.sendOne(chat.chatId, zone, day.localDate)
       next = Math.min(next, day.nextAt)
     }
     return next
   }
 
+  /** Claims, sends and records one digest. */
   private async sendOne (chatId: number, zone: string, localDate: string): Promise<void> {
     const { db, store, sender, clock, logger, gate } = this.d
     await sender.turn(chatId)
@@ -46,7 +48,9 @@ export class DigestSender {
     const now = clock.now()
     const tasks = await new TaskRepository(db, () => clock.now()).dueBefore(chatId, inZone(now, zone).endOf('day').toMillis() + 1)
     const outcome = await sender.send(chatId, digestMessage(tasks, { zone, now }))
-    await gate.run(() => store.recordDigest(id, RECORDED[outcome.kind], outcome.kind === 'sent' ? outcome.messageId : undefined))
+    const recorded = RECORDED[outcome.kind]
+    await gate.run(() => store.recordDigest(id, recorded, outcome.kind === 'sent' ? outcome.messageId : undefined))
     if (outcome.kind === 'sent') logger.info({ chatId, localDate, tasks: tasks.length }, 'digest sent')
+    else logger.warn({ chatId, localDate, outcome: outcome.kind }, recorded === 'released' ? 'digest not accepted yet; will retry' : 'digest not sent; not sent again today')
   }
 }
