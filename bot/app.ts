@@ -4,6 +4,8 @@
 // loaded, getMe, the schema checked, the command menu set) and take-over (the instance lock, the
 // hand-over plan carried out with nothing writing, health served, polling from the committed
 // offset). `dryStart` runs the standby checks alone and stops: ops runs it before a hand-over.
+// Everything the take-over starts is a service in one stack (lifecycle.ts): lock, database,
+// health, outbox, reminder loop, backup scheduler, poller or webhook server, stopped in reverse.
 import path from 'node:path'
 import { Bot, TelegramApiError } from 'node-telegram-bot-api'
 import { MIGRATIONS_DIR } from '../knexfile.js'
@@ -44,11 +46,13 @@ import { leaveWebhookMode, WebhookInfoCache } from './webhook/telegram.js'
 export const API_TIMEOUT_MS = 15_000
 
 export type RunningBot = {
-  /** Resolves when polling has ended and the database is closed; rejects on a fatal error. */
+  /** Resolves when polling has ended and every service has stopped (the database closed, then
+   * the lock released); rejects, after the same, on a fatal error. */
   done: Promise<void>
-  /** Stops polling at once, finishes the update in hand, closes the database. */
+  /** Stops polling at once, finishes the update in hand, stops every service in reverse. */
   stop: () => Promise<void>
-  /** The first getUpdates has been answered: the bot serves. */
+  /** The first getUpdates has been answered (or the webhook registered): the bot serves. Already
+   * resolved when startBot resolves. */
   ready: Promise<void>
   username: string
   version: string
@@ -68,7 +72,8 @@ export type RunningBot = {
  * `onStandby`: when the process may be called ready (under PM2 the `ready` signal): as soon as
  * everything slow is done and it only waits for the lock another bot holds (so `pm2 reload` stops
  * the old process only then), or, when nobody holds the lock, once it serves (first poll answered).
- * `signal`: ends a standby that is still waiting.
+ * `signal`: ends a start that has not finished: a standby still waiting, or a take-over before
+ * its first poll (what was started is stopped; startBot rejects with EABORTED).
  */
 export type StartOptions = { logger: Logger, clock?: Clock, onStandby?: () => void, signal?: AbortSignal, backups?: Pick<BackupSchedulerDeps, 'root' | 'catchUpDelayMs' | 'env' | 'run'> }
 
@@ -141,6 +146,11 @@ export async function dryStart (config: Config): Promise<{ username: string, ver
   return { username: s.username, version: s.version, plan: s.plan?.id ?? null }
 }
 
+/**
+ * Stands by, takes over, and resolves once the bot serves (first poll answered, or the webhook
+ * registered). Rejects when it cannot get there (a rejected token, a port in use, a failed
+ * take-over, the abort signal) having stopped, in reverse, everything it had started.
+ */
 export async function startBot (config: Config, options: StartOptions): Promise<RunningBot> {
   const { logger } = options
   const { bot, username, version, plan, startedAt, apiErrors } = await standBy(config)
