@@ -4,6 +4,8 @@
 // loaded, getMe, the schema checked, the command menu set) and take-over (the instance lock, the
 // hand-over plan carried out with nothing writing, health served, polling from the committed
 // offset). `dryStart` runs the standby checks alone and stops: ops runs it before a hand-over.
+// Everything the take-over starts is a service in one stack (lifecycle.ts): lock, database,
+// health, outbox, reminder loop, backup scheduler, poller or webhook server, stopped in reverse.
 import path from 'node:path'
 import { Bot, TelegramApiError } from 'node-telegram-bot-api'
 import { MIGRATIONS_DIR } from '../knexfile.js'
@@ -16,6 +18,7 @@ import { AppError } from './errors.js'
 import { migrationModuleUrl } from './migration-source.js'
 import { checkHealth, gitVersion, RUNTIME, startHealthServer, type Health, type HealthSources } from './health.js'
 import { tryDatabaseLock, waitForDatabaseLock } from './instance-lock.js'
+import { Lifecycle } from './lifecycle.js'
 import type { Logger } from './logger.js'
 import { ChatSettingsRepository } from './chats/settings.js'
 import { DatabaseChecker } from './db-check.js'
@@ -43,11 +46,13 @@ import { leaveWebhookMode, WebhookInfoCache } from './webhook/telegram.js'
 export const API_TIMEOUT_MS = 15_000
 
 export type RunningBot = {
-  /** Resolves when polling has ended and the database is closed; rejects on a fatal error. */
+  /** Resolves when polling has ended and every service has stopped (the database closed, then
+   * the lock released); rejects, after the same, on a fatal error. */
   done: Promise<void>
-  /** Stops polling at once, finishes the update in hand, closes the database. */
+  /** Stops polling at once, finishes the update in hand, stops every service in reverse. */
   stop: () => Promise<void>
-  /** The first getUpdates has been answered: the bot serves. */
+  /** The first getUpdates has been answered (or the webhook registered): the bot serves. Already
+   * resolved when startBot resolves. */
   ready: Promise<void>
   username: string
   version: string
@@ -67,7 +72,8 @@ export type RunningBot = {
  * `onStandby`: when the process may be called ready (under PM2 the `ready` signal): as soon as
  * everything slow is done and it only waits for the lock another bot holds (so `pm2 reload` stops
  * the old process only then), or, when nobody holds the lock, once it serves (first poll answered).
- * `signal`: ends a standby that is still waiting.
+ * `signal`: ends a start that has not finished: a standby still waiting, or a take-over before
+ * its first poll (what was started is stopped; startBot rejects with EABORTED).
  */
 export type StartOptions = { logger: Logger, clock?: Clock, onStandby?: () => void, signal?: AbortSignal, backups?: Pick<BackupSchedulerDeps, 'root' | 'catchUpDelayMs' | 'env' | 'run'> }
 
@@ -140,6 +146,11 @@ export async function dryStart (config: Config): Promise<{ username: string, ver
   return { username: s.username, version: s.version, plan: s.plan?.id ?? null }
 }
 
+/**
+ * Stands by, takes over, and resolves once the bot serves (first poll answered, or the webhook
+ * registered). Rejects when it cannot get there (a rejected token, a port in use, a failed
+ * take-over, the abort signal) having stopped, in reverse, everything it had started.
+ */
 export async function startBot (config: Config, options: StartOptions): Promise<RunningBot> {
   const { logger } = options
   const { bot, username, version, plan, startedAt, apiErrors } = await standBy(config)
@@ -158,62 +169,55 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   // Nobody to hand over from (a plain start): take the lock now and say ready once serving, so
   // `pm2 start` still waits for a bot that answers. Else say ready now and stand by.
   const free = await tryDatabaseLock(config)
-  // ---- Webhook mode (issue 15): a standby listens already (bot/webhook/early.ts). ----
-  const early = free === null && config.webhook !== null ? await listenAtStandby(config.webhook, logger) : null
-  // ---- end webhook mode ----
-  // The date parser's first runs cost ~200 ms (V8 compiles its patterns): a standby pays that
-  // before it says ready, not in a user's wait during the hand-over. A plain start (a crash
-  // restart, the first start) does not: its first poll would wait for it (goal: ≤ 0.5 s after
-  // the process starts), and after an outage of seconds one slower answer is not what is felt.
-  if (free === null) {
-    logger.debug({ ms: Math.round(warmUpParsing()) }, 'date parser warmed up')
-    options.onStandby?.()
-  }
-  let lock: Awaited<ReturnType<typeof waitForDatabaseLock>>
+  // From here on everything started is in one stack, stopped in reverse on every path (lifecycle.ts).
+  const services = new Lifecycle(logger)
+  // A signal before the first poll ends the start: what was started is stopped, then EABORTED.
+  const onAbort = (): void => { void services.stop() }
+  options.signal?.addEventListener('abort', onAbort, { once: true })
   try {
-    lock = free ?? await waitForDatabaseLock(config, {
+    // ---- Webhook mode (issue 15): a standby listens already (bot/webhook/early.ts). ----
+    const early = free === null && config.webhook !== null ? await listenAtStandby(config.webhook, logger) : null
+    // Until serving takes it over (then the webhook server's own stop closes it), it is abandoned.
+    let earlyAdopted = false
+    if (early !== null) await services.start('webhook server (standby)', () => early, (e) => earlyAdopted ? undefined : e.abandon())
+    // ---- end webhook mode ----
+    // The date parser's first runs cost ~200 ms (V8 compiles its patterns): a standby pays that
+    // before it says ready, not in a user's wait during the hand-over. A plain start (a crash
+    // restart, the first start) does not: its first poll would wait for it (goal: ≤ 0.5 s after
+    // the process starts), and after an outage of seconds one slower answer is not what is felt.
+    if (free === null) {
+      logger.debug({ ms: Math.round(warmUpParsing()) }, 'date parser warmed up')
+      options.onStandby?.()
+    }
+    await services.start('instance lock', () => free ?? waitForDatabaseLock(config, {
       waitMs: config.handoverWaitS * 1000,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       onWait: (holder) => logger.info({ holder, version }, 'standby: loaded, waiting for the running bot to hand over'),
-    })
-  } catch (err) {
-    await early?.abandon()
-    throw err
-  }
-  const takeOverAt = performance.now()
-  let db: Database | undefined
-  // Closed again if anything after it fails, like the database and the lock.
-  let listening: { close: () => void } | undefined
-  let schema: SchemaStatus
-  let server: Awaited<ReturnType<typeof startHealthServer>>
-  const metrics = new Metrics()
-  const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0, failures: 0 }
-  let ledger: UpdateLedger
-  let reminders: ReminderLoop
-  try {
-    if (plan !== null) await carryOutPlan(plan, config.database, config.databaseFile, logger)
-    db = openDatabase(config.database)
-    const database = db
-    schema = await ensureSchemaCurrent(database)
-    ledger = new UpdateLedger(database, now)
+    }), (l) => l.release())
+    const takeOverAt = performance.now()
+    const database = await services.start('database', async () => {
+      if (plan !== null) await carryOutPlan(plan, config.database, config.databaseFile, logger)
+      return openDatabase(config.database)
+    }, (db) => db.destroy())
+    const schema = await ensureSchemaCurrent(database)
+    const metrics = new Metrics()
+    const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0, failures: 0 }
+    const ledger = new UpdateLedger(database, now)
     const gate = new WriteGate()
     const limiter = new SendRateLimiter()
-    reminders = new ReminderLoop({ db: database, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate, limiter })
-    // Scheduled backups and drills, owner notices (issue 13): started after the first poll, stopped before the database closes.
+    const reminders = new ReminderLoop({ db: database, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate, limiter })
+    // Scheduled backups and drills, owner notices (issue 13).
     const backups = new BackupScheduler({ db: database, api: bot.api, clock, logger, gate, limiter, config, ...options.backups })
-    const led = ledger
-    const loop = reminders
-    const sources: HealthSources = { db: database, checker: new DatabaseChecker(config.database, database, now), metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => led.backlog(), reminders: () => loop.state(), backups: () => backups.state() }
+    const sources: HealthSources = { db: database, checker: new DatabaseChecker(config.database, database, now), metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => ledger.backlog(), reminders: () => reminders.state(), backups: () => backups.state() }
     // ---- Webhook mode (issue 15): health names the mode and Telegram's view of the webhook. ----
     const webhookInfo = config.webhook === null ? undefined : new WebhookInfoCache(bot.api, logger)
     const hook = config.webhook
     if (webhookInfo !== undefined && hook !== null) sources.mode = () => ({ mode: 'webhook', listen: webhookInfo.listen ?? `${hook.host}:${hook.port}`, url: hook.url, telegram: webhookInfo.get() })
     // ---- end webhook mode ----
     health = () => checkHealth(sources)
-    server = await startHealthServer(config.healthPort, () => health(), createMetricsEndpoint({ ...sources, apiErrors, runtime: RUNTIME })).catch((err: unknown) => {
+    const server = await services.start('health server', () => startHealthServer(config.healthPort, () => health(), createMetricsEndpoint({ ...sources, apiErrors, runtime: RUNTIME })).catch((err: unknown) => {
       throw new AppError('EHEALTHPORT', `cannot serve health on 127.0.0.1:${config.healthPort}: ${err instanceof Error ? err.message : String(err)}. Set HEALTH_PORT to a free port`, { cause: err })
-    })
-    listening = server
+    }), (s) => new Promise<void>((resolve) => s.close(() => resolve())))
     const newTurn: TurnFactory = async (trx, chatId, updateId) => {
       const chats = new ChatSettingsRepository(trx, now)
       return new Turn({ tasks: new TaskRepository(trx, now), chats, settings: await chats.get(chatId), chatId, updateId, now: now(), defaultZone: config.defaultTimezone })
@@ -222,30 +226,59 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       attachments: createAttachmentLoader({ api: bot.api, token: config.token, apiRoot: config.apiRoot, logger, botUsername: username }) })
     bot.use(async (ctx) => {
       await gate.run(() => handle(ctx.update))
-      loop.poke()
+      reminders.poke()
     })
     // Errors that reach here could not even be recorded (the database is failing): stop loudly,
     // so the supervisor restarts us and Telegram redelivers the update.
     bot.catch((err) => { throw err })
+    // The outbox: what the previous process left undelivered goes out first; at the stop, the
+    // writes in hand (a flush, a reminder's claim) finish before the database closes.
     const delivery = new OutboxDelivery(bot.api, ledger, logger)
-    await gate.run(() => delivery.flush())
+    await services.start('outbox', () => gate.run(() => delivery.flush()), () => gate.run(async () => {}))
+    // The reminder loop and the backup scheduler run once the bot serves (first poll answered,
+    // or the webhook registered); their stops are in the stack from here, above the database.
+    let servingNow: () => void = () => {}
+    const servingStarted = new Promise<void>((resolve) => { servingNow = resolve })
+    let remindersStarted: Promise<void> = Promise.resolve()
+    await services.start('reminder loop', () => {
+      void servingStarted.then(() => {
+        if (services.isStopping) return
+        remindersStarted = reminders.start().catch((err: unknown) => logger.error({ err }, 'reminder loop did not start'))
+      })
+    }, async () => {
+      await reminders.stop()
+      await remindersStarted
+    })
+    await services.start('backup scheduler', () => {
+      void servingStarted.then(() => { if (!services.isStopping) backups.start() })
+    }, () => backups.stop())
     recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
     logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: plan?.id }, 'took over: serving')
-    const serving: Serving = { onServing: free === null ? undefined : options.onStandby, config, bot, ledger, delivery, reminders, backups, server, db: database, lock, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate }
+    const serving: Serving = {
+      onServing: () => {
+        if (free !== null) options.onStandby?.()
+        servingNow()
+      },
+      config, bot, ledger, delivery, services, db: database, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate, healthPort: server.port,
+    }
     // ---- Webhook mode (issue 15): the webhook server instead of the poller; back to polling deletes the webhook first. ----
     // PostgreSQL: updates of different chats side by side (the gate is for SQLite's one writer; a
     // chat's numbers are row-locked, the ledger's key stops a duplicate); SQLite: through the gate.
-    const applyInTurn = async (update: Parameters<typeof handle>[0]): Promise<void> => { await handle(update); loop.poke() }
+    const applyInTurn = async (update: Parameters<typeof handle>[0]): Promise<void> => { await handle(update); reminders.poke() }
     const applyUpdate = config.database.engine === 'postgres' ? applyInTurn : (update: Parameters<typeof handle>[0]) => bot.handleUpdate(update)
-    if (webhookInfo !== undefined) return await serveWebhook(serving, webhookInfo, applyUpdate, early)
-    await leaveWebhookMode(bot.api, logger, { lastHandled: () => led.lastUpdateId(), handle: (update) => bot.handleUpdate(update), afterBatch: () => gate.run(() => delivery.flush()) }, webhookAtStandby)
+    if (webhookInfo !== undefined) {
+      const running = await serveWebhook(serving, webhookInfo, applyUpdate, early === null ? null : () => { earlyAdopted = true; return early })
+      options.signal?.removeEventListener('abort', onAbort)
+      return running
+    }
+    await leaveWebhookMode(bot.api, logger, { lastHandled: () => ledger.lastUpdateId(), handle: (update) => bot.handleUpdate(update), afterBatch: () => gate.run(() => delivery.flush()) }, webhookAtStandby)
     // ---- end webhook mode ----
-    return serve({ ...serving, applyInTurn })
+    const running = await serve({ ...serving, applyInTurn })
+    options.signal?.removeEventListener('abort', onAbort)
+    return running
   } catch (err) {
-    await early?.abandon()
-    listening?.close()
-    await db?.destroy()
-    lock.release()
+    options.signal?.removeEventListener('abort', onAbort)
+    await services.stop()
     throw err
   }
 }
@@ -253,17 +286,15 @@ export async function startBot (config: Config, options: StartOptions): Promise<
 export type Serving = {
   /** Applies an update without taking the write gate (the caller holds it: a polled batch). */
   applyInTurn?: (update: Parameters<Bot['handleUpdate']>[0]) => Promise<void>
-  /** Called at the first poll when the bot took over without standing by. */
-  onServing: (() => void) | undefined
+  /** Called once the bot serves (first poll answered, or the webhook registered). */
+  onServing: () => void
   config: Config
   bot: Bot
   ledger: UpdateLedger
   delivery: OutboxDelivery
-  reminders: ReminderLoop
-  backups: BackupScheduler
-  server: Awaited<ReturnType<typeof startHealthServer>>
+  /** The started services; serving pushes its poller or webhook server on top. */
+  services: Lifecycle
   db: Database
-  lock: { release: () => void }
   logger: Logger
   metrics: Metrics
   pollState: PollState
@@ -273,42 +304,54 @@ export type Serving = {
   schema: SchemaStatus
   startedAt: number
   gate: WriteGate
+  healthPort: number
 }
 
-function serve (s: Serving): RunningBot {
+/**
+ * Polls from the committed offset; resolves once the first getUpdates is answered, rejects if
+ * polling ends before that (a rejected token, a stop). The services unwind when polling ends.
+ */
+async function serve (s: Serving): Promise<RunningBot> {
   const controller = new AbortController()
   let markReady: () => void = () => {}
   const ready = new Promise<void>((resolve) => { markReady = resolve })
-  const done = pollUpdates({
-    api: s.bot.api,
-    ledger: s.ledger,
-    // A batch holds the gate once and commits once (UpdateLedger.batch); its updates skip the gate.
-    handle: s.applyInTurn ?? ((update) => s.bot.handleUpdate(update)),
-    ...(s.applyInTurn === undefined ? {} : { batch: (work: () => Promise<void>) => s.gate.run(() => s.ledger.batch(work)) }),
-    afterPoll: () => s.gate.run(() => s.delivery.flush()),
-    timeoutS: s.config.pollTimeoutS,
-    signal: controller.signal,
-    logger: s.logger,
-    state: s.pollState,
-    onFirstPoll: () => {
-      markReady()
-      s.onServing?.()
-      s.reminders.start().catch((err: unknown) => s.logger.error({ err }, 'reminder loop did not start'))
-      s.backups.start()
-    },
-  }).finally(async () => {
-    await s.reminders.stop()
-    await s.backups.stop()
-    await new Promise((resolve) => s.server.close(resolve))
-    await s.db.destroy()
-    s.lock.release()
+  // Returned wrapped: the start is over once polling began, not when it ends.
+  const { polling } = await s.services.start('poller', () => {
+    const p = pollUpdates({
+      api: s.bot.api,
+      ledger: s.ledger,
+      // A batch holds the gate once and commits once (UpdateLedger.batch); its updates skip the gate.
+      handle: s.applyInTurn ?? ((update) => s.bot.handleUpdate(update)),
+      ...(s.applyInTurn === undefined ? {} : { batch: (work: () => Promise<void>) => s.gate.run(() => s.ledger.batch(work)) }),
+      afterPoll: () => s.gate.run(() => s.delivery.flush()),
+      timeoutS: s.config.pollTimeoutS,
+      signal: controller.signal,
+      logger: s.logger,
+      state: s.pollState,
+      onFirstPoll: () => {
+        markReady()
+        s.onServing()
+      },
+    })
+    p.catch(() => {})
+    return { polling: p }
+  }, async ({ polling }) => {
+    controller.abort()
+    await polling.catch(() => {})
+  })
+  // Polling has ended (a stop, or a fatal error): everything else stops, in reverse.
+  const done = polling.then(() => s.services.stop(), async (err: unknown) => {
+    await s.services.stop()
+    throw err
   })
   done.catch(() => {})
-
+  await Promise.race([ready, polling.then(() => {
+    throw new AppError('EABORTED', 'stopped before the first poll')
+  })])
   return {
     done,
     stop: async () => {
-      controller.abort()
+      await s.services.stop()
       await done.catch(() => {})
     },
     ready,
@@ -318,5 +361,5 @@ function serve (s: Serving): RunningBot {
 
 /** What a running bot reports the same way whether it polls or takes webhooks. */
 export function servingFacts (s: Serving): Omit<RunningBot, 'done' | 'stop' | 'ready' | 'webhook'> {
-  return { username: s.username, version: s.version, db: s.db, schema: s.schema, metrics: s.metrics, pollState: s.pollState, startedAt: s.startedAt, health: s.health, healthPort: s.server.port }
+  return { username: s.username, version: s.version, db: s.db, schema: s.schema, metrics: s.metrics, pollState: s.pollState, startedAt: s.startedAt, health: s.health, healthPort: s.healthPort }
 }

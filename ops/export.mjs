@@ -66,8 +66,8 @@ export async function exportChats (options = {}) {
     const chats = options.chat !== undefined ? [options.chat] : /** @type {number[]} */ (await db('chats').orderBy('id').pluck('id'))
     for (const chat of chats) {
       const file = await db.transaction(async (trx) => {
-        const tasks = new TaskRepository(trx)
-        const settings = await new ChatSettingsRepository(trx).get(chat)
+        const tasks = new TaskRepository(trx, () => now.getTime())
+        const settings = await new ChatSettingsRepository(trx, () => now.getTime()).get(chat)
         const open = await tasks.open(chat)
         const done = await tasks.doneSince(chat, Number.MIN_SAFE_INTEGER)
         if (open.length + done.length === 0) return undefined

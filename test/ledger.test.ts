@@ -7,7 +7,7 @@ import { HANDLED_KEEP_MS, UpdateLedger } from '../bot/updates/ledger.js'
 import { forEachEngine } from './support/engines.js'
 
 const add = (text: string) => async (trx: Parameters<Parameters<UpdateLedger['handleOnce']>[1]>[0]) => {
-  await new TaskRepository(trx).add(7, [text])
+  await new TaskRepository(trx, Date.now).add(7, [text])
   return [{ method: 'sendMessage', params: { chat_id: 7, text: `added ${text}` } }]
 }
 

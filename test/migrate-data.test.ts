@@ -27,8 +27,8 @@ forEachEngine(t, 'migrate-data: SQLite into an empty PostgreSQL database, verifi
   await sqlite.migrate.latest()
   const ledger = new UpdateLedger(sqlite)
   await ledger.handleOnce(500, async (trx) => {
-    await new TaskRepository(trx).add(1, Array.from({ length: 1200 }, (_, i) => `task ${i + 1}`))
-    await new TaskRepository(trx).add(2, [{ text: 'dentist', dueAt: 1_800_000_000_000, dueHasTime: true, remindAt: 1_800_000_000_000 }])
+    await new TaskRepository(trx, Date.now).add(1, Array.from({ length: 1200 }, (_, i) => `task ${i + 1}`))
+    await new TaskRepository(trx, Date.now).add(2, [{ text: 'dentist', dueAt: 1_800_000_000_000, dueHasTime: true, remindAt: 1_800_000_000_000 }])
     return [{ method: 'sendDocument', params: { chat_id: 1 }, file: new Uint8Array([1, 2, 3]) }]
   })
   await sqlite('tasks').where({ chat_id: 1 }).whereIn('number', [1, 2]).update({ deleted_at: 5, deleted_batch: 500 })
@@ -60,7 +60,7 @@ forEachEngine(t, 'migrate-data: SQLite into an empty PostgreSQL database, verifi
 
   const pg = e.open()
   t.teardown(() => pg.destroy())
-  const repo = new TaskRepository(pg)
+  const repo = new TaskRepository(pg, Date.now)
   t.same((await repo.open(2)).map((x) => [x.number, x.text, x.dueAt, x.dueHasTime, x.remindAt]), [[1, 'dentist', 1_800_000_000_000, true, 1_800_000_000_000]])
   t.equal(await repo.countOpen(1), 1198, 'deleted tasks stay deleted')
   t.equal(await new UpdateLedger(pg).lastUpdateId(), 500, 'polling resumes after the last handled update')

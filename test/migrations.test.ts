@@ -22,7 +22,7 @@ forEachEngine(t, 'migrations: up → down → up on a populated database', async
   const db = e.open()
   t.teardown(() => db.destroy())
   await db.migrate.latest()
-  await new TaskRepository(db).add(7, ['a', 'b'])
+  await new TaskRepository(db, Date.now).add(7, ['a', 'b'])
   const status = await schemaStatus(db)
   t.same(status.pending, [])
   await db('outbox').insert({ update_id: 1, method: 'sendDocument', params: '{}', created_at: 0, file: Buffer.from('bytes') })
@@ -30,8 +30,8 @@ forEachEngine(t, 'migrations: up → down → up on a populated database', async
   t.same((await schemaStatus(db)).applied, [])
   t.notOk(await db.schema.hasTable('tasks'), 'down really removed the tables')
   await db.migrate.latest()
-  await new TaskRepository(db).add(7, ['c'])
-  t.same((await new TaskRepository(db).open(7)).map((x) => `${x.number} ${x.text}`), ['1 c'])
+  await new TaskRepository(db, Date.now).add(7, ['c'])
+  t.same((await new TaskRepository(db, Date.now).open(7)).map((x) => `${x.number} ${x.text}`), ['1 c'])
 })
 
 forEachEngine(t, 'migrations: outbox_documents adds the outbox file column and its down removes it, keeping the rows', async (t, e) => {

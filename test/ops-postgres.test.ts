@@ -24,7 +24,7 @@ async function pgBox (t: Test, e: EngineCase, tasks: number): Promise<PgBox> {
   fs.cpSync(MIGRATIONS_DIR, path.join(root, 'storage', 'migrations'), { recursive: true })
   const db = e.open()
   await db.migrate.latest()
-  await new TaskRepository(db).add(1, Array.from({ length: tasks }, (_, i) => `task ${i + 1}`))
+  await new TaskRepository(db, Date.now).add(1, Array.from({ length: tasks }, (_, i) => `task ${i + 1}`))
   await db.destroy()
   const env = { ...childEnv(root), ...e.env, ALLOWED_USER_IDS: '1' }
   const url = new URL(e.env.DATABASE_URL ?? '')
@@ -63,7 +63,7 @@ forEachEngine(t, 'ops on PostgreSQL: backup is a verified pg_dump, restore swaps
   t.equal(manifest.counts.chats, 1)
 
   const db = e.open()
-  await new TaskRepository(db).add(1, ['added after the backup'])
+  await new TaskRepository(db, Date.now).add(1, ['added after the backup'])
   await db.destroy()
   const restored = await box.run('restore', ['--backup', name, '--yes'])
   t.equal(restored.code, 0, restored.stderr)

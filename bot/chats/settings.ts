@@ -18,7 +18,7 @@ export async function ensureChat (db: Knex | Knex.Transaction, chatId: number, a
 }
 
 export class ChatSettingsRepository {
-  constructor (private readonly db: Knex | Knex.Transaction, private readonly now: () => number = Date.now) {}
+  constructor (private readonly db: Knex | Knex.Transaction, private readonly now: () => number) {}
 
   async get (chatId: number): Promise<ChatSettings> {
     const row = await this.db('chats').where({ id: chatId }).first('timezone', 'remind_before_min', 'digest_time') as ChatRow | undefined

@@ -1,6 +1,6 @@
 // Due dates and the chat's clock: /due, /today, /tz, /digest, /remind.
 import { UserInputError } from '../errors.js'
-import { reminderTime } from '../reminders/schedule.js'
+import { digestDay, reminderTime } from '../reminders/schedule.js'
 import { parseTaskNumbers } from '../tasks/parse.js'
 import { dueSuffix, escapeHtml, shorten, taskLine } from '../tasks/render.js'
 import type { Task } from '../tasks/repository.js'
@@ -107,9 +107,9 @@ async function digest (turn: Turn, args: string): Promise<void> {
   const time = parseClock(args)
   if (time === undefined) throw new UserInputError(`“${args.slice(0, 20)}” is not a time of day. Example: /digest 8:00 or /digest off`)
   await turn.chats.setDigest(turn.chatId, time)
-  const [hour, minute] = time.split(':').map(Number)
-  const local = inZone(turn.now, turn.zone)
-  if (local.set({ hour, minute, second: 0, millisecond: 0 }).toMillis() <= turn.now) await turn.chats.skipDigest(turn.chatId, local.toISODate() ?? '')
+  // Set after today's hour: the first one comes tomorrow (the loop asks the same digestDay).
+  const today = digestDay(time, turn.zone, turn.now)
+  if (today.due) await turn.chats.skipDigest(turn.chatId, today.localDate)
   turn.reply(`☀️ Every day at <b>${time}</b> (${escapeHtml(turn.zone)}) I'll send what is due that day and what is overdue.`)
 }
 

@@ -23,3 +23,16 @@ export function snoozeUntil (snooze: Snooze, zone: string, now: number): number 
   if (snooze !== 'morning') return now + snooze * 60_000
   return inZone(now, zone).plus({ days: 1 }).set({ hour: MORNING_HOUR, minute: 0, second: 0, millisecond: 0 }).toMillis()
 }
+
+/** Today's digest in a chat's zone: its local date, when it falls (clock time), whether that has
+ * come (due: send it unless it went out already; /digest set after the hour skips it), and when the
+ * digest after it falls. The one place the loop and /digest read the digest's hour. */
+export type DigestDay = { localDate: string, at: number, due: boolean, nextAt: number }
+
+export function digestDay (digestTime: string, zone: string, now: number): DigestDay {
+  const [hour, minute] = digestTime.split(':').map(Number)
+  const today = inZone(now, zone)
+  const at = today.set({ hour: hour ?? 8, minute: minute ?? 0, second: 0, millisecond: 0 })
+  const due = at.toMillis() <= now
+  return { localDate: today.toISODate() ?? '', at: at.toMillis(), due, nextAt: due ? at.plus({ days: 1 }).toMillis() : at.toMillis() }
+}

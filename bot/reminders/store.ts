@@ -4,6 +4,7 @@
 // processes may run the loop: the claim locks the task row with FOR UPDATE SKIP LOCKED, so a
 // reminder another process is claiming is passed over instead of waited for.
 import type { Knex } from 'knex'
+import type { Recorded } from './outcome.js'
 
 /** The new row's id: SQLite and PostgreSQL both answer `returning` with [{ id }]. */
 function insertedId (rows: Array<{ id: number }>): number {
@@ -47,20 +48,17 @@ export class ReminderStore {
     })
   }
 
-  async markSent (id: number, messageId: number): Promise<void> {
-    await this.db('reminders').where({ id }).update({ status: 'sent', message_id: messageId, sent_at: this.now() })
-  }
-
-  async markFailed (id: number, status: 'failed' | 'unknown'): Promise<void> {
-    await this.db('reminders').where({ id }).update({ status })
-  }
-
-  /** Telegram said for certain it did not send it (429, 5xx, refused connection): un-claim. */
-  async release (id: number, r: DueReminder): Promise<void> {
-    await this.db.transaction(async (trx) => {
-      await trx('reminders').where({ id }).delete()
-      await trx('tasks').where({ id: r.taskId }).whereNull('remind_at').whereNull('done_at').update({ remind_at: r.fireAt })
-    })
+  /** What a claimed reminder's send left (outcome.ts's RECORDED): its status, or, released
+   * (Telegram said for certain it did not send it: 429, 5xx, a refused connection), un-claimed. */
+  async recordReminder (id: number, r: DueReminder, recorded: Recorded, messageId?: number): Promise<void> {
+    if (recorded === 'released') {
+      await this.db.transaction(async (trx) => {
+        await trx('reminders').where({ id }).delete()
+        await trx('tasks').where({ id: r.taskId }).whereNull('remind_at').whereNull('done_at').update({ remind_at: r.fireAt })
+      })
+      return
+    }
+    await this.db('reminders').where({ id }).update(recorded === 'sent' ? { status: 'sent', message_id: messageId ?? null, sent_at: this.now() } : { status: recorded })
   }
 
   async nextDueAt (): Promise<number | null> {
@@ -94,11 +92,12 @@ export class ReminderStore {
     return await this.db('digests').where({ chat_id: chatId, local_date: localDate }).first('id') !== undefined
   }
 
-  async markDigest (id: number, status: 'sent' | 'failed' | 'unknown', messageId?: number): Promise<void> {
-    await this.db('digests').where({ id }).update({ status, message_id: messageId ?? null, sent_at: status === 'sent' ? this.now() : null })
-  }
-
-  async releaseDigest (id: number): Promise<void> {
-    await this.db('digests').where({ id }).delete()
+  /** The same for a digest: its status, or released (the row removed, so it is claimed again). */
+  async recordDigest (id: number, recorded: Recorded, messageId?: number): Promise<void> {
+    if (recorded === 'released') {
+      await this.db('digests').where({ id }).delete()
+      return
+    }
+    await this.db('digests').where({ id }).update({ status: recorded, message_id: messageId ?? null, sent_at: recorded === 'sent' ? this.now() : null })
   }
 }

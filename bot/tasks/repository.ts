@@ -84,7 +84,7 @@ export function taskCountsOf (row: TaskCountsRow | undefined): TaskCounts {
 }
 
 export class TaskRepository {
-  constructor (private readonly db: Knex | Knex.Transaction, private readonly now: () => number = Date.now) {}
+  constructor (private readonly db: Knex | Knex.Transaction, private readonly now: () => number) {}
 
   private live (chatId: number): Knex.QueryBuilder {
     return this.db('tasks').where({ chat_id: chatId }).whereNull('deleted_at')

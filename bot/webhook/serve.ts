@@ -31,40 +31,43 @@ function coalesced (fn: () => Promise<boolean>): { kick: () => void, idle: () =>
 }
 
 /** `apply`: the pipeline for one update (resolves once committed, or known as a duplicate). */
-/** `early`: the server a standby already listens on (bot/webhook/early.ts), or null: bind now. */
-export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (update: T.Update) => Promise<void>, early: EarlyWebhook | null = null): Promise<RunningBot & { webhook: { address: string, port: number } }> {
+/** `adoptEarly`: hands over the server a standby already listens on (bot/webhook/early.ts), or null: bind now. */
+export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (update: T.Update) => Promise<void>, adoptEarly: (() => EarlyWebhook) | null = null): Promise<RunningBot & { webhook: { address: string, port: number } }> {
   const settings = s.config.webhook
   if (settings === null) throw new Error('serveWebhook without TELEGRAM_WEBHOOK_URL')
   const drain = coalesced(() => s.gate.run(() => s.delivery.flush()).catch((err: unknown) => {
     s.logger.warn({ err }, 'outbox delivery failed; retrying shortly')
     return false
   }))
-  // Bound before setWebhook, so Telegram's first POST finds us listening.
-  if (early !== null) early.connect({ apply, afterCommit: () => drain.kick() })
-  const server = early?.server ?? await startWebhookServer({
-    settings,
-    apply,
-    afterCommit: () => drain.kick(),
-    logger: s.logger,
-  }).catch((err: unknown) => {
-    throw new Error(`cannot listen for webhooks on ${settings.host}:${settings.port}: ${err instanceof Error ? err.message : String(err)}. Set WEBHOOK_LISTEN to a free host:port (the one your reverse proxy forwards to)`, { cause: err })
+  // Replies still queued (Telegram was unreachable) are tried again; at the stop, the drain in hand finishes.
+  await s.services.start('outbox retry', () => {
+    const retry = setInterval(() => { if (!drain.lastEmptied()) drain.kick() }, OUTBOX_RETRY_MS)
+    retry.unref()
+    return retry
+  }, async (retry) => {
+    clearInterval(retry)
+    await drain.idle()
   })
-  try {
-    await registerWebhook(s.bot.api, settings)
-  } catch (err) {
-    await server.close()
-    throw err
-  }
+  // Telegram's view of the webhook, read once a minute for health.
+  await s.services.start('webhook info', () => undefined, () => info.stop())
+  // Bound before setWebhook, so Telegram's first POST finds us listening. Its stop stops
+  // accepting and finishes the requests in hand, before anything below it stops.
+  const server = await s.services.start('webhook server', async () => {
+    if (adoptEarly !== null) {
+      const early = adoptEarly()
+      early.connect({ apply, afterCommit: () => drain.kick() })
+      return early.server
+    }
+    return await startWebhookServer({ settings, apply, afterCommit: () => drain.kick(), logger: s.logger }).catch((err: unknown) => {
+      throw new Error(`cannot listen for webhooks on ${settings.host}:${settings.port}: ${err instanceof Error ? err.message : String(err)}. Set WEBHOOK_LISTEN to a free host:port (the one your reverse proxy forwards to)`, { cause: err })
+    })
+  }, (server) => server.close())
+  await registerWebhook(s.bot.api, settings)
   info.listen = server.address
   await info.refresh()
   info.start()
-  const retry = setInterval(() => { if (!drain.lastEmptied()) drain.kick() }, OUTBOX_RETRY_MS)
-  retry.unref()
   s.logger.info({ listen: server.address, url: settings.url, maxConnections: settings.maxConnections }, 'webhook mode: listening; Telegram delivers to the URL')
-  s.onServing?.()
-  // Awaited by stop: the loop settles its claims first, and the database must outlive that.
-  const remindersStarted = s.reminders.start().catch((err: unknown) => s.logger.error({ err }, 'reminder loop did not start'))
-  s.backups.start()
+  s.onServing()
 
   let finish: () => void = () => {}
   const done = new Promise<void>((resolve) => { finish = resolve })
@@ -72,16 +75,7 @@ export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       s.logger.info('webhook mode: stopping; finishing the requests in hand')
-      await server.close()
-      clearInterval(retry)
-      info.stop()
-      await drain.idle()
-      await s.reminders.stop()
-      await remindersStarted
-      await s.backups.stop()
-      await new Promise((resolve) => s.server.close(resolve))
-      await s.db.destroy()
-      s.lock.release()
+      await s.services.stop()
       s.logger.info({ answers: Object.fromEntries(server.answers) }, 'webhook mode: stopped')
       finish()
     })()
