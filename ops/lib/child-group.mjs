@@ -3,7 +3,6 @@
 // line as it runs, that can be ended as a whole: on request (stop at the first failing file), on
 // Ctrl-C / SIGTERM / SIGHUP to the ops script, and if the ops script exits while it runs.
 import { spawn } from 'node:child_process'
-import os from 'node:os'
 import readline from 'node:readline'
 
 /** How long a stopped group gets between SIGTERM and SIGKILL. */
@@ -34,13 +33,10 @@ export const GROUP_NICENESS = 10
  * @param {string} file @param {string[]} args @param {GroupOptions} options
  */
 export function runGroup (file, args, options) {
-  const child = spawn(file, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
-  // Set before it has started anything of its own: what it starts inherits the priority.
-  try {
-    if (child.pid !== undefined) os.setPriority(child.pid, GROUP_NICENESS)
-  } catch {
-    // not allowed here (never the case for raising niceness): it runs at normal priority
-  }
+  // Started through coreutils' nice, which execs the command in place (same pid, same group): it
+  // runs niced from its first instruction, and what it starts inherits that. Setting the priority
+  // after spawn() lost the race under load: the command had already run at normal priority.
+  const child = spawn('nice', ['-n', String(GROUP_NICENESS), file, ...args], { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   /** @type {string | null} */
