@@ -254,7 +254,9 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     }, () => backups.stop())
     recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
     logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: plan?.id }, 'took over: serving')
+    const applyInTurn = async (update: Parameters<typeof handle>[0]): Promise<void> => { await handle(update); reminders.poke() }
     const serving: Serving = {
+      applyInTurn,
       onServing: () => {
         if (free !== null) options.onStandby?.()
         servingNow()
@@ -264,7 +266,6 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     // ---- Webhook mode (issue 15): the webhook server instead of the poller; back to polling deletes the webhook first. ----
     // PostgreSQL: updates of different chats side by side (the gate is for SQLite's one writer; a
     // chat's numbers are row-locked, the ledger's key stops a duplicate); SQLite: through the gate.
-    const applyInTurn = async (update: Parameters<typeof handle>[0]): Promise<void> => { await handle(update); reminders.poke() }
     const applyUpdate = config.database.engine === 'postgres' ? applyInTurn : (update: Parameters<typeof handle>[0]) => bot.handleUpdate(update)
     if (webhookInfo !== undefined) {
       const running = await serveWebhook(serving, webhookInfo, applyUpdate, early === null ? null : () => { earlyAdopted = true; return early })
@@ -273,7 +274,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     }
     await leaveWebhookMode(bot.api, logger, { lastHandled: () => ledger.lastUpdateId(), handle: (update) => bot.handleUpdate(update), afterBatch: () => gate.run(() => delivery.flush()) }, webhookAtStandby)
     // ---- end webhook mode ----
-    const running = await serve({ ...serving, applyInTurn })
+    const running = await serve(serving)
     options.signal?.removeEventListener('abort', onAbort)
     return running
   } catch (err) {
@@ -285,7 +286,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
 
 export type Serving = {
   /** Applies an update without taking the write gate (the caller holds it: a polled batch). */
-  applyInTurn?: (update: Parameters<Bot['handleUpdate']>[0]) => Promise<void>
+  applyInTurn: (update: Parameters<Bot['handleUpdate']>[0]) => Promise<void>
   /** Called once the bot serves (first poll answered, or the webhook registered). */
   onServing: () => void
   config: Config
@@ -321,8 +322,8 @@ async function serve (s: Serving): Promise<RunningBot> {
       api: s.bot.api,
       ledger: s.ledger,
       // A batch holds the gate once and commits once (UpdateLedger.batch); its updates skip the gate.
-      handle: s.applyInTurn ?? ((update) => s.bot.handleUpdate(update)),
-      ...(s.applyInTurn === undefined ? {} : { batch: (work: () => Promise<void>) => s.gate.run(() => s.ledger.batch(work)) }),
+      handle: s.applyInTurn,
+      batch: (work) => s.gate.run(() => s.ledger.batch(work)),
       afterPoll: () => s.gate.run(() => s.delivery.flush()),
       timeoutS: s.config.pollTimeoutS,
       signal: controller.signal,

@@ -3,7 +3,12 @@
 // undoes the claim, anything else is final (at most once).
 import { TelegramApiError, type Api } from 'node-telegram-bot-api'
 import type { InlineKeyboardMarkup } from 'node-telegram-bot-api/types'
+import type { Clock } from '../clock.js'
+import type { Database } from '../db.js'
+import type { Logger } from '../logger.js'
+import type { WriteGate } from '../write-gate.js'
 import type { SendRateLimiter } from './rate-limit.js'
+import type { ReminderStore } from './store.js'
 
 export const RETRY_AFTER_5XX_MS = 5_000
 
@@ -30,6 +35,19 @@ export function outcomeOf (err: unknown): Outcome {
   const code = (err as { code?: unknown, cause?: { code?: unknown } } | null)?.cause?.code ?? (err as { code?: unknown } | null)?.code
   if (code === 'ECONNREFUSED') return { kind: 'retry', afterMs: RETRY_AFTER_5XX_MS }
   return { kind: 'unknown' }
+}
+
+/** What the reminder and digest senders work with. */
+export type SenderDeps = {
+  db: Database
+  store: ReminderStore
+  sender: LimitedSender
+  clock: Clock
+  logger: Logger
+  gate: WriteGate
+  defaultZone: string
+  /** True once the loop is stopping: the batch in hand ends after the send in flight. */
+  stopped: () => boolean
 }
 
 /** Sends within Telegram's limits; a definite "not now" from Telegram pauses every send. */

@@ -1,29 +1,13 @@
 // Sending the morning digests: in each chat that has one, today's is claimed once its hour has
 // come (schedule.ts digestDay), sent, and its outcome recorded (outcome.ts).
-import type { Clock } from '../clock.js'
-import type { Database } from '../db.js'
-import type { Logger } from '../logger.js'
 import { TaskRepository } from '../tasks/repository.js'
 import { inZone } from '../time/zone.js'
-import type { WriteGate } from '../write-gate.js'
-import { RECORDED, type LimitedSender } from './outcome.js'
+import { RECORDED, type SenderDeps } from './outcome.js'
 import { digestMessage } from './render.js'
 import { digestDay } from './schedule.js'
-import type { ReminderStore } from './store.js'
-
-export type DigestSenderDeps = {
-  db: Database
-  store: ReminderStore
-  sender: LimitedSender
-  clock: Clock
-  logger: Logger
-  gate: WriteGate
-  defaultZone: string
-  stopped: () => boolean
-}
 
 export class DigestSender {
-  constructor (private readonly d: DigestSenderDeps) {}
+  constructor (private readonly d: SenderDeps) {}
 
   /** Sends the digests that are due; returns when the next one is due (clock time; Infinity: none). */
   async sendDue (): Promise<number> {

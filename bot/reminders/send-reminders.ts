@@ -1,14 +1,10 @@
 // Sending reminders: each due reminder is claimed in the database, sent, and its outcome
 // recorded (outcome.ts), in order of when it fell due.
 import { ChatSettingsRepository } from '../chats/settings.js'
-import type { Clock } from '../clock.js'
-import type { Database } from '../db.js'
-import type { Logger } from '../logger.js'
 import { TaskRepository } from '../tasks/repository.js'
-import type { WriteGate } from '../write-gate.js'
-import { RECORDED, type LimitedSender } from './outcome.js'
+import { RECORDED, type SenderDeps } from './outcome.js'
 import { reminderMessage } from './render.js'
-import type { DueReminder, ReminderStore } from './store.js'
+import type { DueReminder } from './store.js'
 
 const BATCH = 50
 
@@ -19,23 +15,11 @@ const NOT_SENT = {
   unknown: 'reminder may not have arrived (connection lost while sending); not sent again',
 } as const
 
-export type ReminderSenderDeps = {
-  db: Database
-  store: ReminderStore
-  sender: LimitedSender
-  clock: Clock
-  logger: Logger
-  gate: WriteGate
-  defaultZone: string
-  /** True once the loop is stopping: the batch in hand ends after the send in flight. */
-  stopped: () => boolean
-}
-
 export class ReminderSender {
   /** Reminders sent since start. */
   sent = 0
 
-  constructor (private readonly d: ReminderSenderDeps) {}
+  constructor (private readonly d: SenderDeps) {}
 
   /** Sends every reminder due now. */
   async sendDue (): Promise<void> {
