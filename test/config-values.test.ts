@@ -165,6 +165,12 @@ t.test('config: the owner with a list and in open mode', async (t) => {
   t.same(problems({ ALLOWED_USER_IDS: '42,x', OWNER_USER_ID: '99' }), ['ALLOWED_USER_IDS has "x" which is not a numeric Telegram user id: use comma-separated numbers like 123456789,987654321'], 'a bad list: only the list is named')
   t.same(problems({ ALLOWED_USER_IDS: '42', OWNER_USER_ID: '12345678901234567' }), ['OWNER_USER_ID is not a positive numeric Telegram user id: put your own user id there (ask @userinfobot)'], 'a bad owner: only the owner is named')
   t.same(problems({ ALLOWED_USER_IDS: ' 42 , 43', OWNER_USER_ID: ' 042 ' }), [], 'the same number written with a leading zero')
+  const ownerShape = 'OWNER_USER_ID is not a positive numeric Telegram user id: put your own user id there (ask @userinfobot)'
+  for (const owner of ['me', '0']) t.same(problems({ ALLOWED_USER_IDS: '*', OWNER_USER_ID: owner }), [ownerShape], owner)
+  t.same(problems({ ALLOWED_USER_IDS: '42,43', OWNER_USER_ID: '99' }), ['OWNER_USER_ID 99 is not in ALLOWED_USER_IDS: the owner must be one of the allowed users; add it (first) to ALLOWED_USER_IDS or remove OWNER_USER_ID'])
+  t.same(problems({ ALLOWED_USER_IDS: '42,43', OWNER_USER_ID: '43' }), ['OWNER_USER_ID 43 is not the first id of ALLOWED_USER_IDS, and the first listed id is the owner: put 43 first in ALLOWED_USER_IDS or remove OWNER_USER_ID'])
+  t.same(problems({ ALLOWED_USER_IDS: '*,42' }), ['ALLOWED_USER_IDS has "*" which is not a numeric Telegram user id: use comma-separated numbers like 123456789,987654321'])
+  t.same(problems({ ALLOWED_USER_IDS: '*', OWNER_USER_ID: '7', RATE_LIMIT_PER_MINUTE: '0' }), ['RATE_LIMIT_PER_MINUTE is not a number of updates per minute: use 1–10000 (default 30)'])
   const open = loadConfig({ ...good, ALLOWED_USER_IDS: '*', OWNER_USER_ID: '1234567890123456' })
   t.same([open.openToAll, open.ownerUserId, open.allowedUserIds], [true, 1_234_567_890_123_456, [1_234_567_890_123_456]])
   t.ok(Object.isFrozen(open.allowedUserIds))
@@ -182,6 +188,18 @@ t.test('config: the webhook secret, listen address and URL at their edges', asyn
   t.match(loadConfig({ ...good, TELEGRAM_WEBHOOK_URL: 'http://localhost:9/h', TELEGRAM_WEBHOOK_SECRET: hook.TELEGRAM_WEBHOOK_SECRET }).webhook, { url: 'http://localhost:9/h', path: '/h' })
   t.same(problems({ ...hook, TELEGRAM_WEBHOOK_URL: 'https://bot.example.org/hook#x' }), ['TELEGRAM_WEBHOOK_URL has a query or fragment: the bot listens on the path alone, use the public https URL your reverse proxy serves, e.g. https://bot.example.org/telegram, or leave it unset to poll'])
   t.equal(loadConfig({ ...good, TELEGRAM_WEBHOOK_SECRET: hook.TELEGRAM_WEBHOOK_SECRET }).webhook, null, 'a secret alone does not switch to webhooks')
+})
+
+t.test('config: the backup and drill schedules and the copy command', async (t) => {
+  t.match(loadConfig({ ...good, BACKUP_SCHEDULE: 'Off', DRILL_SCHEDULE: ' OFF ' }), { backupSchedule: null, drillSchedule: null })
+  t.same(loadConfig({ ...good, BACKUP_COPY_COMMAND: `rclone copy {file} 'remote:my backups/'` }).backupCopyCommand, ['rclone', 'copy', '{file}', 'remote:my backups/'])
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ BACKUP_SCHEDULE: '0 3 * *' }, 'BACKUP_SCHEDULE has 4 fields ("0 3 * *"): use five fields (minute hour day-of-month month day-of-week) like "0 3 * * *", or off'],
+    [{ DRILL_SCHEDULE: '61 4 * * 0' }, 'DRILL_SCHEDULE is not a valid cron expression ("61 4 * * 0": Invalid value for minute: 61): use five fields (minute hour day-of-month month day-of-week) like "30 4 * * 0", or off'],
+    [{ BACKUP_COPY_COMMAND: 'rclone copy "{file} remote:' }, 'BACKUP_COPY_COMMAND has an unclosed double quote: write it as on a command line, e.g. rclone copy {file} remote:mister_todo/'],
+    [{ BACKUP_COPY_COMMAND: 'rclone copy storage/backups remote:' }, 'BACKUP_COPY_COMMAND does not name {file}: put {file} where the backup file goes, e.g. rclone copy {file} remote:mister_todo/'],
+  ]
+  for (const [env, expected] of cases) t.same(problems(env), [expected], expected)
 })
 
 t.test('config: loadConfig throws one ConfigError listing every problem', async (t) => {

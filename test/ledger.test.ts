@@ -123,3 +123,89 @@ forEachEngine(t, 'ledger: two transactions adding to one chat at once (two proce
   for (const got of [a, b, c]) t.same(got, [...(got ?? [])].sort((x, y) => x - y).map((_, i) => (got?.[0] ?? 0) + i), 'each one\'s numbers are consecutive')
   t.same(await db('chats').where({ id: 9 }).pluck('next_number').then((r) => r.map(Number)), [256])
 }, ['postgres'])
+
+forEachEngine(t, 'ledger: every 1000th update prunes the ids past 24 h in its own transaction, keeping its own id', async (t, e) => {
+  const db = e.open()
+  t.teardown(() => db.destroy())
+  await db.migrate.latest()
+  let now = 1_000_000_000_000
+  const ledger = new UpdateLedger(db, () => now)
+  const ids = (): Promise<number[]> => db('handled_updates').orderBy('update_id').pluck('update_id').then((r) => r.map(Number))
+  await ledger.batch(async () => { for (let id = 1; id <= 998; id++) await ledger.handleOnce(id, async () => []) })
+  now += HANDLED_KEEP_MS + 1
+  await ledger.handleOnce(999, async () => [])
+  t.equal((await ids()).length, 999, 'the 999th update prunes nothing')
+  await ledger.handleOnce(1000, async () => [])
+  t.same(await ids(), [999, 1000], 'the 1000th removes the ids older than 24 h')
+  now += HANDLED_KEEP_MS + 1
+  await ledger.handleOnce(1001, async () => [])
+  t.same(await ids(), [999, 1000, 1001], 'and the count starts again: the next update prunes nothing')
+})
+
+forEachEngine(t, 'ledger: an id handled exactly 24 h ago is kept; an empty ledger prunes nothing', async (t, e) => {
+  const db = e.open()
+  t.teardown(() => db.destroy())
+  await db.migrate.latest()
+  let now = 1_000_000_000_000
+  const ledger = new UpdateLedger(db, () => now)
+  t.equal(await ledger.prune(), 0, 'nothing handled yet')
+  await ledger.handleOnce(1, async () => [])
+  now += 1
+  await ledger.handleOnce(2, async () => [])
+  now += HANDLED_KEEP_MS - 1
+  t.equal(await ledger.prune(), 0, 'id 1 is exactly 24 h old')
+  now += 1
+  t.equal(await ledger.prune(), 1)
+  t.same((await db('handled_updates').pluck('update_id')).map(Number), [2])
+})
+
+forEachEngine(t, 'ledger: the outbox keeps each reply\'s file, pages in order, and forgets only what was delivered', async (t, e) => {
+  const db = e.open()
+  t.teardown(() => db.destroy())
+  await db.migrate.latest()
+  const ledger = new UpdateLedger(db, () => 1_000)
+  const bytes = new TextEncoder().encode('#1 milk\n')
+  t.equal(await ledger.handleOnce(5, async () => [
+    { method: 'sendMessage', params: { chat_id: 7, text: 'here it is' } },
+    { method: 'sendDocument', params: { chat_id: 7, document: { filename: 'tasks.txt' } }, file: bytes },
+  ]), true)
+  t.equal(await ledger.handleOnce(6, async () => [{ method: 'sendMessage', params: { chat_id: 8, text: 'hi' } }]), true)
+  t.equal(await ledger.handleOnce(7, async () => []), true, 'an update without replies')
+  t.equal(await ledger.backlog(), 3)
+  const rows = await ledger.pending()
+  t.same(rows.map((r) => [r.updateId, r.method, r.hasFile]), [[5, 'sendMessage', false], [5, 'sendDocument', true], [6, 'sendMessage', false]])
+  t.same(rows[1]?.params, { chat_id: 7, document: { filename: 'tasks.txt' } }, 'the bytes are not in the params')
+  t.same(await ledger.pending(2), rows.slice(0, 2), 'a page of two')
+  t.same([...(await ledger.fileOf(rows[1]?.id ?? 0)) ?? []], [...bytes], 'the file comes back byte for byte')
+  t.equal(await ledger.fileOf(rows[0]?.id ?? 0), undefined, 'a reply without a file')
+  t.equal(await ledger.fileOf(9_999), undefined, 'a row that is not there')
+  await ledger.delivered([])
+  t.equal(await ledger.backlog(), 3, 'nothing delivered, nothing forgotten')
+  await ledger.delivered([rows[0]?.id ?? 0, rows[2]?.id ?? 0])
+  t.same((await ledger.pending()).map((r) => r.method), ['sendDocument'])
+  t.equal(await ledger.backlog(), 1)
+})
+
+forEachEngine(t, 'ledger: a failure to record the id is thrown, not taken for a duplicate', async (t, e) => {
+  const db = e.open()
+  t.teardown(() => db.destroy())
+  const ledger = new UpdateLedger(db)
+  let applied = false
+  await t.rejects(ledger.handleOnce(1, async () => { applied = true; return [] }), /handled_updates/, 'no table: the database error, naming the table')
+  t.equal(applied, false, 'and the update was not applied')
+})
+
+forEachEngine(t, 'ledger: a batch inside a batch is part of it: one commit, or nothing', async (t, e) => {
+  const db = e.open()
+  t.teardown(() => db.destroy())
+  await db.migrate.latest()
+  const ledger = new UpdateLedger(db)
+  await t.rejects(ledger.batch(async () => {
+    await ledger.batch(async () => { await ledger.handleOnce(50, add('inner')) })
+    throw new Error('the outer batch failed')
+  }), { message: 'the outer batch failed' })
+  t.same(await db('handled_updates').pluck('update_id'), [], 'the inner batch did not commit by itself')
+  t.same(await db('tasks').pluck('text'), [])
+  t.equal(await ledger.batch(async () => await ledger.batch(async () => await ledger.handleOnce(50, add('inner')))), true)
+  t.same(await db('tasks').pluck('text'), ['inner'])
+})
