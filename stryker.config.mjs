@@ -14,7 +14,7 @@ export const SCOPES = {
   'bot/tasks/callback-data.ts': ['test/callback-data.test.ts', 'test/access.test.ts', 'test/bot-commands.test.ts', 'test/list-pages.test.ts'],
   'bot/tasks/repository.ts': ['test/bot-commands.test.ts', 'test/list-pages.test.ts', 'test/migrations.test.ts'],
   'bot/updates': ['test/ledger.test.ts', 'test/exactly-once.test.ts', 'test/outbox.test.ts', 'test/api-faults.test.ts', 'test/poller.test.ts'],
-  'bot/updates/ledger.ts': ['test/ledger.test.ts', 'test/exactly-once.test.ts', 'test/outbox.test.ts'],
+  'bot/updates/ledger.ts': ['test/ledger.test.ts', 'test/outbox.test.ts'],
   // bot/reminders, one file a scope (loop.ts puts them together; rate-limit.ts and render.ts are not scoped).
   'bot/reminders/store.ts': ['test/reminders.test.ts', 'test/reminders-crash.test.ts', 'test/reminder-outcomes.test.ts'],
   'bot/reminders/schedule.ts': ['test/due-dates.test.ts', 'test/reminders.test.ts'],

@@ -135,6 +135,30 @@ t.test('config: each number is accepted at its limits and refused one past them'
   }
 })
 
+t.test('config: a number with a sign or an exponent is refused, though JavaScript would read it', async (t) => {
+  const refused: Array<[string, string[], string]> = [
+    ['HEALTH_PORT', ['+80', '8e3'], 'is not a port number: use 0–65535 (0 picks a free port)'],
+    ['LOG_MAX_BYTES', ['+2048', '2e3'], 'is not a size in bytes: use a number of at least 1024 (default 10485760, 10 MB)'],
+    ['LOG_KEEP', ['+5', '1e1'], 'is not a count of rotated files: use 1–100 (default 5)'],
+    ['HANDOVER_WAIT_S', ['+5', '1e2', '-5'], 'is not a number of seconds: use 0–600 (0: refuse at once when another bot holds the database)'],
+    ['POLL_TIMEOUT_S', ['+5', '1e1'], 'is not a long-poll timeout: use 0–50 seconds'],
+    ['BACKUP_COPY_TIMEOUT_S', ['+5', '1e3'], 'is not a time limit in seconds: use 1–86400 (default 600)'],
+    ['DATABASE_POOL_MAX', ['+5', '1e1'], 'is not a number of connections: use 1–100 (default 5)'],
+    ['DATABASE_STATEMENT_TIMEOUT_MS', ['+5', '1e3', '-5'], 'is not a time limit in milliseconds: use 0–3600000 (default 15000; 0: no limit)'],
+    ['RATE_LIMIT_PER_MINUTE', ['+5', '1e1'], 'is not a number of updates per minute: use 1–10000 (default 30)'],
+    ['MAX_TASKS_PER_CHAT', ['+5', '1e1'], 'is not a number of tasks: use 1–1000000 (default 10000)'],
+  ]
+  for (const [key, values, message] of refused) {
+    for (const value of values) t.same(problems({ [key]: value }), [`${key} ${message}`], `${key}=${value}`)
+  }
+})
+
+t.test('config: the PostgreSQL pool and statement limits at their edges, trimmed', async (t) => {
+  const url = 'postgres://todo@db.example/todo'
+  t.strictSame(loadConfig({ ...good, DATABASE_URL: url, DATABASE_POOL_MAX: ' 1 ', DATABASE_STATEMENT_TIMEOUT_MS: ' 3600000 ', DATABASE_APPLICATION_NAME: ' todo-eu ' }).database, { engine: 'postgres', url, poolMax: 1, statementTimeoutMs: 3_600_000, applicationName: 'todo-eu' })
+  t.match(loadConfig({ ...good, DATABASE_URL: url, DATABASE_POOL_MAX: '100' }).database, { poolMax: 100 })
+})
+
 t.test('config: the token, the user ids and the API root are checked for their shape', async (t) => {
   const tokenProblem = 'TELEGRAM_BOT_TOKEN does not look like a bot token (<digits>:<secret>): copy it again from @BotFather'
   for (const token of ['1234:ABCDEFGHIJKLMNOPQRSTUVWXYZ', '12345:ABCDEFGHIJKLMNOPQRS', 'x12345:ABCDEFGHIJKLMNOPQRSTUVWXYZ', '12345:ABCDEFGHIJKLMNOPQRSTUVWXYZ!', '12345 ABCDEFGHIJKLMNOPQRSTUVWXYZ']) {
@@ -178,13 +202,13 @@ t.test('config: the owner with a list and in open mode', async (t) => {
 
 t.test('config: the webhook secret, listen address and URL at their edges', async (t) => {
   const hook = { TELEGRAM_WEBHOOK_URL: 'https://bot.example.org/hook', TELEGRAM_WEBHOOK_SECRET: 'a'.repeat(32) }
-  t.match(loadConfig({ ...good, ...hook }).webhook, { secret: 'a'.repeat(32), host: '127.0.0.1', port: 8443, maxConnections: 40 })
-  t.match(loadConfig({ ...good, ...hook, TELEGRAM_WEBHOOK_SECRET: 'b'.repeat(256), WEBHOOK_LISTEN: ' localhost:0 ', WEBHOOK_MAX_CONNECTIONS: '1' }).webhook, { secret: 'b'.repeat(256), host: 'localhost', port: 0, maxConnections: 1 })
+  t.strictSame(loadConfig({ ...good, ...hook }).webhook, { url: hook.TELEGRAM_WEBHOOK_URL, path: '/hook', host: '127.0.0.1', port: 8443, secret: 'a'.repeat(32), maxConnections: 40 })
+  t.strictSame(loadConfig({ ...good, ...hook, TELEGRAM_WEBHOOK_SECRET: 'b'.repeat(256), WEBHOOK_LISTEN: ' localhost:0 ', WEBHOOK_MAX_CONNECTIONS: '1' }).webhook, { url: hook.TELEGRAM_WEBHOOK_URL, path: '/hook', host: 'localhost', port: 0, secret: 'b'.repeat(256), maxConnections: 1 })
   const secretProblem = 'TELEGRAM_WEBHOOK_SECRET is not a usable secret token: use 32–256 characters of A-Z a-z 0-9 _ - (e.g. the output of: openssl rand -hex 32)'
   for (const secret of ['a'.repeat(31), 'a'.repeat(257)]) t.same(problems({ ...hook, TELEGRAM_WEBHOOK_SECRET: secret }), [secretProblem], `${secret.length} characters`)
   const listenProblem = 'WEBHOOK_LISTEN is not host:port: use e.g. 127.0.0.1:8443 (the address your reverse proxy forwards to; port 0 picks a free one)'
   for (const listen of [':8443', 'localhost:123456', 'local host:80', '[::1]]:80', 'x:80:']) t.same(problems({ ...hook, WEBHOOK_LISTEN: listen }), [listenProblem], listen)
-  t.match(loadConfig({ ...good, ...hook, WEBHOOK_LISTEN: '10.0.0.5:65535' }).webhook, { host: '10.0.0.5', port: 65_535 })
+  t.strictSame(loadConfig({ ...good, ...hook, WEBHOOK_LISTEN: '10.0.0.5:65535' }).webhook, { url: hook.TELEGRAM_WEBHOOK_URL, path: '/hook', host: '10.0.0.5', port: 65_535, secret: 'a'.repeat(32), maxConnections: 40 })
   t.match(loadConfig({ ...good, TELEGRAM_WEBHOOK_URL: 'http://localhost:9/h', TELEGRAM_WEBHOOK_SECRET: hook.TELEGRAM_WEBHOOK_SECRET }).webhook, { url: 'http://localhost:9/h', path: '/h' })
   t.same(problems({ ...hook, TELEGRAM_WEBHOOK_URL: 'https://bot.example.org/hook#x' }), ['TELEGRAM_WEBHOOK_URL has a query or fragment: the bot listens on the path alone, use the public https URL your reverse proxy serves, e.g. https://bot.example.org/telegram, or leave it unset to poll'])
   t.equal(loadConfig({ ...good, TELEGRAM_WEBHOOK_SECRET: hook.TELEGRAM_WEBHOOK_SECRET }).webhook, null, 'a secret alone does not switch to webhooks')
