@@ -19,6 +19,7 @@ import { migrationModuleUrl } from './migration-source.js'
 import { checkHealth, gitVersion, RUNTIME, startHealthServer, type Health, type HealthSources } from './health.js'
 import { tryDatabaseLock, waitForDatabaseLock } from './instance-lock.js'
 import { Lifecycle } from './lifecycle.js'
+import { instanceName, LEADER_POLL_MS, LeaderElection, planChangesSchema, schemaAsInstance, severalInstances, waitForLeadOrPlan } from './leader.js'
 import type { Logger } from './logger.js'
 import { ChatSettingsRepository } from './chats/settings.js'
 import { DatabaseChecker } from './db-check.js'
@@ -189,26 +190,42 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       logger.debug({ ms: Math.round(warmUpParsing()) }, 'date parser warmed up')
       options.onStandby?.()
     }
-    await services.start('instance lock', () => free ?? waitForDatabaseLock(config, {
-      waitMs: config.handoverWaitS * 1000,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      onWait: (holder) => logger.info({ holder, version }, 'standby: loaded, waiting for the running bot to hand over'),
-    }), (l) => l.release())
+    // ---- Several instances (issue 15): webhook mode on PostgreSQL serves without the exclusive
+    // lock; the lock is the leader's (bot/leader.ts). A plan that changes the schema still waits for it. ----
+    const several = severalInstances(config)
+    const signalOption = options.signal === undefined ? {} : { signal: options.signal }
+    const election = several
+      ? await services.start('leader lock', async () => new LeaderElection(config, logger, free ?? (planChangesSchema(plan) ? await waitForLeadOrPlan(config, version, signalOption) : null)), (e) => e.stop())
+      : null
+    // ---- end several instances ----
+    if (election === null) {
+      await services.start('instance lock', () => free ?? waitForDatabaseLock(config, {
+        waitMs: config.handoverWaitS * 1000,
+        ...signalOption,
+        onWait: (holder) => logger.info({ holder, version }, 'standby: loaded, waiting for the running bot to hand over'),
+      }), (l) => l.release())
+    }
     const takeOverAt = performance.now()
+    // Several instances: only the leader carries out a plan, and only while it is still pending (a sibling may have).
+    const planNow = election === null ? plan : election.isLeader ? pendingPlan(config.databaseFile, version) : null
     const database = await services.start('database', async () => {
-      if (plan !== null) await carryOutPlan(plan, config.database, config.databaseFile, logger)
+      if (planNow !== null) await carryOutPlan(planNow, config.database, config.databaseFile, logger)
       return openDatabase(config.database)
     }, (db) => db.destroy())
-    const schema = await ensureSchemaCurrent(database)
+    const schema = election === null || election.isLeader
+      ? await ensureSchemaCurrent(database)
+      : await schemaAsInstance(election, async () => { const st = await schemaStatus(database); return st.applied.length === 0 && st.pending.length > 0 }, () => ensureSchemaCurrent(database), signalOption)
+    election?.start()
     const metrics = new Metrics()
     const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0, failures: 0 }
     const ledger = new UpdateLedger(database, now)
     const gate = new WriteGate()
     const limiter = new SendRateLimiter()
-    const reminders = new ReminderLoop({ db: database, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate, limiter })
+    const reminders = new ReminderLoop({ db: database, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate, limiter, ...(several ? { maxSleepMs: LEADER_POLL_MS } : {}) })
     // Scheduled backups and drills, owner notices (issue 13).
     const backups = new BackupScheduler({ db: database, api: bot.api, clock, logger, gate, limiter, config, ...options.backups })
-    const sources: HealthSources = { db: database, checker: new DatabaseChecker(config.database, database, now), metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => ledger.backlog(), reminders: () => reminders.state(), backups: () => backups.state() }
+    const leads = (): boolean => election?.isLeader ?? true
+    const sources: HealthSources = { instance: () => ({ name: instanceName(config), pm2Instance: config.pm2Instance, pid: process.pid, leads: leads(), several }), db: database, checker: new DatabaseChecker(config.database, database, now), metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => ledger.backlog(), reminders: () => reminders.state(), backups: () => backups.state() }
     // ---- Webhook mode (issue 15): health names the mode and Telegram's view of the webhook. ----
     const webhookInfo = config.webhook === null ? undefined : new WebhookInfoCache(bot.api, logger)
     const hook = config.webhook
@@ -240,8 +257,10 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     let servingNow: () => void = () => {}
     const servingStarted = new Promise<void>((resolve) => { servingNow = resolve })
     let remindersStarted: Promise<void> = Promise.resolve()
+    // Several instances: the reminders, digests and backups run on the leader alone, from when it leads.
+    const leadingAndServing = Promise.all([servingStarted, election?.leading])
     await services.start('reminder loop', () => {
-      void servingStarted.then(() => {
+      void leadingAndServing.then(() => {
         if (services.isStopping) return
         remindersStarted = reminders.start().catch((err: unknown) => logger.error({ err }, 'reminder loop did not start'))
       })
@@ -250,10 +269,10 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       await remindersStarted
     })
     await services.start('backup scheduler', () => {
-      void servingStarted.then(() => { if (!services.isStopping) backups.start() })
+      void leadingAndServing.then(() => { if (!services.isStopping) backups.start() })
     }, () => backups.stop())
     recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
-    logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: plan?.id }, 'took over: serving')
+    logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: planNow?.id, ...(several ? { instance: instanceName(config), leads: leads() } : {}) }, 'took over: serving')
     const applyInTurn = async (update: Parameters<typeof handle>[0]): Promise<void> => { await handle(update); reminders.poke() }
     const serving: Serving = {
       applyInTurn,
@@ -261,6 +280,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
         if (free !== null) options.onStandby?.()
         servingNow()
       },
+      leads,
       config, bot, ledger, delivery, services, db: database, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate, healthPort: server.port,
     }
     // ---- Webhook mode (issue 15): the webhook server instead of the poller; back to polling deletes the webhook first. ----
@@ -285,6 +305,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
 }
 
 export type Serving = {
+  /** Runs the jobs that must run once (several instances: the leader; else always true). */
+  leads: () => boolean
   /** Applies an update without taking the write gate (the caller holds it: a polled batch). */
   applyInTurn: (update: Parameters<Bot['handleUpdate']>[0]) => Promise<void>
   /** Called once the bot serves (first poll answered, or the webhook registered). */

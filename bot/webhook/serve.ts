@@ -3,6 +3,7 @@
 // that stops accepting, finishes the requests in hand, and only then closes the database.
 import type * as T from 'node-telegram-bot-api/types'
 import { servingFacts, type RunningBot, type Serving } from '../app.js'
+import { severalInstances } from '../leader.js'
 import type { EarlyWebhook } from './early.js'
 import { startWebhookServer } from './server.js'
 import { registerWebhook, type WebhookInfoCache } from './telegram.js'
@@ -41,7 +42,16 @@ export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (
   }))
   // Replies still queued (Telegram was unreachable) are tried again; at the stop, the drain in hand finishes.
   await s.services.start('outbox retry', () => {
-    const retry = setInterval(() => { if (!drain.lastEmptied()) drain.kick() }, OUTBOX_RETRY_MS)
+    // Several instances: the leader alone retries, whatever instance's replies are left (each
+    // instance drains after its own commits; one drain at a time: UpdateLedger.exclusively).
+    const several = severalInstances(s.config)
+    const retry = setInterval(() => {
+      if (!several) {
+        if (!drain.lastEmptied()) drain.kick()
+      } else if (s.leads()) {
+        void s.ledger.backlog().then((n) => { if (n > 0) drain.kick() }, () => {})
+      }
+    }, OUTBOX_RETRY_MS)
     retry.unref()
     return retry
   }, async (retry) => {
