@@ -12,14 +12,14 @@ import { MIGRATIONS_DIR } from '../knexfile.js'
 import { healthCommand } from './commands/health.js'
 import { commandList, createDispatch } from './commands/index.js'
 import { systemClock, type Clock } from './clock.js'
-import type { Config } from './config.js'
+import type { Config, PostgresTarget } from './config.js'
 import { ensureSchemaCurrent, openDatabase, schemaStatus, type Database, type SchemaStatus } from './db.js'
 import { AppError } from './errors.js'
 import { migrationModuleUrl } from './migration-source.js'
 import { checkHealth, gitVersion, RUNTIME, startHealthServer, type Health, type HealthSources } from './health.js'
 import { tryDatabaseLock, waitForDatabaseLock } from './instance-lock.js'
 import { Lifecycle } from './lifecycle.js'
-import { instanceName, LEADER_POLL_MS, LeaderElection, planChangesSchema, schemaAsInstance, severalInstances, waitForLeadOrPlan } from './leader.js'
+import { instanceName, LEADER_POLL_MS, LeaderElection, openPresence, planChangesSchema, schemaAsInstance, severalInstances, waitForLeadOrPlan } from './leader.js'
 import type { Logger } from './logger.js'
 import { ChatSettingsRepository } from './chats/settings.js'
 import { DatabaseChecker } from './db-check.js'
@@ -197,6 +197,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     const election = several
       ? await services.start('leader lock', async () => new LeaderElection(config, logger, free ?? (planChangesSchema(plan) ? await waitForLeadOrPlan(config, version, signalOption) : null)), (e) => e.stop())
       : null
+    if (several) await services.start('presence', () => openPresence(config.database as PostgresTarget), (p) => p.close())
     // ---- end several instances ----
     if (election === null) {
       await services.start('instance lock', () => free ?? waitForDatabaseLock(config, {

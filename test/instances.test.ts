@@ -105,6 +105,9 @@ async function burst (t: Test, n: number): Promise<void> {
   t.equal(health.filter((h) => h.instance.leads).length, 1, 'exactly one instance leads')
   t.ok(health.every((h) => h.instance.several && new RegExp(`^${h.instance.pid}@`).test(h.instance.name)), 'each names itself pid@host')
   t.equal(await c.db('outbox').count({ n: '*' }).first().then((r) => Number((r as { n: number }).n)), 0, 'the outbox is empty')
+  const stats = c.emu.waitForMessage(OWNER)
+  c.emu.sendText(OWNER, OWNER, '/stats')
+  t.match((await stats).rendered, new RegExp(`\\nInstances: ${n} \\(webhook mode on PostgreSQL\\)$`), 'the owner\'s /stats counts the instances')
   if (n === 2) await concurrentDeliveries(t, c)
 }
 
