@@ -151,14 +151,17 @@ async function concurrentDeliveries (t: Test, c: Cluster): Promise<void> {
   t.same(doneReplies, [`#${PER_CHAT + 1} was already done.`, `#${PER_CHAT + 1} was already done.`, `#${PER_CHAT + 1} was already done.`, `#${PER_CHAT + 1} was already done.`, `#${PER_CHAT + 1} was already done.`, `✅ Done: #${PER_CHAT + 1} ${texts[0]?.text ?? ''}`].sort(), 'done once; the other five found it done')
   // The owner's /health, asked of each instance: it names itself and says whether it leads.
   const healthReplies: string[] = []
+  const fullReplies: string[] = []
   for (const instance of [a, b]) {
     const waiting = c.emu.waitForMessage(chat)
     t.equal(await post(instance.port, update('/health')), 200)
-    healthReplies.push((await waiting).rendered.split('\n').find((l) => l.startsWith('Instance: ')) ?? 'no Instance line')
+    fullReplies.push((await waiting).rendered)
+    healthReplies.push(fullReplies.at(-1)?.split('\n').find((l) => l.startsWith('Instance: ')) ?? 'no Instance line')
   }
   const pids = [a, b].map((i) => String(i.child.pid))
   t.match(healthReplies, [new RegExp(`^Instance: ${pids[0]}@\\S+, (leads \\(runs reminders, digests, backups\\)|does not lead)$`), new RegExp(`^Instance: ${pids[1]}@\\S+, (leads \\(runs reminders, digests, backups\\)|does not lead)$`)])
   t.equal(healthReplies.filter((l) => l.endsWith(', leads (runs reminders, digests, backups)')).length, 1, '/health: one of the two leads')
+  t.same(fullReplies.map((r) => /\nReminders: running, /.test(r) ? 'runs them' : r.includes('\nReminders, digests and backups: run by the leading instance\n') ? 'leader runs them' : r).sort(), ['leader runs them', 'runs them'], '/health: reminders where they run')
 }
 
 t.test('instances: two on one PostgreSQL take a 2 000-update burst from 100 chats: each applied and answered once, in order', { skip }, async (t) => {
