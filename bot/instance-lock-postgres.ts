@@ -1,6 +1,8 @@
 // One bot per database on PostgreSQL: a session advisory lock, held by a connection of its own
 // for the life of the process. The server drops it when that session ends — the process exits,
 // is killed with -9, or its machine goes away — so no stale lock survives a crash, on any host.
+// In webhook mode the same lock means "leader" instead: several instances serve, the holder runs
+// the jobs that must run once (bot/leader.ts).
 import os from 'node:os'
 import pg from 'pg'
 import { redactUrl, type PostgresTarget } from './config.js'

@@ -3,6 +3,7 @@
 // A hand-over is a wait for this lock: the incoming version stands by, loaded, and takes the lock
 // the moment the outgoing one lets go of it (waitForInstanceLock). On PostgreSQL the same is a
 // session advisory lock (tryDatabaseLock / waitForDatabaseLock at the end).
+// In webhook mode on PostgreSQL it is the leader lock rather than "one bot" (bot/leader.ts).
 import fs from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
