@@ -34,10 +34,10 @@ async function freePort (): Promise<number> {
   return port
 }
 
-/** Round robin over the instances, keep-alive on both sides (what a proxy in front of them does). */
+/** Round robin over the instances, a new connection to them per request (nginx's upstream default). */
 async function startProxy (backends: number[]): Promise<{ port: number, close: () => Promise<void> }> {
   let next = 0
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
+  const agent = new http.Agent({ keepAlive: false })
   const server = http.createServer((req, res) => {
     const out = http.request({ host: '127.0.0.1', port: backends[next++ % backends.length], method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers)

@@ -9,7 +9,10 @@ export type RoundRobinProxy = { port: number, sent: number[], close: () => Promi
 export async function startRoundRobinProxy (backends: readonly number[]): Promise<RoundRobinProxy> {
   const sent = backends.map(() => 0)
   let next = 0
-  const agent = new http.Agent({ keepAlive: true })
+  // A new connection per request, as nginx's upstream default (HTTP/1.0): a kept-alive socket
+  // reused at the instant the bot's server closes it for idling resets that request (a 502 that
+  // would be the proxy's, not the bot's).
+  const agent = new http.Agent({ keepAlive: false })
   const server = http.createServer((req, res) => {
     const i = next++ % backends.length
     sent[i] = (sent[i] ?? 0) + 1
