@@ -19,7 +19,7 @@ import { migrationModuleUrl } from './migration-source.js'
 import { checkHealth, gitVersion, RUNTIME, startHealthServer, type Health, type HealthSources } from './health.js'
 import { tryDatabaseLock, waitForDatabaseLock } from './instance-lock.js'
 import { Lifecycle } from './lifecycle.js'
-import { instanceName, LEADER_POLL_MS, LeaderElection, openPresence, planChangesSchema, schemaAsInstance, severalInstances, waitForLeadOrPlan } from './leader.js'
+import { instanceName, LEADER_POLL_MS, LeaderElection, openPresence, stopOnLostLead, planChangesSchema, schemaAsInstance, severalInstances, waitForLeadOrPlan } from './leader.js'
 import type { Logger } from './logger.js'
 import { ChatSettingsRepository } from './chats/settings.js'
 import { DatabaseChecker } from './db-check.js'
@@ -291,7 +291,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     if (webhookInfo !== undefined) {
       const running = await serveWebhook(serving, webhookInfo, applyUpdate, early === null ? null : () => { earlyAdopted = true; return early })
       options.signal?.removeEventListener('abort', onAbort)
-      return running
+      // Several instances: a leader that lost its lock to another instance stops, and `done` rejects with why.
+      return election === null ? running : stopOnLostLead(running, election)
     }
     await leaveWebhookMode(bot.api, logger, { lastHandled: () => ledger.lastUpdateId(), handle: (update) => bot.handleUpdate(update), afterBatch: () => gate.run(() => delivery.flush()) }, webhookAtStandby)
     // ---- end webhook mode ----

@@ -12,7 +12,8 @@ import { AppError } from './errors.js'
 /** The lock's key ("MT" + 1): advisory locks are per database, so one key serves every install. */
 export const ADVISORY_LOCK_KEY = 0x4d540001
 
-export type PostgresLock = { release: () => void, file: string }
+/** `alive`: whether the session holding the lock still answers (several instances: the leader watches it). */
+export type PostgresLock = { release: () => void, file: string, alive: () => Promise<boolean> }
 export type LockHolder = { pid: number, host: string } | null
 
 const sessionName = (target: PostgresTarget): string => `${target.applicationName.slice(0, 40)} lock ${process.pid}@${os.hostname()}`.slice(0, 63)
@@ -27,7 +28,7 @@ export async function tryPostgresLock (target: PostgresTarget): Promise<Postgres
     await client.connect()
     const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [ADVISORY_LOCK_KEY])
     if (rows[0]?.locked === true) {
-      return { file: redactUrl(target.url), release: () => { client.end().catch(() => {}) } }
+      return { file: redactUrl(target.url), release: () => { client.end().catch(() => {}) }, alive: () => client.query('select 1').then(() => true, () => false) }
     }
   } catch (err) {
     await client.end().catch(() => {})

@@ -13,7 +13,8 @@ import { makeOwnerOnly } from './db.js'
 import { AppError } from './errors.js'
 import { postgresLockedError, postgresLockHolder, tryPostgresLock } from './instance-lock-postgres.js'
 
-export type InstanceLock = { release: () => void, file: string }
+/** `alive` (PostgreSQL): whether the lock's session still answers; a file lock lives as long as the process. */
+export type InstanceLock = { release: () => void, file: string, alive?: () => Promise<boolean> }
 
 /** How often a standby asks for the lock: the hand-over gap is at most this plus the take-over. */
 const LOCK_POLL_MS = 5

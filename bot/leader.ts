@@ -50,33 +50,62 @@ export class LeaderElection {
 
   get isLeader (): boolean { return this.lock !== null }
 
-  /** Asks for the lock every pollMs until it is held (at once if it already is). */
+  /**
+   * Called when the leader's lock session ended (the database restarted, a connection cut) and
+   * another instance took the lock meanwhile: two leaders would now run the jobs that run once, so
+   * this one must stop (app.ts: the bot stops and exits 1; its supervisor restarts it).
+   */
+  onLost: (err: AppError) => void = () => {}
+
+  /**
+   * Every pollMs: without the lock, asks for it; with it, checks that its session still answers
+   * (takes it again at once if it can, else gives up leading through onLost).
+   */
   start (): void {
-    if (this.lock !== null) {
-      this.logger.info('leading: this instance runs the reminders, digests, backups and outbox retries')
-      return
-    }
-    this.logger.info({ everyMs: this.pollMs }, 'another instance leads; serving webhooks, asking for the leader lock')
+    if (this.lock !== null) this.logger.info('leading: this instance runs the reminders, digests, backups and outbox retries')
+    else this.logger.info({ everyMs: this.pollMs }, 'another instance leads; serving webhooks, asking for the leader lock')
     this.loop = (async () => {
       while (!this.stopped) {
         await sleep(this.pollMs, undefined, { signal: this.controller.signal }).catch(() => {})
-        if (this.stopped || this.lock !== null) return
+        if (this.stopped) return
         try {
-          const lock = await tryDatabaseLock(this.config)
-          if (lock === null) continue
-          if (this.stopped) {
-            lock.release()
-            return
-          }
-          this.lock = lock
-          this.logger.info('took the leader lock: this instance now runs the reminders, digests, backups and outbox retries')
-          this.gained()
-          return
+          if (this.lock === null) await this.ask()
+          else if (await this.lock.alive?.() === false && !await this.takeAgain()) return
         } catch (err) {
           this.logger.warn({ err }, 'could not ask for the leader lock; trying again')
         }
       }
     })()
+  }
+
+  private async ask (): Promise<void> {
+    const lock = await tryDatabaseLock(this.config)
+    if (lock === null) return
+    if (this.stopped) {
+      lock.release()
+      return
+    }
+    this.lock = lock
+    this.logger.info('took the leader lock: this instance now runs the reminders, digests, backups and outbox retries')
+    this.gained()
+  }
+
+  /** The lock's session is gone: false (and onLost) when another instance holds the lock now. */
+  private async takeAgain (): Promise<boolean> {
+    this.lock?.release()
+    this.lock = null
+    const lock = await tryDatabaseLock(this.config).catch(() => null)
+    if (lock !== null && !this.stopped) {
+      this.lock = lock
+      this.logger.warn('the leader lock\'s database session ended; took the lock again at once (nobody else had)')
+      return true
+    }
+    lock?.release()
+    if (this.stopped) return false
+    const err = new AppError('ELEADERLOST', 'lost the leader lock: its database session ended and another instance leads now; stopping this one so that two never run the reminders and backups (a supervisor such as PM2 restarts it as a non-leader)')
+    this.logger.error({ code: err.code }, err.message)
+    this.onLost(err)
+    return false
   }
 
   /** One ask, now (a fresh database must not wait for the poll): true when this instance leads. */
@@ -102,6 +131,18 @@ export class LeaderElection {
     this.lock?.release()
     this.lock = null
   }
+}
+
+/** The running bot, whose `done` rejects (after the bot stopped) when the election gives up leading (onLost). */
+export function stopOnLostLead<R extends { done: Promise<void>, stop: () => Promise<void> }> (running: R, election: LeaderElection): R {
+  let lost: AppError | undefined
+  election.onLost = (err) => {
+    lost = err
+    void running.stop()
+  }
+  const done = running.done.then(() => { if (lost !== undefined) throw lost })
+  done.catch(() => {})
+  return { ...running, done }
 }
 
 /**
