@@ -2,7 +2,7 @@
 // is, from the database (numbers only, never task text).
 import type { Knex } from 'knex'
 import type { Config } from '../config.js'
-import { countInstances } from '../leader.js'
+import { countInstances } from '../leader-presence.js'
 import { contextOf } from './context.js'
 import type { CommandSpec } from './types.js'
 
