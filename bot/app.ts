@@ -208,8 +208,10 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       }), (l) => l.release())
     }
     const takeOverAt = performance.now()
-    // Several instances: only the leader carries out a plan, and only while it is still pending (a sibling may have).
-    const planNow = election === null ? plan : election.isLeader ? pendingPlan(config.databaseFile, version) : null
+    // Several instances: a plan that changes the schema only by the leader, and only while it is
+    // still pending (a sibling may have); one that changes nothing (a deploy without migrations)
+    // by any instance, so ops reads its result as from one process.
+    const planNow = election === null ? plan : election.isLeader || !planChangesSchema(plan) ? pendingPlan(config.databaseFile, version) : null
     const database = await services.start('database', async () => {
       if (planNow !== null) await carryOutPlan(planNow, config.database, config.databaseFile, logger)
       return openDatabase(config.database)

@@ -70,3 +70,28 @@ t.test('instances: a plan that migrates waits for the leader lock; one instance 
   t.same(health.map((h) => h.schema.pending), [[], []])
   t.equal(logs.lines.filter((l) => l.includes('"msg":"took over: serving"')).length, 2, 'both serve')
 })
+
+t.test('instances: a plan that changes nothing (a deploy without migrations) is carried out at once, while another instance leads', { skip }, async (t) => {
+  const { url } = await freshDatabase(t)
+  const target: PostgresTarget = { engine: 'postgres', url, poolMax: 2, statementTimeoutMs: 15_000, applicationName: 'mister_todo_test' }
+  const db = openDatabase(target)
+  await db.migrate.latest()
+  const leader = await tryPostgresLock(target)
+  if (leader === null) throw new Error('the lock should be free')
+  const emu = await BotApiEmulator.start()
+  const dir = tempDir()
+  const dbFile = path.join(dir, 'db', 'todo.sqlite')
+  fs.mkdirSync(path.dirname(dbFile), { recursive: true })
+  fs.writeFileSync(planFileFor(dbFile), JSON.stringify({ id: 'plan-empty-1', version: gitVersion(PROJECT_ROOT) }))
+  const port = await freePort()
+  const bot = await startBot(loadConfig(botEnv(emu, dir, { DATABASE_URL: url, TELEGRAM_WEBHOOK_URL: `http://127.0.0.1:${port}/hook`, WEBHOOK_LISTEN: `127.0.0.1:${port}`, TELEGRAM_WEBHOOK_SECRET: 'instances-plan-secret-0123456789abcdefghij', HANDOVER_WAIT_S: '30' })), { logger: createLogger('warn', new LogSink()) })
+  t.teardown(async () => {
+    await bot.stop()
+    leader.release()
+    await db.destroy()
+    await emu.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+  t.match(JSON.parse(fs.readFileSync(resultFileFor(dbFile), 'utf8')), { id: 'plan-empty-1', ok: true, steps: [] }, 'the result ops waits for, recorded')
+  t.equal((await bot.health()).instance.leads, false, 'serving beside the leader')
+})
