@@ -32,6 +32,7 @@ import { BackupScheduler, type BackupSchedulerDeps } from './backups/scheduler.j
 import { TaskRepository } from './tasks/repository.js'
 import { createAttachmentLoader } from './transfer/attachment.js'
 import { Turn, type TurnFactory } from './turn.js'
+import { WalCheckpointer } from './wal-checkpointer.js'
 import { WriteGate } from './write-gate.js'
 import { warmUpParsing } from './time/parse-due.js'
 import { OutboxDelivery } from './updates/delivery.js'
@@ -197,8 +198,11 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     const takeOverAt = performance.now()
     const database = await services.start('database', async () => {
       if (plan !== null) await carryOutPlan(plan, config.database, config.databaseFile, logger)
-      return openDatabase(config.database)
+      return openDatabase(config.database, { checkpoints: 'external' })
     }, (db) => db.destroy())
+    // SQLite: WAL checkpoints (an fsync each) in a worker thread, never inside a user's commit.
+    const target = config.database
+    if (target.engine === 'sqlite') await services.start('WAL checkpointer', () => new WalCheckpointer(target.file, logger).start(), (c) => c.stop())
     const schema = await ensureSchemaCurrent(database)
     const metrics = new Metrics()
     const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0, failures: 0 }
