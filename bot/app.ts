@@ -182,6 +182,12 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     let earlyAdopted = false
     if (early !== null) await services.start('webhook server (standby)', () => early, (e) => earlyAdopted ? undefined : e.abandon())
     // ---- end webhook mode ----
+    // SQLite: WAL checkpoints (an fsync each) run in a worker thread, never inside a user's
+    // commit; the thread is loaded now, its connection opened at take-over, after any plan.
+    const target = config.database
+    const checkpointer = target.engine === 'sqlite' ? new WalCheckpointer(target.file, logger).prepare() : null
+    let checkpointerAdopted = false
+    if (checkpointer !== null) await services.start('WAL checkpointer (standby)', () => checkpointer, (c) => checkpointerAdopted ? undefined : c.stop())
     // The date parser's first runs cost ~200 ms (V8 compiles its patterns): a standby pays that
     // before it says ready, not in a user's wait during the hand-over. A plain start (a crash
     // restart, the first start) does not: its first poll would wait for it (goal: ≤ 0.5 s after
@@ -200,9 +206,10 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       if (plan !== null) await carryOutPlan(plan, config.database, config.databaseFile, logger)
       return openDatabase(config.database, { checkpoints: 'external' })
     }, (db) => db.destroy())
-    // SQLite: WAL checkpoints (an fsync each) in a worker thread, never inside a user's commit.
-    const target = config.database
-    if (target.engine === 'sqlite') await services.start('WAL checkpointer', () => new WalCheckpointer(target.file, logger).start(), (c) => c.stop())
+    if (checkpointer !== null) {
+      await services.start('WAL checkpointer', () => checkpointer.start(), (c) => c.stop())
+      checkpointerAdopted = true
+    }
     const schema = await ensureSchemaCurrent(database)
     const metrics = new Metrics()
     const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0, failures: 0 }
@@ -256,7 +263,9 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     await services.start('backup scheduler', () => {
       void servingStarted.then(() => { if (!services.isStopping) backups.start() })
     }, () => backups.stop())
+    // Written beside the first poll, not before it: its fsync is off the event loop, and no user waits for it.
     recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
+      .catch((err: unknown) => logger.warn({ err }, 'could not record that this version serves; ops will not see the take-over confirmed'))
     logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: plan?.id }, 'took over: serving')
     const applyInTurn = async (update: Parameters<typeof handle>[0]): Promise<void> => { await handle(update); reminders.poke() }
     const serving: Serving = {

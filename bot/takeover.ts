@@ -290,6 +290,15 @@ export function servingFileFor (databaseFile: string): string {
   return path.join(path.dirname(databaseFile), 'serving.json')
 }
 
-export function recordServing (databaseFile: string, record: ServingRecord): void {
-  writeDurably(servingFileFor(databaseFile), JSON.stringify(record) + '\n')
+export async function recordServing (databaseFile: string, record: ServingRecord): Promise<void> {
+  const file = servingFileFor(databaseFile)
+  const tmp = `${file}.${process.pid}.tmp`
+  const handle = await fs.promises.open(tmp, 'w', 0o600)
+  try {
+    await handle.writeFile(JSON.stringify(record) + '\n')
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await fs.promises.rename(tmp, file)
 }

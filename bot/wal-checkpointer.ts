@@ -21,42 +21,40 @@ export type CheckpointResult = { busy: number, log: number, checkpointed: number
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
 const Database = require(workerData.sqliteModule)
+let db = null
+let timer = null
+const checkpoint = (id) => {
+  try {
+    parentPort.postMessage({ id, result: db.pragma('wal_checkpoint(PASSIVE)')[0] })
+  } catch (err) {
+    parentPort.postMessage({ id, error: err instanceof Error ? err.message : String(err) })
+  }
+}
 function open () {
   try {
-    const db = new Database(workerData.file, { fileMustExist: true, timeout: 0 })
+    db = new Database(workerData.file, { fileMustExist: true, timeout: 0 })
     db.pragma('synchronous = NORMAL')
-    return db
   } catch (err) {
     // Told, not thrown: an uncaught error in a worker is the host's to report, not ours.
     parentPort.postMessage({ id: null, fatal: err instanceof Error ? err.message : String(err) })
     parentPort.close()
-    return null
+    return
   }
+  timer = setInterval(() => checkpoint(null), workerData.intervalMs)
+  parentPort.postMessage({ id: null, opened: true })
 }
-const db = open()
-if (db !== null) {
-  const checkpoint = (id) => {
-    try {
-      parentPort.postMessage({ id, result: db.pragma('wal_checkpoint(PASSIVE)')[0] })
-    } catch (err) {
-      parentPort.postMessage({ id, error: err instanceof Error ? err.message : String(err) })
-    }
-  }
-  const timer = setInterval(() => checkpoint(null), workerData.intervalMs)
-  parentPort.on('message', (m) => {
-    if (m.stop === true) {
-      clearInterval(timer)
-      db.close()
-      parentPort.close()
-    } else {
-      checkpoint(m.id)
-    }
-  })
-}
+parentPort.on('message', (m) => {
+  if (m.open === true) open()
+  else if (m.stop === true) {
+    if (timer !== null) clearInterval(timer)
+    db?.close()
+    parentPort.close()
+  } else checkpoint(m.id)
+})
 `
 const SQLITE_MODULE = createRequire(import.meta.url).resolve('better-sqlite3')
 
-type Answer = { id: number | null, result?: CheckpointResult, error?: string, fatal?: string }
+type Answer = { id: number | null, result?: CheckpointResult, error?: string, fatal?: string, opened?: true }
 
 export class WalCheckpointer {
   private worker: Worker | null = null
@@ -65,25 +63,43 @@ export class WalCheckpointer {
   private readonly waiting = new Map<number, { resolve: (r: CheckpointResult) => void, reject: (e: Error) => void }>()
   private lastError: string | null = null
   private restartTimer: NodeJS.Timeout | null = null
+  private opening: { resolve: () => void, reject: (e: Error) => void } | null = null
   /** Checkpoints the worker ran (its own ticks and checkpointNow). */
   checkpoints = 0
 
   constructor (private readonly file: string, private readonly logger: Logger, private readonly intervalMs = CHECKPOINT_INTERVAL_MS) {}
 
-  /** Starts the worker; resolves once its connection is open (it throws if the file is missing). */
+  /**
+   * Loads the worker (a thread, the SQLite module: 40–90 ms of CPU here) without opening the
+   * database: a standby does it while the running version still serves.
+   */
+  prepare (): this {
+    this.ensureWorker({ open: false })
+    return this
+  }
+
+  /** Opens the worker's connection (after prepare, or loading it now); rejects if it cannot. */
   async start (): Promise<this> {
+    const worker = this.worker ?? this.ensureWorker({ open: false })
+    worker.ref()
     try {
-      await this.checkpointNow()
+      await new Promise<void>((resolve, reject) => {
+        this.opening = { resolve, reject }
+        worker.postMessage({ open: true })
+      })
     } catch (err) {
       await this.stop()
       throw err
+    } finally {
+      this.opening = null
+      worker.unref()
     }
     return this
   }
 
   /** A checkpoint now, in the worker (started again if it had died). */
   checkpointNow (): Promise<CheckpointResult> {
-    const worker = this.ensureWorker()
+    const worker = this.ensureWorker({ open: true })
     const id = this.nextId++
     // Held open while an answer is awaited; otherwise the timer alone keeps no process alive.
     worker.ref()
@@ -105,7 +121,7 @@ export class WalCheckpointer {
     await exited
   }
 
-  private ensureWorker (): Worker {
+  private ensureWorker ({ open }: { open: boolean }): Worker {
     if (this.worker !== null) return this.worker
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: this.file, intervalMs: this.intervalMs, sqliteModule: SQLITE_MODULE } })
     worker.unref()
@@ -120,10 +136,15 @@ export class WalCheckpointer {
       if (!this.stopped) this.restartLater()
     })
     this.worker = worker
+    if (open) worker.postMessage({ open: true })
     return worker
   }
 
-  private answered ({ id, result, error, fatal }: Answer): void {
+  private answered ({ id, result, error, fatal, opened }: Answer): void {
+    if (opened === true) {
+      this.opening?.resolve()
+      return
+    }
     if (fatal !== undefined) {
       this.failed(fatal)
       this.rejectWaiting(new Error(`WAL checkpointer: ${fatal}`))
@@ -148,6 +169,7 @@ export class WalCheckpointer {
   }
 
   private rejectWaiting (err: Error): void {
+    this.opening?.reject(err)
     for (const waiter of this.waiting.values()) waiter.reject(err)
     this.waiting.clear()
   }
@@ -156,7 +178,7 @@ export class WalCheckpointer {
     this.logger.warn('the WAL checkpointer stopped; starting it again')
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null
-      if (!this.stopped) this.ensureWorker()
+      if (!this.stopped) this.ensureWorker({ open: true })
     }, this.intervalMs)
     this.restartTimer.unref()
   }

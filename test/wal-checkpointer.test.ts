@@ -48,7 +48,7 @@ t.test('wal checkpoints: commits on the bot\'s connections never checkpoint; the
 
 t.test('wal checkpoints: the worker runs on its own every interval, and starts again when it dies', async (t) => {
   const { file, db } = await freshDatabase(t)
-  const checkpointer = await new WalCheckpointer(file, logger, 50).start()
+  const checkpointer = await new WalCheckpointer(file, logger, 50).prepare().start()
   t.teardown(() => checkpointer.stop())
   const started = checkpointer.checkpoints
   await waitUntil(() => checkpointer.checkpoints >= started + 3, { what: 'three checkpoints on the timer' })
