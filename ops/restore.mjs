@@ -145,10 +145,14 @@ async function restoreWith (paths, say, live, progress, options) {
   const { carryHandledIds } = /** @type {typeof import('../bot/updates/carry-handled.js')} */ (await importTs('bot/updates/carry-handled.ts'))
   const carried = preRestore === null ? 0 : carryHandledIds(preRestore, live)
   const after = { ...result.counts, ...(carried > 0 ? { handled_updates: (result.counts.handled_updates ?? 0) + carried } : {}) }
-  const kept = carried > 0 ? `; kept the ids of ${formatCount(carried)} update(s) answered after the backup, so none is answered twice` : ''
-  say.ok('restore', `${shown(paths, live)} ← ${name} (${sha256 === null ? 'integrity ok' : 'sha256 identical to the verified backup'}, row counts match the backup${kept})`)
+  say.ok('restore', `${shown(paths, live)} ← ${name} (${sha256 === null ? 'integrity ok' : 'sha256 identical to the verified backup'}, row counts match the backup${keptIds(carried)})`)
   say.info(countsTable(before, after))
   return { restored: file, preRestore, before, after, dryRun: false, checkedBy: sha256 === null ? 'integrity_check' : 'sha256' }
+}
+
+/** @param {number} carried */
+function keptIds (carried) {
+  return carried > 0 ? `; kept the ids of ${formatCount(carried)} update(s) answered after the backup, so none is answered twice` : ''
 }
 
 /**
@@ -176,8 +180,8 @@ async function restoreOnPostgres (paths, storage, say, progress, file, counts, o
     before = saved.manifest?.counts ?? null
   }
   const date = (options.now ?? (() => new Date()))()
-  const { after, keptAs } = await restorePostgres(paths, storage, file, counts, date, (text) => progress.update(text))
-  say.ok('restore', `${storage.shown} ← ${name} (restored into a new database, row counts match the backup${keptAs === null ? '' : `; the replaced database is kept as ${keptAs}`})`)
+  const { after, keptAs, carried } = await restorePostgres(paths, storage, file, counts, date, (text) => progress.update(text))
+  say.ok('restore', `${storage.shown} ← ${name} (restored into a new database, row counts match the backup${keptIds(carried)}${keptAs === null ? '' : `; the replaced database is kept as ${keptAs}`})`)
   say.info(countsTable(before, after))
   return { restored: file, preRestore, before, after, dryRun: false, checkedBy: 'sha256' }
 }
