@@ -183,7 +183,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     if (early !== null) await services.start('webhook server (standby)', () => early, (e) => earlyAdopted ? undefined : e.abandon())
     // ---- end webhook mode ----
     // SQLite: WAL checkpoints (an fsync each) run in a worker thread, never inside a user's
-    // commit; the thread is loaded now, its connection opened at take-over, after any plan.
+    // commit; the thread is loaded now, its connection opened at take-over, after any plan,
+    // without waiting for it.
     const target = config.database
     const checkpointer = target.engine === 'sqlite' ? new WalCheckpointer(target.file, logger).prepare() : null
     let checkpointerAdopted = false
@@ -263,9 +264,11 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     await services.start('backup scheduler', () => {
       void servingStarted.then(() => { if (!services.isStopping) backups.start() })
     }, () => backups.stop())
-    // Written beside the first poll, not before it: its fsync is off the event loop, and no user waits for it.
-    recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
+    // Written beside the first poll, not before it: its fsync is off the event loop, and no user
+    // waits for it. A stop waits for it (no half-written file left open).
+    const recorded = recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
       .catch((err: unknown) => logger.warn({ err }, 'could not record that this version serves; ops will not see the take-over confirmed'))
+    await services.start('serving record', () => ({ recorded }), (r) => r.recorded)
     logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: plan?.id }, 'took over: serving')
     const applyInTurn = async (update: Parameters<typeof handle>[0]): Promise<void> => { await handle(update); reminders.poke() }
     const serving: Serving = {

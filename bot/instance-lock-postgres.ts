@@ -2,9 +2,8 @@
 // for the life of the process. The server drops it when that session ends — the process exits,
 // is killed with -9, or its machine goes away — so no stale lock survives a crash, on any host.
 import os from 'node:os'
-import pg from 'pg'
 import { redactUrl, type PostgresTarget } from './config.js'
-import { CONNECT_TIMEOUT_MS, explainConnectionError } from './db-postgres.js'
+import { CONNECT_TIMEOUT_MS, explainConnectionError, pgDriver } from './db-postgres.js'
 import { AppError } from './errors.js'
 
 /** The lock's key ("MT" + 1): advisory locks are per database, so one key serves every install. */
@@ -17,7 +16,7 @@ const sessionName = (target: PostgresTarget): string => `${target.applicationNam
 
 /** The lock, or null while another session holds it. */
 export async function tryPostgresLock (target: PostgresTarget): Promise<PostgresLock | null> {
-  const client = new pg.Client({ connectionString: target.url, application_name: sessionName(target), connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
+  const client = new (pgDriver().Client)({ connectionString: target.url, application_name: sessionName(target), connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
   // A lost session has lost the lock; the next query of the bot fails and it stops (and, should a
   // standby take over meanwhile, Telegram's 409 for a second poller ends one of them).
   client.on('error', () => {})
@@ -37,7 +36,7 @@ export async function tryPostgresLock (target: PostgresTarget): Promise<Postgres
 
 /** Who holds the lock: the pid and host its session is named after. */
 export async function postgresLockHolder (target: PostgresTarget): Promise<LockHolder> {
-  const client = new pg.Client({ connectionString: target.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
+  const client = new (pgDriver().Client)({ connectionString: target.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
   client.on('error', () => {})
   try {
     await client.connect()

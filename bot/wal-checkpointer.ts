@@ -41,7 +41,6 @@ function open () {
     return
   }
   timer = setInterval(() => checkpoint(null), workerData.intervalMs)
-  parentPort.postMessage({ id: null, opened: true })
 }
 parentPort.on('message', (m) => {
   if (m.open === true) open()
@@ -54,7 +53,7 @@ parentPort.on('message', (m) => {
 `
 const SQLITE_MODULE = createRequire(import.meta.url).resolve('better-sqlite3')
 
-type Answer = { id: number | null, result?: CheckpointResult, error?: string, fatal?: string, opened?: true }
+type Answer = { id: number | null, result?: CheckpointResult, error?: string, fatal?: string }
 
 export class WalCheckpointer {
   private worker: Worker | null = null
@@ -63,7 +62,6 @@ export class WalCheckpointer {
   private readonly waiting = new Map<number, { resolve: (r: CheckpointResult) => void, reject: (e: Error) => void }>()
   private lastError: string | null = null
   private restartTimer: NodeJS.Timeout | null = null
-  private opening: { resolve: () => void, reject: (e: Error) => void } | null = null
   /** Checkpoints the worker ran (its own ticks and checkpointNow). */
   checkpoints = 0
 
@@ -78,22 +76,15 @@ export class WalCheckpointer {
     return this
   }
 
-  /** Opens the worker's connection (after prepare, or loading it now); rejects if it cannot. */
-  async start (): Promise<this> {
+  /**
+   * Opens the worker's connection (loading the worker now if not prepared). Nothing waits for it:
+   * a start or a take-over must not wait for a thread to boot (40–180 ms here), and a few hundred
+   * milliseconds more of WAL are harmless. A connection that cannot be opened is logged and tried
+   * again every interval.
+   */
+  start (): this {
     const worker = this.worker ?? this.ensureWorker({ open: false })
-    worker.ref()
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.opening = { resolve, reject }
-        worker.postMessage({ open: true })
-      })
-    } catch (err) {
-      await this.stop()
-      throw err
-    } finally {
-      this.opening = null
-      worker.unref()
-    }
+    worker.postMessage({ open: true })
     return this
   }
 
@@ -140,11 +131,7 @@ export class WalCheckpointer {
     return worker
   }
 
-  private answered ({ id, result, error, fatal, opened }: Answer): void {
-    if (opened === true) {
-      this.opening?.resolve()
-      return
-    }
+  private answered ({ id, result, error, fatal }: Answer): void {
     if (fatal !== undefined) {
       this.failed(fatal)
       this.rejectWaiting(new Error(`WAL checkpointer: ${fatal}`))
@@ -169,13 +156,12 @@ export class WalCheckpointer {
   }
 
   private rejectWaiting (err: Error): void {
-    this.opening?.reject(err)
     for (const waiter of this.waiting.values()) waiter.reject(err)
     this.waiting.clear()
   }
 
   private restartLater (): void {
-    this.logger.warn('the WAL checkpointer stopped; starting it again')
+    this.failed(this.lastError ?? 'the WAL checkpointer stopped')
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null
       if (!this.stopped) this.ensureWorker({ open: true })
