@@ -45,6 +45,8 @@ import { serveWebhook } from './webhook/serve.js'
 import { leaveWebhookMode, WebhookInfoCache } from './webhook/telegram.js'
 
 export const API_TIMEOUT_MS = 15_000
+/** After the bot serves, /metrics' library is loaded this much later (a scrape loads it at once). */
+const METRICS_LOAD_DELAY_MS = 1000
 
 export type RunningBot = {
   /** Resolves when polling has ended and every service has stopped (the database closed, then
@@ -227,7 +229,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     if (webhookInfo !== undefined && hook !== null) sources.mode = () => ({ mode: 'webhook', listen: webhookInfo.listen ?? `${hook.host}:${hook.port}`, url: hook.url, telegram: webhookInfo.get() })
     // ---- end webhook mode ----
     health = () => checkHealth(sources)
-    const server = await services.start('health server', () => startHealthServer(config.healthPort, () => health(), createMetricsEndpoint({ ...sources, apiErrors, runtime: RUNTIME })).catch((err: unknown) => {
+    const metricsEndpoint = createMetricsEndpoint({ ...sources, apiErrors, runtime: RUNTIME })
+    const server = await services.start('health server', () => startHealthServer(config.healthPort, () => health(), metricsEndpoint).catch((err: unknown) => {
       throw new AppError('EHEALTHPORT', `cannot serve health on 127.0.0.1:${config.healthPort}: ${err instanceof Error ? err.message : String(err)}. Set HEALTH_PORT to a free port`, { cause: err })
     }), (s) => new Promise<void>((resolve) => s.close(() => resolve())))
     const newTurn: TurnFactory = async (trx, chatId, updateId) => {
@@ -276,6 +279,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       onServing: () => {
         if (free !== null) options.onStandby?.()
         servingNow()
+        // Off the start's path: the first poll and its answers come first.
+        setTimeout(() => { void metricsEndpoint.load().catch((err: unknown) => logger.warn({ err }, 'prom-client did not load; /metrics fails')) }, METRICS_LOAD_DELAY_MS).unref()
       },
       config, bot, ledger, delivery, services, db: database, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate, healthPort: server.port,
     }
