@@ -34,6 +34,7 @@ import { BackupScheduler, type BackupSchedulerDeps } from './backups/scheduler.j
 import { TaskRepository } from './tasks/repository.js'
 import { createAttachmentLoader } from './transfer/attachment.js'
 import { Turn, type TurnFactory } from './turn.js'
+import { WalCheckpointer } from './wal-checkpointer.js'
 import { WriteGate } from './write-gate.js'
 import { warmUpParsing } from './time/parse-due.js'
 import { OutboxDelivery } from './updates/delivery.js'
@@ -46,6 +47,8 @@ import { serveWebhook } from './webhook/serve.js'
 import { leaveWebhookMode, WebhookInfoCache } from './webhook/telegram.js'
 
 export const API_TIMEOUT_MS = 15_000
+/** After the bot serves, /metrics' library is loaded this much later (a scrape loads it at once). */
+const METRICS_LOAD_DELAY_MS = 1000
 
 export type RunningBot = {
   /** Resolves when polling has ended and every service has stopped (the database closed, then
@@ -183,6 +186,13 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     let earlyAdopted = false
     if (early !== null) await services.start('webhook server (standby)', () => early, (e) => earlyAdopted ? undefined : e.abandon())
     // ---- end webhook mode ----
+    // SQLite: WAL checkpoints (an fsync each) run in a worker thread, never inside a user's
+    // commit; the thread is loaded now, its connection opened at take-over, after any plan,
+    // without waiting for it.
+    const target = config.database
+    const checkpointer = target.engine === 'sqlite' ? new WalCheckpointer(target.file, logger).prepare() : null
+    let checkpointerAdopted = false
+    if (checkpointer !== null) await services.start('WAL checkpointer (standby)', () => checkpointer, (c) => checkpointerAdopted ? undefined : c.stop())
     // The date parser's first runs cost ~200 ms (V8 compiles its patterns): a standby pays that
     // before it says ready, not in a user's wait during the hand-over. A plain start (a crash
     // restart, the first start) does not: its first poll would wait for it (goal: ≤ 0.5 s after
@@ -214,8 +224,12 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     const planNow = election === null ? plan : election.isLeader || !planChangesSchema(plan) ? pendingPlan(config.databaseFile, version) : null
     const database = await services.start('database', async () => {
       if (planNow !== null) await carryOutPlan(planNow, config.database, config.databaseFile, logger)
-      return openDatabase(config.database)
+      return openDatabase(config.database, { checkpoints: 'external' })
     }, (db) => db.destroy())
+    if (checkpointer !== null) {
+      await services.start('WAL checkpointer', () => checkpointer.start(), (c) => c.stop())
+      checkpointerAdopted = true
+    }
     const schema = election === null || election.isLeader
       ? await ensureSchemaCurrent(database)
       : await schemaAsInstance(election, async () => { const st = await schemaStatus(database); return st.applied.length === 0 && st.pending.length > 0 }, () => ensureSchemaCurrent(database), signalOption)
@@ -236,7 +250,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     if (webhookInfo !== undefined && hook !== null) sources.mode = () => ({ mode: 'webhook', listen: webhookInfo.listen ?? `${hook.host}:${hook.port}`, url: hook.url, telegram: webhookInfo.get() })
     // ---- end webhook mode ----
     health = () => checkHealth(sources)
-    const server = await services.start('health server', () => startHealthServer(config.healthPort, () => health(), createMetricsEndpoint({ ...sources, apiErrors, runtime: RUNTIME })).catch((err: unknown) => {
+    const metricsEndpoint = createMetricsEndpoint({ ...sources, apiErrors, runtime: RUNTIME })
+    const server = await services.start('health server', () => startHealthServer(config.healthPort, () => health(), metricsEndpoint).catch((err: unknown) => {
       throw new AppError('EHEALTHPORT', `cannot serve health on 127.0.0.1:${config.healthPort}: ${err instanceof Error ? err.message : String(err)}. Set HEALTH_PORT to a free port`, { cause: err })
     }), (s) => new Promise<void>((resolve) => s.close(() => resolve())))
     const newTurn: TurnFactory = async (trx, chatId, updateId) => {
@@ -275,7 +290,11 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     await services.start('backup scheduler', () => {
       void leadingAndServing.then(() => { if (!services.isStopping) backups.start() })
     }, () => backups.stop())
-    recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
+    // Written beside the first poll, not before it: its fsync is off the event loop, and no user
+    // waits for it. A stop waits for it (no half-written file left open).
+    const recorded = recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
+      .catch((err: unknown) => logger.warn({ err }, 'could not record that this version serves; ops will not see the take-over confirmed'))
+    await services.start('serving record', () => ({ recorded }), (r) => r.recorded)
     logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: planNow?.id, ...(several ? { instance: instanceName(config), leads: leads() } : {}) }, 'took over: serving')
     const applyInTurn = async (update: Parameters<typeof handle>[0]): Promise<void> => { await handle(update); reminders.poke() }
     const serving: Serving = {
@@ -283,6 +302,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       onServing: () => {
         if (free !== null) options.onStandby?.()
         servingNow()
+        // Off the start's path: the first poll and its answers come first.
+        setTimeout(() => { void metricsEndpoint.load().catch((err: unknown) => logger.warn({ err }, 'prom-client did not load; /metrics fails')) }, METRICS_LOAD_DELAY_MS).unref()
       },
       leads,
       config, bot, ledger, delivery, services, db: database, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate, healthPort: server.port,

@@ -4,9 +4,8 @@
 // In webhook mode the same lock means "leader" instead: several instances serve, the holder runs
 // the jobs that must run once (bot/leader.ts).
 import os from 'node:os'
-import pg from 'pg'
 import { redactUrl, type PostgresTarget } from './config.js'
-import { CONNECT_TIMEOUT_MS, explainConnectionError } from './db-postgres.js'
+import { CONNECT_TIMEOUT_MS, explainConnectionError, pgDriver } from './db-postgres.js'
 import { AppError } from './errors.js'
 
 /** The lock's key ("MT" + 1): advisory locks are per database, so one key serves every install. */
@@ -20,7 +19,7 @@ const sessionName = (target: PostgresTarget): string => `${target.applicationNam
 
 /** The lock, or null while another session holds it. */
 export async function tryPostgresLock (target: PostgresTarget): Promise<PostgresLock | null> {
-  const client = new pg.Client({ connectionString: target.url, application_name: sessionName(target), connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
+  const client = new (pgDriver().Client)({ connectionString: target.url, application_name: sessionName(target), connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
   // A lost session has lost the lock; the next query of the bot fails and it stops (and, should a
   // standby take over meanwhile, Telegram's 409 for a second poller ends one of them).
   client.on('error', () => {})
@@ -40,7 +39,7 @@ export async function tryPostgresLock (target: PostgresTarget): Promise<Postgres
 
 /** Who holds the lock: the pid and host its session is named after. */
 export async function postgresLockHolder (target: PostgresTarget): Promise<LockHolder> {
-  const client = new pg.Client({ connectionString: target.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
+  const client = new (pgDriver().Client)({ connectionString: target.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
   client.on('error', () => {})
   try {
     await client.connect()

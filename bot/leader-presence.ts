@@ -3,15 +3,14 @@
 // from pg_stat_activity. The server ends the session with the process, as it does the leader lock.
 import os from 'node:os'
 import type { Knex } from 'knex'
-import pg from 'pg'
 import type { PostgresTarget } from './config.js'
-import { CONNECT_TIMEOUT_MS, explainConnectionError } from './db-postgres.js'
+import { CONNECT_TIMEOUT_MS, explainConnectionError, pgDriver } from './db-postgres.js'
 
 const presencePrefix = (applicationName: string): string => `${applicationName.slice(0, 40)} instance `
 
 /** Opens this instance's presence session; the server ends it with the process. */
 export async function openPresence (target: PostgresTarget): Promise<{ close: () => void }> {
-  const client = new pg.Client({ connectionString: target.url, application_name: `${presencePrefix(target.applicationName)}${process.pid}@${os.hostname()}`.slice(0, 63), connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
+  const client = new (pgDriver().Client)({ connectionString: target.url, application_name: `${presencePrefix(target.applicationName)}${process.pid}@${os.hostname()}`.slice(0, 63), connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
   client.on('error', () => {})
   try {
     await client.connect()
