@@ -181,7 +181,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   options.signal?.addEventListener('abort', onAbort, { once: true })
   try {
     // ---- Webhook mode (issue 15): a standby listens already (bot/webhook/early.ts). ----
-    const early = free === null && config.webhook !== null ? await listenAtStandby(config.webhook, logger) : null
+    const early = free === null && config.webhook !== null ? await listenAtStandby(config.webhook, logger, severalInstances(config)) : null
     // Until serving takes it over (then the webhook server's own stop closes it), it is abandoned.
     let earlyAdopted = false
     if (early !== null) await services.start('webhook server (standby)', () => early, (e) => earlyAdopted ? undefined : e.abandon())

@@ -68,7 +68,7 @@ export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (
       early.connect({ apply, afterCommit: () => drain.kick() })
       return early.server
     }
-    return await startWebhookServer({ settings, apply, afterCommit: () => drain.kick(), logger: s.logger }).catch((err: unknown) => {
+    return await startWebhookServer({ settings, apply, afterCommit: () => drain.kick(), logger: s.logger, letClientsLetGo: severalInstances(s.config) }).catch((err: unknown) => {
       throw new Error(`cannot listen for webhooks on ${settings.host}:${settings.port}: ${err instanceof Error ? err.message : String(err)}. Set WEBHOOK_LISTEN to a free host:port (the one your reverse proxy forwards to)`, { cause: err })
     })
   }, (server) => server.close())
