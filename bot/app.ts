@@ -186,13 +186,6 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     let earlyAdopted = false
     if (early !== null) await services.start('webhook server (standby)', () => early, (e) => earlyAdopted ? undefined : e.abandon())
     // ---- end webhook mode ----
-    // SQLite: WAL checkpoints (an fsync each) run in a worker thread, never inside a user's
-    // commit; the thread is loaded now, its connection opened at take-over, after any plan,
-    // without waiting for it.
-    const target = config.database
-    const checkpointer = target.engine === 'sqlite' ? new WalCheckpointer(target.file, logger).prepare() : null
-    let checkpointerAdopted = false
-    if (checkpointer !== null) await services.start('WAL checkpointer (standby)', () => checkpointer, (c) => checkpointerAdopted ? undefined : c.stop())
     // The date parser's first runs cost ~200 ms (V8 compiles its patterns): a standby pays that
     // before it says ready, not in a user's wait during the hand-over. A plain start (a crash
     // restart, the first start) does not: its first poll would wait for it (goal: ≤ 0.5 s after
@@ -226,10 +219,9 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       if (planNow !== null) await carryOutPlan(planNow, config.database, config.databaseFile, logger)
       return openDatabase(config.database, { checkpoints: 'external' })
     }, (db) => db.destroy())
-    if (checkpointer !== null) {
-      await services.start('WAL checkpointer', () => checkpointer.start(), (c) => c.stop())
-      checkpointerAdopted = true
-    }
+    // SQLite: WAL checkpoints (an fsync each) in a child process, never inside a user's commit.
+    const target = config.database
+    if (target.engine === 'sqlite') await services.start('WAL checkpointer', () => new WalCheckpointer(target.file, logger).start(), (c) => c.stop())
     const schema = election === null || election.isLeader
       ? await ensureSchemaCurrent(database)
       : await schemaAsInstance(election, async () => { const st = await schemaStatus(database); return st.applied.length === 0 && st.pending.length > 0 }, () => ensureSchemaCurrent(database), signalOption)

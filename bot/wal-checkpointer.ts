@@ -4,171 +4,123 @@
 // disk it is a few milliseconds, but while anything else writes a lot (a deploy's `npm ci`, a
 // backup) one fsync took 0.3–1.2 s here, and that was the longest wait of a deploy whose lockfile
 // changed. The bot's connections therefore checkpoint never (`wal_autocheckpoint = 0`, set by
-// openDatabase's `checkpoints: 'external'`), and this worker thread, on a connection of its own,
-// runs a PASSIVE checkpoint every second: it never waits for the writer nor holds it up (WAL lets
-// the writer append while frames are copied), and the WAL stays small. A worker that dies is
-// started again at the next tick; the final checkpoint is SQLite's own, when the bot closes the
-// database.
+// openDatabase's `checkpoints: 'external'`), and every few seconds, when the WAL changed, a short
+// child process runs a PASSIVE checkpoint on a connection of its own: it never waits for the
+// writer nor holds it up (WAL lets the writer append while frames are copied).
+// A child process, not a worker thread: a resident thread cost the bot ~16 MB of RSS (its own V8
+// isolate and better-sqlite3), against the 100 MB goal, and a thread's memory stays with the
+// process after it ends; a child's goes with it. The final checkpoint is SQLite's own, when the bot
+// closes the database.
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
 import { createRequire } from 'node:module'
-import { Worker } from 'node:worker_threads'
 import type { Logger } from './logger.js'
 
-export const CHECKPOINT_INTERVAL_MS = 1000
+/** How often the WAL is looked at; a checkpoint runs only if it changed since the last one. */
+export const CHECKPOINT_INTERVAL_MS = 5000
+/** A checkpoint that takes longer than this is ended (it is safe to kill one) and tried again. */
+const CHECKPOINT_TIMEOUT_MS = 60_000
 
 export type CheckpointResult = { busy: number, log: number, checkpointed: number }
 
-// Plain CommonJS for an `eval` worker: it runs the same in development (tsx) and in the bundle.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads')
-const Database = require(workerData.sqliteModule)
-let db = null
-let timer = null
-const checkpoint = (id) => {
-  try {
-    parentPort.postMessage({ id, result: db.pragma('wal_checkpoint(PASSIVE)')[0] })
-  } catch (err) {
-    parentPort.postMessage({ id, error: err instanceof Error ? err.message : String(err) })
-  }
+// Plain CommonJS for `node -e`: the same in development (tsx) and from the bundle.
+const CHILD_SOURCE = `
+// PM2 stops the bot's whole process tree with SIGINT: a checkpoint in hand finishes first (it takes
+// milliseconds, and the bot's stop waits for it).
+process.on('SIGINT', () => {})
+process.on('SIGTERM', () => {})
+const Database = require(process.argv[1])
+const db = new Database(process.argv[2], { fileMustExist: true, timeout: 0 })
+try {
+  db.pragma('synchronous = NORMAL')
+  process.stdout.write(JSON.stringify(db.pragma('wal_checkpoint(PASSIVE)')[0]))
+} finally {
+  db.close()
 }
-function open () {
-  try {
-    db = new Database(workerData.file, { fileMustExist: true, timeout: 0 })
-    db.pragma('synchronous = NORMAL')
-  } catch (err) {
-    // Told, not thrown: an uncaught error in a worker is the host's to report, not ours.
-    parentPort.postMessage({ id: null, fatal: err instanceof Error ? err.message : String(err) })
-    parentPort.close()
-    return
-  }
-  timer = setInterval(() => checkpoint(null), workerData.intervalMs)
-}
-parentPort.on('message', (m) => {
-  if (m.open === true) open()
-  else if (m.stop === true) {
-    if (timer !== null) clearInterval(timer)
-    db?.close()
-    parentPort.close()
-  } else checkpoint(m.id)
-})
 `
 const SQLITE_MODULE = createRequire(import.meta.url).resolve('better-sqlite3')
-// The thread's own heap, kept small: it costs ~8 MB of RSS so (17 MB with V8's defaults), against
-// the bot's 100 MB goal; it only ever holds one connection and a timer.
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 }
-
-type Answer = { id: number | null, result?: CheckpointResult, error?: string, fatal?: string }
+// A small heap: the child holds one connection for a moment.
+const CHILD_FLAGS = ['--max-old-space-size=16', '--max-semi-space-size=1']
 
 export class WalCheckpointer {
-  private worker: Worker | null = null
-  private stopped = false
-  private nextId = 1
-  private readonly waiting = new Map<number, { resolve: (r: CheckpointResult) => void, reject: (e: Error) => void }>()
+  private timer: NodeJS.Timeout | null = null
+  private running: Promise<CheckpointResult> | null = null
+  private child: ChildProcess | null = null
+  private lastWal: number | null = null
   private lastError: string | null = null
-  private restartTimer: NodeJS.Timeout | null = null
-  /** Checkpoints the worker ran (its own ticks and checkpointNow). */
+  /** Checkpoints that completed (on the timer and checkpointNow). */
   checkpoints = 0
 
   constructor (private readonly file: string, private readonly logger: Logger, private readonly intervalMs = CHECKPOINT_INTERVAL_MS) {}
 
-  /**
-   * Loads the worker (a thread, the SQLite module: 40–90 ms of CPU here) without opening the
-   * database: a standby does it while the running version still serves.
-   */
-  prepare (): this {
-    this.ensureWorker({ open: false })
-    return this
-  }
-
-  /**
-   * Opens the worker's connection (loading the worker now if not prepared). Nothing waits for it:
-   * a start or a take-over must not wait for a thread to boot (40–180 ms here), and a few hundred
-   * milliseconds more of WAL are harmless. A connection that cannot be opened is logged and tried
-   * again every interval.
-   */
+  /** Looks at the WAL every interval from now on; nothing waits for a checkpoint. */
   start (): this {
-    const worker = this.worker ?? this.ensureWorker({ open: false })
-    worker.postMessage({ open: true })
+    this.timer = setInterval(() => { void this.tick() }, this.intervalMs)
+    this.timer.unref()
     return this
   }
 
-  /** A checkpoint now, in the worker (started again if it had died). */
-  checkpointNow (): Promise<CheckpointResult> {
-    const worker = this.ensureWorker({ open: true })
-    const id = this.nextId++
-    // Held open while an answer is awaited; otherwise the timer alone keeps no process alive.
-    worker.ref()
-    return new Promise<CheckpointResult>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject })
-      worker.postMessage({ id })
-    }).finally(() => { if (this.waiting.size === 0) worker.unref() })
-  }
-
-  /** Stops the worker after the checkpoint in hand; its connection is closed before this resolves. */
+  /** Stops the timer and waits for a checkpoint in hand (it ends in milliseconds, or is killed). */
   async stop (): Promise<void> {
-    this.stopped = true
-    if (this.restartTimer !== null) clearTimeout(this.restartTimer)
-    const worker = this.worker
-    if (worker === null) return
-    worker.ref()
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
-    worker.postMessage({ stop: true })
-    await exited
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+    await this.running?.catch(() => {})
   }
 
-  private ensureWorker ({ open }: { open: boolean }): Worker {
-    if (this.worker !== null) return this.worker
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: this.file, intervalMs: this.intervalMs, sqliteModule: SQLITE_MODULE }, resourceLimits: WORKER_LIMITS })
-    worker.unref()
-    worker.on('message', (answer: Answer) => this.answered(answer))
-    worker.on('error', (err) => {
-      this.failed(err.message)
-      this.rejectWaiting(new Error(`WAL checkpointer: ${err.message}`))
-    })
-    worker.on('exit', () => {
-      if (this.worker === worker) this.worker = null
-      this.rejectWaiting(new Error('the WAL checkpointer stopped'))
-      if (!this.stopped) this.restartLater()
-    })
-    this.worker = worker
-    if (open) worker.postMessage({ open: true })
-    return worker
+  /** A checkpoint now (the one in hand, if there is one). */
+  checkpointNow (): Promise<CheckpointResult> {
+    this.running ??= this.runChild().finally(() => { this.running = null })
+    return this.running
   }
 
-  private answered ({ id, result, error, fatal }: Answer): void {
-    if (fatal !== undefined) {
-      this.failed(fatal)
-      this.rejectWaiting(new Error(`WAL checkpointer: ${fatal}`))
-      return
+  private async tick (): Promise<void> {
+    if (this.running !== null) return
+    // The WAL's change time moves with every commit; a restarted WAL keeps its size, so size
+    // alone would not tell.
+    const changed = await fs.promises.stat(`${this.file}-wal`).then((s) => s.mtimeMs, () => null)
+    if (changed === null || changed === this.lastWal) return
+    try {
+      await this.checkpointNow()
+      this.lastWal = changed
+    } catch {
+      // Logged in runChild; the next tick tries again.
     }
-    if (error !== undefined) this.failed(error)
-    else if (result !== undefined) {
-      this.checkpoints += 1
-      this.lastError = null
-    }
-    if (id === null) return
-    const waiter = this.waiting.get(id)
-    this.waiting.delete(id)
-    if (result !== undefined) waiter?.resolve(result)
-    else waiter?.reject(new Error(`WAL checkpoint failed: ${error ?? 'no answer'}`))
   }
 
-  // One line per new problem, not one a second.
-  private failed (message: string): void {
-    if (message !== this.lastError) this.logger.warn({ err: message }, 'WAL checkpoint failed; retrying every second')
-    this.lastError = message
+  private runChild (): Promise<CheckpointResult> {
+    return new Promise((resolve, reject) => {
+      const env = { ...process.env }
+      delete env.NODE_OPTIONS
+      const child = spawn(process.execPath, [...CHILD_FLAGS, '-e', CHILD_SOURCE, SQLITE_MODULE, this.file], { stdio: ['ignore', 'pipe', 'pipe'], env })
+      this.child = child
+      let out = ''
+      let err = ''
+      child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+      child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
+      const timeout = setTimeout(() => child.kill('SIGKILL'), CHECKPOINT_TIMEOUT_MS)
+      child.once('error', (e) => { err += e.message })
+      child.once('close', (code, signal) => {
+        clearTimeout(timeout)
+        this.child = null
+        try {
+          if (code !== 0) throw new Error(lastLine(err) ?? `exit ${code ?? signal}`)
+          const result = JSON.parse(out) as CheckpointResult
+          this.checkpoints += 1
+          this.lastError = null
+          resolve(result)
+        } catch (e) {
+          const message = e instanceof Error ? e.message : String(e)
+          // One line per new problem, not one every interval; none for a child ended by the stop.
+          if (message !== this.lastError && this.timer !== null) this.logger.warn({ err: message }, 'WAL checkpoint failed; trying again in a few seconds')
+          this.lastError = message
+          reject(new Error(`WAL checkpoint failed: ${message}`))
+        }
+      })
+    })
   }
+}
 
-  private rejectWaiting (err: Error): void {
-    for (const waiter of this.waiting.values()) waiter.reject(err)
-    this.waiting.clear()
-  }
-
-  private restartLater (): void {
-    this.failed(this.lastError ?? 'the WAL checkpointer stopped')
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = null
-      if (!this.stopped) this.ensureWorker({ open: true })
-    }, this.intervalMs)
-    this.restartTimer.unref()
-  }
+/** The error line of a child's stderr (node prints the stack after the message). */
+function lastLine (stderr: string): string | undefined {
+  return stderr.split('\n').map((l) => l.trim()).find((l) => /Error/.test(l) && !l.startsWith('at '))
 }
