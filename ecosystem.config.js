@@ -3,16 +3,37 @@
 // sends SIGINT to the old one, which finishes the update in hand and lets go of the lock; the new
 // one takes it at once (docs/decisions.md, "Hand-over"). Only one process ever polls: the instance
 // lock, not PM2, guarantees it. Cluster mode starts node in the PM2 daemon's folder, so every path
-// here is absolute.
+// here is absolute. WEB_CONCURRENCY > 1 runs that many instances, for webhook mode on PostgreSQL
+// only (docs/decisions.md, "Several instances").
 // This project is "type": "module", so this file is ESM: PM2 require()s it, which Node ≥ 20.19
 // answers with the module's exports, so `apps` must be a named export (a default export is not
 // seen by PM2). See docs/decisions.md.
+import fs from 'node:fs'
 import path from 'node:path'
+import { parseEnv } from 'node:util'
 import { RUNTIME_NODE_FLAGS } from './scripts/runtime-flags.mjs'
 
 const root = import.meta.dirname
 const log = path.join(root, 'storage', 'logs', 'bot.log')
 const MAX_MEMORY = '300M'
+
+// ---- Several instances (issue 15): WEB_CONCURRENCY from the environment, else from .env (PM2
+// reads this file without it), default 1. More than 1 only in webhook mode on PostgreSQL: the bot
+// refuses anything else at start with the reason (bot/config.ts), so a wrong value shows in the log.
+function webConcurrency () {
+  let raw = process.env.WEB_CONCURRENCY
+  if (raw === undefined || raw.trim() === '') {
+    try {
+      raw = parseEnv(fs.readFileSync(path.join(root, '.env'), 'utf8')).WEB_CONCURRENCY
+    } catch {
+      raw = undefined
+    }
+  }
+  const n = Number(raw ?? '1')
+  return Number.isInteger(n) && n >= 1 ? n : 1
+}
+const instances = webConcurrency()
+// ---- end several instances ----
 
 export const apps = [{
   name: 'mister_todo',
@@ -28,7 +49,8 @@ export const apps = [{
   // PM2 looks every 30 s.
   max_memory_restart: MAX_MEMORY,
   exec_mode: 'cluster',
-  instances: 1,
+  // 1 unless WEB_CONCURRENCY says more (see above); each instance then serves health on HEALTH_PORT + NODE_APP_INSTANCE.
+  instances,
   // Graceful stop: SIGINT, then up to kill_timeout for the update in hand (a handler takes
   // milliseconds; a slow Bot API call times out after 15 s).
   kill_timeout: 20_000,
@@ -55,5 +77,7 @@ export const apps = [{
     MISTER_TODO_ROOT: root,
     // A new process stands by this long for the old one to hand over before it gives up.
     HANDOVER_WAIT_S: '60',
+    // The bot checks the same number PM2 runs (PM2's env wins over .env).
+    ...(instances > 1 ? { WEB_CONCURRENCY: String(instances) } : {}),
   },
 }]

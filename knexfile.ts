@@ -12,10 +12,15 @@ import { cachePreparedStatements } from './bot/updates/statement-cache.js'
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'storage', 'migrations')
 export const BUSY_TIMEOUT_MS = 5000
 
+type SqliteOptions = { migrationsDir?: string, readonly?: boolean, createDir?: boolean, checkpoints?: 'external' }
 type SqliteConnection = { pragma: (sql: string) => unknown, prepare: (sql: string) => unknown }
 
-/** A Knex config for one SQLite file; `migrationsDir` lets a rehearsal or a test use other migrations. */
-export function knexConfig (databaseFile: string, options: { migrationsDir?: string, readonly?: boolean, createDir?: boolean } = {}): Knex.Config {
+/**
+ * A Knex config for one SQLite file; `migrationsDir` lets a rehearsal or a test use other migrations.
+ * `checkpoints: 'external'`: these connections never checkpoint the WAL themselves; the caller runs
+ * a WalCheckpointer (bot/wal-checkpointer.ts), as the bot does, or the WAL grows without bound.
+ */
+export function knexConfig (databaseFile: string, options: SqliteOptions = {}): Knex.Config {
   if (options.readonly !== true && options.createDir !== false) fs.mkdirSync(path.dirname(databaseFile), { recursive: true, mode: 0o700 })
   return {
     client: 'better-sqlite3',
@@ -32,6 +37,7 @@ export function knexConfig (databaseFile: string, options: { migrationsDir?: str
           conn.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
           conn.pragma('foreign_keys = ON')
           conn.pragma('synchronous = NORMAL')
+          if (options.checkpoints === 'external') conn.pragma('wal_autocheckpoint = 0')
           cachePreparedStatements(conn)
           done(null, conn)
         } catch (err) {
@@ -48,7 +54,7 @@ export function knexConfig (databaseFile: string, options: { migrationsDir?: str
 }
 
 /** The Knex config for either engine: SQLite for a file, PostgreSQL for a DATABASE_URL. */
-export function knexConfigFor (target: DatabaseTarget, options: { migrationsDir?: string, readonly?: boolean, createDir?: boolean, poolMax?: number } = {}): Knex.Config {
+export function knexConfigFor (target: DatabaseTarget, options: SqliteOptions & { poolMax?: number } = {}): Knex.Config {
   if (target.engine === 'sqlite') return knexConfig(target.file, options)
   return postgresKnexConfig(target, {
     migrations: { migrationSource: migrationSource(options.migrationsDir ?? MIGRATIONS_DIR), tableName: 'knex_migrations' },

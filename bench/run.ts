@@ -14,6 +14,7 @@ import { handover } from './handover.js'
 import { formatTable, met, writeResults, type Benchmark, type Row } from './lib/report.js'
 import { scale } from './scale.js'
 import { throughput } from './throughput.js'
+import { webhookScale } from './webhook-scale.js'
 import { RUNTIME_NODE_FLAGS } from '../scripts/runtime-flags.mjs'
 
 // The throughput rounds run the bot and the echo bot in this process: with the young generation
@@ -25,7 +26,7 @@ if (YOUNG_GENERATION !== undefined && !process.execArgv.includes(YOUNG_GENERATIO
   process.exit(again.status ?? 1)
 }
 
-export const BENCHMARKS: readonly Benchmark[] = [throughput, backupBench, scale, handover]
+export const BENCHMARKS: readonly Benchmark[] = [throughput, backupBench, scale, handover, webhookScale]
 export const RESULTS_FILE = path.join(import.meta.dirname, 'results.json')
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } })

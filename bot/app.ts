@@ -12,13 +12,15 @@ import { MIGRATIONS_DIR } from '../knexfile.js'
 import { healthCommand } from './commands/health.js'
 import { commandList, createDispatch } from './commands/index.js'
 import { systemClock, type Clock } from './clock.js'
-import type { Config } from './config.js'
+import type { Config, PostgresTarget } from './config.js'
 import { ensureSchemaCurrent, openDatabase, schemaStatus, type Database, type SchemaStatus } from './db.js'
 import { AppError } from './errors.js'
 import { migrationModuleUrl } from './migration-source.js'
 import { checkHealth, gitVersion, RUNTIME, startHealthServer, type Health, type HealthSources } from './health.js'
 import { tryDatabaseLock, waitForDatabaseLock } from './instance-lock.js'
 import { Lifecycle } from './lifecycle.js'
+import { openPresence } from './leader-presence.js'
+import { instanceName, LEADER_POLL_MS, LeaderElection, stopOnLostLead, planChangesSchema, schemaAsInstance, severalInstances, waitForLeadOrPlan } from './leader.js'
 import type { Logger } from './logger.js'
 import { ChatSettingsRepository } from './chats/settings.js'
 import { DatabaseChecker } from './db-check.js'
@@ -32,6 +34,7 @@ import { BackupScheduler, type BackupSchedulerDeps } from './backups/scheduler.j
 import { TaskRepository } from './tasks/repository.js'
 import { createAttachmentLoader } from './transfer/attachment.js'
 import { Turn, type TurnFactory } from './turn.js'
+import { WalCheckpointer } from './wal-checkpointer.js'
 import { WriteGate } from './write-gate.js'
 import { warmUpParsing } from './time/parse-due.js'
 import { OutboxDelivery } from './updates/delivery.js'
@@ -44,6 +47,8 @@ import { serveWebhook } from './webhook/serve.js'
 import { leaveWebhookMode, WebhookInfoCache } from './webhook/telegram.js'
 
 export const API_TIMEOUT_MS = 15_000
+/** After the bot serves, /metrics' library is loaded this much later (a scrape loads it at once). */
+const METRICS_LOAD_DELAY_MS = 1000
 
 export type RunningBot = {
   /** Resolves when polling has ended and every service has stopped (the database closed, then
@@ -176,7 +181,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
   options.signal?.addEventListener('abort', onAbort, { once: true })
   try {
     // ---- Webhook mode (issue 15): a standby listens already (bot/webhook/early.ts). ----
-    const early = free === null && config.webhook !== null ? await listenAtStandby(config.webhook, logger) : null
+    const early = free === null && config.webhook !== null ? await listenAtStandby(config.webhook, logger, severalInstances(config)) : null
     // Until serving takes it over (then the webhook server's own stop closes it), it is abandoned.
     let earlyAdopted = false
     if (early !== null) await services.start('webhook server (standby)', () => early, (e) => earlyAdopted ? undefined : e.abandon())
@@ -189,33 +194,56 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       logger.debug({ ms: Math.round(warmUpParsing()) }, 'date parser warmed up')
       options.onStandby?.()
     }
-    await services.start('instance lock', () => free ?? waitForDatabaseLock(config, {
-      waitMs: config.handoverWaitS * 1000,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      onWait: (holder) => logger.info({ holder, version }, 'standby: loaded, waiting for the running bot to hand over'),
-    }), (l) => l.release())
+    // ---- Several instances (issue 15): webhook mode on PostgreSQL serves without the exclusive
+    // lock; the lock is the leader's (bot/leader.ts). A plan that changes the schema still waits for it. ----
+    const several = severalInstances(config)
+    const signalOption = options.signal === undefined ? {} : { signal: options.signal }
+    const election = several
+      ? await services.start('leader lock', async () => new LeaderElection(config, logger, free ?? (planChangesSchema(plan) ? await waitForLeadOrPlan(config, version, signalOption) : null)), (e) => e.stop())
+      : null
+    if (several) await services.start('presence', () => openPresence(config.database as PostgresTarget), (p) => p.close())
+    // ---- end several instances ----
+    if (election === null) {
+      await services.start('instance lock', () => free ?? waitForDatabaseLock(config, {
+        waitMs: config.handoverWaitS * 1000,
+        ...signalOption,
+        onWait: (holder) => logger.info({ holder, version }, 'standby: loaded, waiting for the running bot to hand over'),
+      }), (l) => l.release())
+    }
     const takeOverAt = performance.now()
+    // Several instances: a plan that changes the schema only by the leader, and only while it is
+    // still pending (a sibling may have); one that changes nothing (a deploy without migrations)
+    // by any instance, so ops reads its result as from one process.
+    const planNow = election === null ? plan : election.isLeader || !planChangesSchema(plan) ? pendingPlan(config.databaseFile, version) : null
     const database = await services.start('database', async () => {
-      if (plan !== null) await carryOutPlan(plan, config.database, config.databaseFile, logger)
-      return openDatabase(config.database)
+      if (planNow !== null) await carryOutPlan(planNow, config.database, config.databaseFile, logger)
+      return openDatabase(config.database, { checkpoints: 'external' })
     }, (db) => db.destroy())
-    const schema = await ensureSchemaCurrent(database)
+    // SQLite: WAL checkpoints (an fsync each) in a child process, never inside a user's commit.
+    const target = config.database
+    if (target.engine === 'sqlite') await services.start('WAL checkpointer', () => new WalCheckpointer(target.file, logger).start(), (c) => c.stop())
+    const schema = election === null || election.isLeader
+      ? await ensureSchemaCurrent(database)
+      : await schemaAsInstance(election, async () => { const st = await schemaStatus(database); return st.applied.length === 0 && st.pending.length > 0 }, () => ensureSchemaCurrent(database), signalOption)
+    election?.start()
     const metrics = new Metrics()
     const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0, failures: 0 }
     const ledger = new UpdateLedger(database, now)
     const gate = new WriteGate()
     const limiter = new SendRateLimiter()
-    const reminders = new ReminderLoop({ db: database, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate, limiter })
+    const reminders = new ReminderLoop({ db: database, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate, limiter, ...(several ? { maxSleepMs: LEADER_POLL_MS } : {}) })
     // Scheduled backups and drills, owner notices (issue 13).
     const backups = new BackupScheduler({ db: database, api: bot.api, clock, logger, gate, limiter, config, ...options.backups })
-    const sources: HealthSources = { db: database, checker: new DatabaseChecker(config.database, database, now), metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => ledger.backlog(), reminders: () => reminders.state(), backups: () => backups.state() }
+    const leads = (): boolean => election?.isLeader ?? true
+    const sources: HealthSources = { instance: () => ({ name: instanceName(config), pm2Instance: config.pm2Instance, pid: process.pid, leads: leads(), several }), db: database, checker: new DatabaseChecker(config.database, database, now), metrics, pollState, pollTimeoutS: config.pollTimeoutS, startedAt, version, outboxBacklog: () => ledger.backlog(), reminders: () => reminders.state(), backups: () => backups.state() }
     // ---- Webhook mode (issue 15): health names the mode and Telegram's view of the webhook. ----
     const webhookInfo = config.webhook === null ? undefined : new WebhookInfoCache(bot.api, logger)
     const hook = config.webhook
     if (webhookInfo !== undefined && hook !== null) sources.mode = () => ({ mode: 'webhook', listen: webhookInfo.listen ?? `${hook.host}:${hook.port}`, url: hook.url, telegram: webhookInfo.get() })
     // ---- end webhook mode ----
     health = () => checkHealth(sources)
-    const server = await services.start('health server', () => startHealthServer(config.healthPort, () => health(), createMetricsEndpoint({ ...sources, apiErrors, runtime: RUNTIME })).catch((err: unknown) => {
+    const metricsEndpoint = createMetricsEndpoint({ ...sources, apiErrors, runtime: RUNTIME })
+    const server = await services.start('health server', () => startHealthServer(config.healthPort, () => health(), metricsEndpoint).catch((err: unknown) => {
       throw new AppError('EHEALTHPORT', `cannot serve health on 127.0.0.1:${config.healthPort}: ${err instanceof Error ? err.message : String(err)}. Set HEALTH_PORT to a free port`, { cause: err })
     }), (s) => new Promise<void>((resolve) => s.close(() => resolve())))
     const newTurn: TurnFactory = async (trx, chatId, updateId) => {
@@ -240,8 +268,10 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     let servingNow: () => void = () => {}
     const servingStarted = new Promise<void>((resolve) => { servingNow = resolve })
     let remindersStarted: Promise<void> = Promise.resolve()
+    // Several instances: the reminders, digests and backups run on the leader alone, from when it leads.
+    const leadingAndServing = Promise.all([servingStarted, election?.leading])
     await services.start('reminder loop', () => {
-      void servingStarted.then(() => {
+      void leadingAndServing.then(() => {
         if (services.isStopping) return
         remindersStarted = reminders.start().catch((err: unknown) => logger.error({ err }, 'reminder loop did not start'))
       })
@@ -250,17 +280,24 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       await remindersStarted
     })
     await services.start('backup scheduler', () => {
-      void servingStarted.then(() => { if (!services.isStopping) backups.start() })
+      void leadingAndServing.then(() => { if (!services.isStopping) backups.start() })
     }, () => backups.stop())
-    recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
-    logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: plan?.id }, 'took over: serving')
+    // Written beside the first poll, not before it: its fsync is off the event loop, and no user
+    // waits for it. A stop waits for it (no half-written file left open).
+    const recorded = recordServing(config.databaseFile, { pid: process.pid, version, healthPort: server.port, since: new Date().toISOString() })
+      .catch((err: unknown) => logger.warn({ err }, 'could not record that this version serves; ops will not see the take-over confirmed'))
+    await services.start('serving record', () => ({ recorded }), (r) => r.recorded)
+    logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: planNow?.id, ...(several ? { instance: instanceName(config), leads: leads() } : {}) }, 'took over: serving')
     const applyInTurn = async (update: Parameters<typeof handle>[0]): Promise<void> => { await handle(update); reminders.poke() }
     const serving: Serving = {
       applyInTurn,
       onServing: () => {
         if (free !== null) options.onStandby?.()
         servingNow()
+        // Off the start's path: the first poll and its answers come first.
+        setTimeout(() => { void metricsEndpoint.load().catch((err: unknown) => logger.warn({ err }, 'prom-client did not load; /metrics fails')) }, METRICS_LOAD_DELAY_MS).unref()
       },
+      leads,
       config, bot, ledger, delivery, services, db: database, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate, healthPort: server.port,
     }
     // ---- Webhook mode (issue 15): the webhook server instead of the poller; back to polling deletes the webhook first. ----
@@ -270,7 +307,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     if (webhookInfo !== undefined) {
       const running = await serveWebhook(serving, webhookInfo, applyUpdate, early === null ? null : () => { earlyAdopted = true; return early })
       options.signal?.removeEventListener('abort', onAbort)
-      return running
+      // Several instances: a leader that lost its lock to another instance stops, and `done` rejects with why.
+      return election === null ? running : stopOnLostLead(running, election)
     }
     await leaveWebhookMode(bot.api, logger, { lastHandled: () => ledger.lastUpdateId(), handle: (update) => bot.handleUpdate(update), afterBatch: () => gate.run(() => delivery.flush()) }, webhookAtStandby)
     // ---- end webhook mode ----
@@ -285,6 +323,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
 }
 
 export type Serving = {
+  /** Runs the jobs that must run once (several instances: the leader; else always true). */
+  leads: () => boolean
   /** Applies an update without taking the write gate (the caller holds it: a polled batch). */
   applyInTurn: (update: Parameters<Bot['handleUpdate']>[0]) => Promise<void>
   /** Called once the bot serves (first poll answered, or the webhook registered). */

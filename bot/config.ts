@@ -100,6 +100,32 @@ function webhookOf (v: { TELEGRAM_WEBHOOK_URL?: string | undefined, WEBHOOK_LIST
 }
 // ---- end of webhook settings ----
 
+// ---- Several instances (issue 15): PM2 cluster mode with WEB_CONCURRENCY instances. ----
+const instancesSchema = {
+  WEB_CONCURRENCY: z.string().trim().default('1')
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 64, 'is not a number of instances: use 1–64 (default 1; more than 1 needs webhook mode on PostgreSQL)')
+    .transform(Number),
+  // Set by PM2 in cluster mode: which of the instances this process is (0, 1, …).
+  NODE_APP_INSTANCE: z.string().trim().optional()
+    .refine((v) => v === undefined || /^\d+$/.test(v), 'is not an instance number (PM2 sets it: 0, 1, …)')
+    .transform((v) => v === undefined ? null : Number(v)),
+}
+
+/** More than one process is for webhook mode on PostgreSQL only: one line that says why not here. */
+function concurrencyProblems (cleaned: Record<string, string>): string[] {
+  const n = Number(cleaned.WEB_CONCURRENCY ?? '1')
+  if (!Number.isInteger(n) || n <= 1) return []
+  if (cleaned.TELEGRAM_WEBHOOK_URL === undefined) return [`WEB_CONCURRENCY is ${n}, but polling mode runs one process per bot token (Telegram answers a second poller with 409): set WEB_CONCURRENCY=1, or use webhook mode (TELEGRAM_WEBHOOK_URL) on PostgreSQL`]
+  if (cleaned.DATABASE_URL === undefined) return [`WEB_CONCURRENCY is ${n}, but SQLite allows one writing process per file: set WEB_CONCURRENCY=1, or use PostgreSQL (DATABASE_URL)`]
+  return []
+}
+
+/** Under PM2 with several instances each has its own health port: HEALTH_PORT + NODE_APP_INSTANCE (0 stays 0: any free port). */
+function healthPortOf (v: { HEALTH_PORT: number, WEB_CONCURRENCY: number, NODE_APP_INSTANCE: number | null }): number {
+  return v.HEALTH_PORT === 0 || v.WEB_CONCURRENCY <= 1 ? v.HEALTH_PORT : v.HEALTH_PORT + (v.NODE_APP_INSTANCE ?? 0)
+}
+// ---- end of several instances ----
+
 // ---- Open mode and per-user limits (issue 15): ALLOWED_USER_IDS=* lets anyone in. ----
 /** ALLOWED_USER_IDS=*: anyone may use the bot; OWNER_USER_ID names the owner. */
 export const OPEN_TO_ALL = '*'
@@ -280,6 +306,7 @@ const schema = z.object({
     .transform(Number),
   ...webhookSchema,
   ...openSchema,
+  ...instancesSchema,
 })
 
 export type Config = Readonly<{
@@ -321,6 +348,10 @@ export type Config = Readonly<{
   ownerUserId: number
   /** Per-user limits; enforced in open mode (listed users are trusted). */
   limits: OpenLimits
+  /** How many instances PM2 runs (WEB_CONCURRENCY); more than 1 only in webhook mode on PostgreSQL. */
+  instances: number
+  /** PM2's NODE_APP_INSTANCE (cluster mode), or null outside PM2. */
+  pm2Instance: number | null
 }>
 
 export class ConfigError extends AppError {
@@ -343,7 +374,7 @@ export function checkEnvironment (env: Env = process.env): { config?: Config, pr
     if (value !== undefined && value.trim() !== '') cleaned[key] = value
   }
   const parsed = schema.safeParse(cleaned)
-  const missing = [...webhookSecretMissing(cleaned), ...ownerProblems(cleaned)]
+  const missing = [...webhookSecretMissing(cleaned), ...ownerProblems(cleaned), ...concurrencyProblems(cleaned)]
   if (!parsed.success || missing.length > 0) {
     const problems = [...(parsed.error?.issues ?? []).map((issue) => `${String(issue.path[0] ?? 'environment')} ${issue.message}`), ...missing]
     return { problems: [...new Set(problems)] }
@@ -356,7 +387,7 @@ export function checkEnvironment (env: Env = process.env): { config?: Config, pr
     apiRoot: v.TELEGRAM_API_ROOT,
     databaseFile: path.resolve(dataRoot, v.DATABASE_FILE),
     database: targetOf(path.resolve(dataRoot, v.DATABASE_FILE), v),
-    healthPort: v.HEALTH_PORT,
+    healthPort: healthPortOf(v),
     defaultTimezone: v.DEFAULT_TIMEZONE,
     logLevel: v.LOG_LEVEL,
     pollTimeoutS: v.POLL_TIMEOUT_S,
@@ -372,6 +403,8 @@ export function checkEnvironment (env: Env = process.env): { config?: Config, pr
     backupCopyCommand: v.BACKUP_COPY_COMMAND,
     backupCopyTimeoutS: v.BACKUP_COPY_TIMEOUT_S,
     webhook: webhookOf(v),
+    instances: v.WEB_CONCURRENCY,
+    pm2Instance: v.NODE_APP_INSTANCE,
   })
   return { config, problems: [] }
 }

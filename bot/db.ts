@@ -24,7 +24,7 @@ export type SchemaStatus = {
 const targets = new WeakMap<Database, DatabaseTarget>()
 
 /** A SQLite file (a path) or either engine's target (config.database). */
-export function openDatabase (where: string | DatabaseTarget, options: { readonly?: boolean, migrationsDir?: string, poolMax?: number } = {}): Database {
+export function openDatabase (where: string | DatabaseTarget, options: { readonly?: boolean, migrationsDir?: string, poolMax?: number, checkpoints?: 'external' } = {}): Database {
   const target: DatabaseTarget = typeof where === 'string' ? { engine: 'sqlite', file: where } : where
   if (target.engine === 'sqlite' && options.readonly !== true) {
     fs.mkdirSync(path.dirname(target.file), { recursive: true, mode: 0o700 })

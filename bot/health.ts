@@ -16,6 +16,9 @@ import type { TelegramWebhookInfo } from './webhook/telegram.js'
 /** How updates arrive: long polling, or Telegram POSTing to our webhook server. */
 export type ModeHealth = { mode: 'polling' } | { mode: 'webhook', listen: string, url: string, telegram: TelegramWebhookInfo }
 
+/** Which process answers, and whether it runs the jobs that run once (several instances: the leader). */
+export type InstanceHealth = { name: string, pm2Instance: number | null, pid: number, leads: boolean, several: boolean }
+
 export type Health = {
   /** 'degraded': working, but something needs the owner (a backup problem); served with 200. */
   status: 'ok' | 'degraded' | 'failing'
@@ -28,6 +31,8 @@ export type Health = {
   /** Only the process holding the instance lock answers /healthz: a standby is not listening yet. */
   role: 'serving'
   pid: number
+  /** Several instances (webhook mode on PostgreSQL): this one's name (PM2 instance, pid@host) and whether it leads. */
+  instance: InstanceHealth
   startedAt: string
   uptimeS: number
   /** 'webhook': `webhook` holds where the bot listens and Telegram's view (getWebhookInfo, read every minute). */
@@ -55,6 +60,8 @@ export type HealthSources = {
   outboxBacklog: () => Promise<number>
   reminders?: () => Promise<ReminderState>
   backups?: () => Promise<BackupHealth | null>
+  /** One serving process that leads when absent. */
+  instance?: () => InstanceHealth
   /** Polling when absent. */
   mode?: () => ModeHealth
 }
@@ -111,6 +118,7 @@ export async function checkHealth (s: HealthSources, now = Date.now()): Promise<
     node: { version: process.version, args: process.execArgv },
     role: 'serving',
     pid: process.pid,
+    instance: s.instance?.() ?? { name: `${process.pid}`, pm2Instance: null, pid: process.pid, leads: true, several: false },
     startedAt: new Date(s.startedAt).toISOString(),
     uptimeS: Math.round((now - s.startedAt) / 1000),
     mode: mode.mode,

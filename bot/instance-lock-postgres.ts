@@ -1,23 +1,25 @@
 // One bot per database on PostgreSQL: a session advisory lock, held by a connection of its own
 // for the life of the process. The server drops it when that session ends — the process exits,
 // is killed with -9, or its machine goes away — so no stale lock survives a crash, on any host.
+// In webhook mode the same lock means "leader" instead: several instances serve, the holder runs
+// the jobs that must run once (bot/leader.ts).
 import os from 'node:os'
-import pg from 'pg'
 import { redactUrl, type PostgresTarget } from './config.js'
-import { CONNECT_TIMEOUT_MS, explainConnectionError } from './db-postgres.js'
+import { CONNECT_TIMEOUT_MS, explainConnectionError, pgDriver } from './db-postgres.js'
 import { AppError } from './errors.js'
 
 /** The lock's key ("MT" + 1): advisory locks are per database, so one key serves every install. */
 export const ADVISORY_LOCK_KEY = 0x4d540001
 
-export type PostgresLock = { release: () => void, file: string }
+/** `alive`: whether the session holding the lock still answers (several instances: the leader watches it). */
+export type PostgresLock = { release: () => void, file: string, alive: () => Promise<boolean> }
 export type LockHolder = { pid: number, host: string } | null
 
 const sessionName = (target: PostgresTarget): string => `${target.applicationName.slice(0, 40)} lock ${process.pid}@${os.hostname()}`.slice(0, 63)
 
 /** The lock, or null while another session holds it. */
 export async function tryPostgresLock (target: PostgresTarget): Promise<PostgresLock | null> {
-  const client = new pg.Client({ connectionString: target.url, application_name: sessionName(target), connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
+  const client = new (pgDriver().Client)({ connectionString: target.url, application_name: sessionName(target), connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
   // A lost session has lost the lock; the next query of the bot fails and it stops (and, should a
   // standby take over meanwhile, Telegram's 409 for a second poller ends one of them).
   client.on('error', () => {})
@@ -25,7 +27,7 @@ export async function tryPostgresLock (target: PostgresTarget): Promise<Postgres
     await client.connect()
     const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [ADVISORY_LOCK_KEY])
     if (rows[0]?.locked === true) {
-      return { file: redactUrl(target.url), release: () => { client.end().catch(() => {}) } }
+      return { file: redactUrl(target.url), release: () => { client.end().catch(() => {}) }, alive: () => client.query('select 1').then(() => true, () => false) }
     }
   } catch (err) {
     await client.end().catch(() => {})
@@ -37,7 +39,7 @@ export async function tryPostgresLock (target: PostgresTarget): Promise<Postgres
 
 /** Who holds the lock: the pid and host its session is named after. */
 export async function postgresLockHolder (target: PostgresTarget): Promise<LockHolder> {
-  const client = new pg.Client({ connectionString: target.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
+  const client = new (pgDriver().Client)({ connectionString: target.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
   client.on('error', () => {})
   try {
     await client.connect()

@@ -3,6 +3,7 @@
 // A hand-over is a wait for this lock: the incoming version stands by, loaded, and takes the lock
 // the moment the outgoing one lets go of it (waitForInstanceLock). On PostgreSQL the same is a
 // session advisory lock (tryDatabaseLock / waitForDatabaseLock at the end).
+// In webhook mode on PostgreSQL it is the leader lock rather than "one bot" (bot/leader.ts).
 import fs from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -12,7 +13,8 @@ import { makeOwnerOnly } from './db.js'
 import { AppError } from './errors.js'
 import { postgresLockedError, postgresLockHolder, tryPostgresLock } from './instance-lock-postgres.js'
 
-export type InstanceLock = { release: () => void, file: string }
+/** `alive` (PostgreSQL): whether the lock's session still answers; a file lock lives as long as the process. */
+export type InstanceLock = { release: () => void, file: string, alive?: () => Promise<boolean> }
 
 /** How often a standby asks for the lock: the hand-over gap is at most this plus the take-over. */
 const LOCK_POLL_MS = 5
@@ -40,6 +42,11 @@ export function tryInstanceLock (databaseFile: string): InstanceLock | null {
   const db = new Sqlite(file, { timeout: 0 })
   try {
     db.pragma('locking_mode = EXCLUSIVE')
+    // The lock is SQLite's exclusive lock itself; the holder row needs no durability. With the
+    // default journal this commit made three fsyncs, each in every hand-over's wait, and one
+    // fsync took up to a second while a deploy's `npm ci` was writing.
+    db.pragma('journal_mode = MEMORY')
+    db.pragma('synchronous = OFF')
     db.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER)')
     db.exec('BEGIN EXCLUSIVE')
     db.prepare('DELETE FROM holder').run()

@@ -40,6 +40,7 @@ import { resolvePaths, shown } from './lib/paths.mjs'
 import { APP_NAME, appStatus } from './lib/pm2.mjs'
 import { databaseBytes, fsyncPath, inspectDatabase, removeDatabaseFiles, sha256File } from './lib/sqlite.mjs'
 import { storageFor } from './lib/storage/index.mjs'
+import { importTs } from './lib/ts.mjs'
 import { restorePostgres } from './lib/storage/postgres-backup.mjs'
 
 /**
@@ -139,9 +140,19 @@ async function restoreWith (paths, say, live, progress, options) {
   if (!result.ok || !sameRows) {
     throw new OpsError('restore', `the restored ${shown(paths, live)} does not check out (${result.problem ?? 'row counts differ from the backup'})`, { hint: preRestore === null ? 'npx zx ops/backup.mjs --list' : `npx zx ops/restore.mjs --backup ${path.basename(preRestore)}` })
   }
-  say.ok('restore', `${shown(paths, live)} ← ${name} (${sha256 === null ? 'integrity ok' : 'sha256 identical to the verified backup'}, row counts match the backup)`)
-  say.info(countsTable(before, result.counts))
-  return { restored: file, preRestore, before, after: result.counts, dryRun: false, checkedBy: sha256 === null ? 'integrity_check' : 'sha256' }
+  // The bot answered updates after the backup was taken, and Telegram sends its last batch again
+  // when the bot starts: their ids (not their changes) go into the restored database.
+  const { carryHandledIds } = /** @type {typeof import('../bot/updates/carry-handled.js')} */ (await importTs('bot/updates/carry-handled.ts'))
+  const carried = preRestore === null ? 0 : carryHandledIds(preRestore, live)
+  const after = { ...result.counts, ...(carried > 0 ? { handled_updates: (result.counts.handled_updates ?? 0) + carried } : {}) }
+  say.ok('restore', `${shown(paths, live)} ← ${name} (${sha256 === null ? 'integrity ok' : 'sha256 identical to the verified backup'}, row counts match the backup${keptIds(carried)})`)
+  say.info(countsTable(before, after))
+  return { restored: file, preRestore, before, after, dryRun: false, checkedBy: sha256 === null ? 'integrity_check' : 'sha256' }
+}
+
+/** @param {number} carried */
+function keptIds (carried) {
+  return carried > 0 ? `; kept the ids of ${formatCount(carried)} update(s) answered after the backup, so none is answered twice` : ''
 }
 
 /**
@@ -169,8 +180,8 @@ async function restoreOnPostgres (paths, storage, say, progress, file, counts, o
     before = saved.manifest?.counts ?? null
   }
   const date = (options.now ?? (() => new Date()))()
-  const { after, keptAs } = await restorePostgres(paths, storage, file, counts, date, (text) => progress.update(text))
-  say.ok('restore', `${storage.shown} ← ${name} (restored into a new database, row counts match the backup${keptAs === null ? '' : `; the replaced database is kept as ${keptAs}`})`)
+  const { after, keptAs, carried } = await restorePostgres(paths, storage, file, counts, date, (text) => progress.update(text))
+  say.ok('restore', `${storage.shown} ← ${name} (restored into a new database, row counts match the backup${keptIds(carried)}${keptAs === null ? '' : `; the replaced database is kept as ${keptAs}`})`)
   say.info(countsTable(before, after))
   return { restored: file, preRestore, before, after, dryRun: false, checkedBy: 'sha256' }
 }

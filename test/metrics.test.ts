@@ -84,3 +84,13 @@ t.test('metrics: updates, refusals, API errors, poll failures and reminders are 
   // (seen: 1001 inside a process metric).
   for (const id of [OWNER, STRANGER]) t.notOk(new RegExp(`="${id}"`).test(m.text), `no chat id as a label: ${id}`)
 })
+
+t.test('metrics: handling times from before prom-client is loaded (a second after the bot serves) are in the histogram', async (t) => {
+  const fresh = await startHarness({ DEFAULT_TIMEZONE: 'UTC' })
+  t.teardown(() => fresh.close())
+  await fresh.say('buy milk')
+  await fresh.say('/list')
+  const text = await (await fetch(`http://127.0.0.1:${fresh.bot.healthPort}/metrics`)).text()
+  t.equal(sample(text, 'mister_todo_update_duration_seconds_count'), 2, 'both, observed before the library was there')
+  t.equal(sample(text, 'mister_todo_updates_total{outcome="handled"}'), 2)
+})

@@ -51,6 +51,12 @@ forEachEngine(t, 'ops on PostgreSQL: backup is a verified pg_dump, restore swaps
   const box = await pgBox(t, e, 30)
   const password = decodeURIComponent(new URL(e.env.DATABASE_URL ?? '').password)
   const shownUrl = (e.env.DATABASE_URL ?? '').replace(`:${password}@`, ':xxxxx@')
+  const handled = async (ids: number[]): Promise<void> => {
+    const db = e.open()
+    await db('handled_updates').insert(ids.map((id) => ({ update_id: id, handled_at: Date.now() })))
+    await db.destroy()
+  }
+  await handled([1, 2, 3])
   const taken = await box.run('backup', [])
   t.equal(taken.code, 0, taken.stderr)
   t.match(taken.stdout, /^✓ backup {2}storage\/backups\/todo_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d\.pgdump \([\d.]+ kB, 30 tasks, integrity ok\)\n$/)
@@ -65,14 +71,19 @@ forEachEngine(t, 'ops on PostgreSQL: backup is a verified pg_dump, restore swaps
   const db = e.open()
   await new TaskRepository(db, Date.now).add(1, ['added after the backup'])
   await db.destroy()
+  // Answered after the backup: Telegram sends the stopped bot's last batch again.
+  await handled([4, 5, 6])
   const restored = await box.run('restore', ['--backup', name, '--yes'])
   t.equal(restored.code, 0, restored.stderr)
   const lines = restored.stdout.split('\n')
   t.match(lines[0], new RegExp(`^✓ verify {2}storage/backups/${name} \\(sha256 ok, restored and counted when taken, 30 tasks, taken \\d+ s ago\\)$`))
   t.match(lines[1], /^✓ backup {2}storage\/backups\/todo_\S+_pre-restore\.pgdump \([\d.]+ kB, 31 tasks, integrity ok\)$/)
   const keptAs = /kept as (\S+)\)$/.exec(lines[2] ?? '')?.[1] ?? ''
-  t.equal(lines[2], `✓ restore  ${shownUrl} ← ${name} (restored into a new database, row counts match the backup; the replaced database is kept as ${keptAs})`)
+  t.equal(lines[2], `✓ restore  ${shownUrl} ← ${name} (restored into a new database, row counts match the backup; kept the ids of 3 update(s) answered after the backup, so none is answered twice; the replaced database is kept as ${keptAs})`)
   t.equal(await box.tasks(), 30, 'the live database is the backup')
+  const live = e.open()
+  t.same((await live('handled_updates').orderBy('update_id').pluck('update_id')).map(Number), [1, 2, 3, 4, 5, 6], 'the ids answered after the backup are known')
+  await live.destroy()
   t.equal(await box.tasks(keptAs), 31, 'the replaced database is kept on the server with the newer task')
   t.teardown(() => asSuperuser((c) => c.query(`drop database if exists "${keptAs}" with (force)`)))
   for (const out of [taken, restored]) t.notMatch(out.stdout + out.stderr, password, 'no password in any output')

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import Database from 'better-sqlite3'
 import t from 'tap'
 import { backup } from '../ops/backup.mjs'
 import { CODE_ROOT, collect, createSandbox, type Sandbox } from './support/ops-sandbox.js'
@@ -81,6 +82,30 @@ t.test('restore: keeps the pre-restore copy, and restoring that copy brings back
   t.equal(back.code, 0, back.stderr)
   t.same(tasks(box), newer, 'restoring the pre-restore copy brings back the newer state')
   t.equal(box.backups().filter((n) => n.endsWith('_pre-restore.sqlite')).length, 2, 'each restore keeps what it replaced')
+})
+
+t.test('restore: keeps the ids of the updates answered after the backup, so Telegram\'s resent batch is not applied twice', async (t) => {
+  const box = await createSandbox(t, { tasks: 10 })
+  const handled = (ids: number[]): void => {
+    const db = new Database(box.dbFile)
+    try {
+      const insert = db.prepare('insert into handled_updates (update_id, handled_at) values (?, ?)')
+      for (const id of ids) insert.run(id, Date.now())
+    } finally {
+      db.close()
+    }
+  }
+  handled([1, 2, 3])
+  const name = await takeBackup(box, 3600_000)
+  // The bot answered 4–6 (and added two tasks) after the backup; Telegram will send its last batch again.
+  handled([4, 5, 6])
+  box.addTasks(2)
+  const run = await box.run('restore', ['--backup', name, '--yes'])
+  t.equal(run.code, 0, run.stderr)
+  t.match(run.stdout, `✓ restore  storage/db/todo.sqlite ← ${name} (integrity ok, row counts match the backup; kept the ids of 3 update(s) answered after the backup, so none is answered twice)\n`)
+  t.match(run.stdout, /\n {2}handled_updates {7}6 {6}6\n/, 'the table after the restore counts them')
+  t.same(box.query(box.dbFile, 'select update_id from handled_updates order by update_id'), [1, 2, 3, 4, 5, 6].map((id) => ({ update_id: id })))
+  t.equal(box.query<{ n: number }>(box.dbFile, 'select count(*) as n from tasks')[0]?.n, 10, 'the changes stay out: the tasks are the backup\'s')
 })
 
 t.test('restore: the default skips a damaged newest backup and names the one it uses', async (t) => {

@@ -14,10 +14,13 @@ export function formatHealth (h: Health, now = Date.now()): string {
     ...h.problems.map((p) => `• ${escapeHtml(p)}`),
     `Version: <code>${escapeHtml(h.version.slice(0, 12))}</code>, up ${h.uptimeS} s`,
     formatMode(h, now),
+    ...(h.instance.several ? [`Instance: ${escapeHtml(h.instance.name)}, ${h.instance.leads ? 'leads (runs reminders, digests, backups)' : 'does not lead'}`] : []),
     `Database: ${h.database.ok ? 'ok' : escapeHtml(h.database.check)}; schema ${escapeHtml(h.schema.current ?? 'none')}${h.schema.pending.length > 0 ? `, ${h.schema.pending.length} pending` : ''}`,
   ]
   if (h.tasks !== null) lines.push(`Tasks: ${h.tasks.open} open, ${h.tasks.done} done, in ${h.tasks.chats} chat${h.tasks.chats === 1 ? '' : 's'}`)
-  if (h.reminders !== null) {
+  if (h.instance.several && !h.instance.leads) {
+    lines.push('Reminders, digests and backups: run by the leading instance')
+  } else if (h.reminders !== null) {
     const r = h.reminders
     lines.push(`Reminders: ${r.running ? 'running' : 'stopped'}, next ${r.nextDueAt === null ? 'none' : r.nextDueAt.slice(0, 16).replace('T', ' ') + ' UTC'}, last sent ${r.lastSentAt === null ? 'never' : r.lastSentAt.slice(0, 16).replace('T', ' ') + ' UTC'}, backlog ${r.backlog}`)
   }

@@ -2,6 +2,7 @@
 // is, from the database (numbers only, never task text).
 import type { Knex } from 'knex'
 import type { Config } from '../config.js'
+import { countInstances } from '../leader-presence.js'
 import { contextOf } from './context.js'
 import type { CommandSpec } from './types.js'
 
@@ -37,16 +38,23 @@ export function formatStats (s: Stats, instances: string): string {
   ].join('\n')
 }
 
-/** Polling allows one process per token; a webhook's other instances are not known to this one. */
-export function instancesOf (config: Pick<Config, 'webhook'>): string {
-  return config.webhook === null ? '1 (polling)' : 'not known (webhook mode: count them with pm2 ls)'
+/** The dispatch's config: `database` is there at run time (the whole Config). */
+type StatsConfig = Pick<Config, 'webhook'> & { database?: Config['database'] }
+
+/** Polling allows one process per token, SQLite one writer; webhook mode on PostgreSQL counts the
+ * instances' presence sessions (bot/leader.ts). */
+export async function instancesOf (config: StatsConfig, db: Knex | Knex.Transaction): Promise<string> {
+  if (config.webhook === null) return '1 (polling)'
+  if (config.database?.engine !== 'postgres') return '1 (SQLite: one process)'
+  const running = await countInstances(db, config.database.applicationName)
+  return `${running} (webhook mode on PostgreSQL)`
 }
 
-export function statsCommand (config: Pick<Config, 'webhook'>): CommandSpec {
+export function statsCommand (config: StatsConfig): CommandSpec {
   return {
     name: 'stats',
     description: 'Users, chats, tasks and load (owner only)',
     menu: false,
-    handler: async (turn) => turn.reply(formatStats(await readStats(contextOf(turn).trx, turn.now), instancesOf(config))),
+    handler: async (turn) => turn.reply(formatStats(await readStats(contextOf(turn).trx, turn.now), await instancesOf(config, contextOf(turn).trx))),
   }
 }

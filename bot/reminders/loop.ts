@@ -35,6 +35,9 @@ export type ReminderLoopDeps = {
   /** Every database write goes through it (see write-gate.ts). */
   gate: WriteGate
   limiter?: SendRateLimiter
+  /** The longest sleep between looks (default MAX_SLEEP_MS). Several instances: the leader does
+   * not hear of reminders set through another instance, so it looks this often (bot/leader.ts). */
+  maxSleepMs?: number
 }
 
 function iso (at: number | null): string | null {
@@ -105,7 +108,8 @@ export class ReminderLoop {
       const nextReminder = await this.store.nextDueAt()
       this.last = { at: clock.now(), error: null }
       const next = Math.min(nextReminder ?? Infinity, nextDigest)
-      return Number.isFinite(next) ? Math.min(MAX_SLEEP_MS, Math.max(0, clock.realDelay(next - clock.now()))) : MAX_SLEEP_MS
+      const most = this.deps.maxSleepMs ?? MAX_SLEEP_MS
+      return Number.isFinite(next) ? Math.min(most, Math.max(0, clock.realDelay(next - clock.now()))) : most
     } catch (err) {
       if (this.controller.signal.aborted) return MAX_SLEEP_MS
       this.last = { ...this.last, error: err instanceof Error ? err.message : String(err) }

@@ -54,7 +54,8 @@ export class OutboxDelivery {
    * for it and drains again, so rows queued meanwhile are never left for a later poll. */
   flush (): Promise<boolean> {
     if (this.running !== undefined) return this.running.then(() => this.flush())
-    this.running = this.drain().finally(() => { this.running = undefined })
+    // Several instances: one drain at a time across processes (UpdateLedger.exclusively).
+    this.running = this.ledger.exclusively(() => this.drain()).finally(() => { this.running = undefined })
     return this.running
   }
 

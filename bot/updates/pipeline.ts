@@ -69,6 +69,8 @@ export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promi
     }
     const attachment = await deps.attachments?.(update)
     const apply = async (trx: Knex.Transaction): Promise<Outgoing[]> => {
+      // Several instances: this chat's updates one at a time across processes (after the ledger's key).
+      await ledger.lockChat(trx, chatId)
       // ---- open mode (issue 15): over the rate limit, the update is recorded with "Slow down" once a minute, else nothing ----
       const limited = await deps.open?.overLimit(trx, userId, chatId, update)
       if (limited !== undefined && limited !== null) return limited

@@ -18,7 +18,8 @@ export type EarlyWebhook = {
   abandon: () => Promise<void>
 }
 
-export async function listenAtStandby (settings: WebhookSettings, logger: Logger): Promise<EarlyWebhook | null> {
+/** `letClientsLetGo`: several instances (see server.ts's close). */
+export async function listenAtStandby (settings: WebhookSettings, logger: Logger, letClientsLetGo = false): Promise<EarlyWebhook | null> {
   let connected: Connection | undefined
   let settle: { resolve: (c: Connection) => void, reject: (err: Error) => void } | undefined
   const ready = new Promise<Connection>((resolve, reject) => { settle = { resolve, reject } })
@@ -27,6 +28,7 @@ export async function listenAtStandby (settings: WebhookSettings, logger: Logger
     const server = await startWebhookServer({
       settings,
       logger,
+      letClientsLetGo,
       apply: async (update) => { await (connected ?? await ready).apply(update) },
       afterCommit: () => connected?.afterCommit(),
     })

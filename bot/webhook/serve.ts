@@ -3,6 +3,7 @@
 // that stops accepting, finishes the requests in hand, and only then closes the database.
 import type * as T from 'node-telegram-bot-api/types'
 import { servingFacts, type RunningBot, type Serving } from '../app.js'
+import { severalInstances } from '../leader.js'
 import type { EarlyWebhook } from './early.js'
 import { startWebhookServer } from './server.js'
 import { registerWebhook, type WebhookInfoCache } from './telegram.js'
@@ -41,7 +42,16 @@ export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (
   }))
   // Replies still queued (Telegram was unreachable) are tried again; at the stop, the drain in hand finishes.
   await s.services.start('outbox retry', () => {
-    const retry = setInterval(() => { if (!drain.lastEmptied()) drain.kick() }, OUTBOX_RETRY_MS)
+    // Several instances: the leader alone retries, whatever instance's replies are left (each
+    // instance drains after its own commits; one drain at a time: UpdateLedger.exclusively).
+    const several = severalInstances(s.config)
+    const retry = setInterval(() => {
+      if (!several) {
+        if (!drain.lastEmptied()) drain.kick()
+      } else if (s.leads()) {
+        void s.ledger.backlog().then((n) => { if (n > 0) drain.kick() }, () => {})
+      }
+    }, OUTBOX_RETRY_MS)
     retry.unref()
     return retry
   }, async (retry) => {
@@ -58,7 +68,7 @@ export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (
       early.connect({ apply, afterCommit: () => drain.kick() })
       return early.server
     }
-    return await startWebhookServer({ settings, apply, afterCommit: () => drain.kick(), logger: s.logger }).catch((err: unknown) => {
+    return await startWebhookServer({ settings, apply, afterCommit: () => drain.kick(), logger: s.logger, letClientsLetGo: severalInstances(s.config) }).catch((err: unknown) => {
       throw new Error(`cannot listen for webhooks on ${settings.host}:${settings.port}: ${err instanceof Error ? err.message : String(err)}. Set WEBHOOK_LISTEN to a free host:port (the one your reverse proxy forwards to)`, { cause: err })
     })
   }, (server) => server.close())

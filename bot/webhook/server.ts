@@ -6,7 +6,7 @@
 // instead of holding the connection: if it was still waiting it is skipped, if it was running it
 // may still commit, and the retry then finds it applied and gets 200.
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import net, { type AddressInfo } from 'node:net'
 import type * as T from 'node-telegram-bot-api/types'
 import type { WebhookSettings } from '../config.js'
 import type { Logger } from '../logger.js'
@@ -26,6 +26,8 @@ export type WebhookServerOptions = {
   afterCommit: () => void
   logger: Logger
   commitTimeoutMs?: number
+  /** Several instances (bot/leader.ts): at the stop, let clients let go of their connections (see close). */
+  letClientsLetGo?: boolean
 }
 
 export type WebhookServer = {
@@ -49,6 +51,7 @@ export async function startWebhookServer (o: WebhookServerOptions): Promise<Webh
   const answers = new Map<number, number>()
   let closing = false
   let lastRequestAt = 0
+  const sockets = new Set<net.Socket>()
 
   const answer = (res: http.ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void => {
     answers.set(status, (answers.get(status) ?? 0) + 1)
@@ -126,6 +129,10 @@ export async function startWebhookServer (o: WebhookServerOptions): Promise<Webh
   server.requestTimeout = 30_000
   server.headersTimeout = 15_000
   server.maxConnections = Math.max(settings.maxConnections * 2, 20)
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(settings.port, settings.host, () => {
@@ -142,6 +149,22 @@ export async function startWebhookServer (o: WebhookServerOptions): Promise<Webh
     answers,
     close: async () => {
       closing = true
+      // ---- Several instances: the others serve meanwhile, so this one stops taking connections
+      // but closes none itself: each answer now says Connection: close, and a connection left idle
+      // is closed by the client after the Keep-Alive timeout we announced (a client closes a second
+      // before it). Closing an idle one ourselves races a request the client sends on it (a reset
+      // Telegram counts as a failed delivery; seen in pm2 reloads of 2 instances). http's close()
+      // would close idle ones at once, so net's own close stops the accepting. ----
+      if (o.letClientsLetGo === true) {
+        const stopped = new Promise((resolve) => net.Server.prototype.close.call(server, resolve))
+        const until = Date.now() + server.keepAliveTimeout + 1000
+        while (sockets.size > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50))
+        while (inHand.size > 0) await Promise.allSettled([...inHand])
+        server.closeAllConnections()
+        await stopped
+        return
+      }
+      // ---- end several instances ----
       const closed = new Promise((resolve) => server.close(resolve))
       // An idle keep-alive connection closed at the instant the client sends on it resets that
       // request (seen in a reload under traffic). So they are closed only once no request has come

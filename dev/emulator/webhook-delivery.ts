@@ -12,7 +12,7 @@ export const WEBHOOK_TIMEOUT_MS = 30_000
 export type WebhookSettings = { url: string, secretToken: string | undefined, maxConnections: number, allowedUpdates: string[] | undefined }
 
 /** One POST the emulator made: the update, and the HTTP status or the connection error. */
-export type WebhookAttempt = { updateId: number, at: number, status?: number, error?: string }
+export type WebhookAttempt = { updateId: number, at: number, status?: number, error?: string, /** From the POST to its answer (or error). */ ms?: number }
 
 export type WebhookRetry = { firstMs: number, maxMs: number }
 
@@ -116,6 +116,7 @@ export class WebhookDelivery {
       if (settings.secretToken !== undefined) headers['x-telegram-bot-api-secret-token'] = settings.secretToken
       const res = await fetch(settings.url, { method: 'POST', headers, body: JSON.stringify(update), signal: AbortSignal.any([controller.signal, AbortSignal.timeout(WEBHOOK_TIMEOUT_MS)]) })
       await res.arrayBuffer().catch(() => undefined)
+      attempt.ms = Date.now() - attempt.at
       attempt.status = res.status
       if (res.status >= 200 && res.status < 300) {
         // Answered: Telegram forgets the update (unless the webhook changed meanwhile — it is the same update either way).
@@ -126,6 +127,7 @@ export class WebhookDelivery {
       }
     } catch (err) {
       if (this.stopped) return
+      attempt.ms = Date.now() - attempt.at
       attempt.error = connectionError(err)
       this.failed(update.update_id, attempt.error)
     } finally {

@@ -7,10 +7,12 @@ import { chalk, sleep } from 'zx'
 import { pm2View, waitHealthy } from '../health.mjs'
 import { OpsError } from './cli.mjs'
 import { git } from './git.mjs'
+import { instancePorts, verifyInstances } from './instances.mjs'
 import { formatLogEntry, parseLogLine } from './log-lines.mjs'
 import { undeclaredChanges } from './migrations.mjs'
 import { withProgress } from './progress.mjs'
-import { CODE_ROOT } from './paths.mjs'
+import { CODE_ROOT, resolvePaths } from './paths.mjs'
+import { botSettings } from './settings.mjs'
 import { APP_NAME } from './pm2.mjs'
 import { inspectDatabase } from './sqlite.mjs'
 
@@ -129,5 +131,10 @@ export async function verifyBot (o) {
   if (!db.ok) throw new OpsError('verify', `the database does not verify: ${db.problem}`, { hint: 'npx zx ops/rollback.mjs' })
   const problems = o.before === null ? [] : undeclaredChanges(o.before, db.counts, o.declared ?? {})
   if (problems.length > 0) throw new OpsError('verify', problems.join('; '), { hint: 'npx zx ops/rollback.mjs' })
-  return `healthy, version ${o.commit.slice(0, 7)}, ${postgres !== null ? 'PostgreSQL' : 'integrity ok'}, ${db.counts.tasks ?? 0} tasks (rows not fewer)`
+  // Several instances: the check above reached one of them; each must run the new version.
+  const { config } = await botSettings(resolvePaths({ env: o.env }).root, o.env)
+  const several = config !== undefined && config.instances > 1 && config.healthPort !== 0
+    ? `; ${await verifyInstances({ ports: instancePorts(config.healthPort, config.instances), commit: o.commit })}`
+    : ''
+  return `healthy, version ${o.commit.slice(0, 7)}, ${postgres !== null ? 'PostgreSQL' : 'integrity ok'}, ${db.counts.tasks ?? 0} tasks (rows not fewer)${several}`
 }

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks'
 import { ensurePrivateDir, manifestPathOf, publishUnder, removeStaleTemps, stampOf, writeManifest } from '../backups.mjs'
 import { OpsError } from '../cli.mjs'
 import { shown } from '../paths.mjs'
+import { urlWithDatabase } from './postgres.mjs'
 import { fsyncPath, sha256File } from '../sqlite.mjs'
 
 /** @typedef {import('./postgres.mjs').PostgresStorage} PostgresStorage */
@@ -117,7 +118,7 @@ export async function writePostgresBackup (paths, storage, kind, origin, date, o
  * @param {import('../paths.mjs').Paths} paths @param {PostgresStorage} storage @param {string} file
  * @param {Record<string, number>} counts the manifest's @param {Date} date
  * @param {(text: string) => void} update progress
- * @returns {Promise<{ after: Record<string, number>, keptAs: string | null }>}
+ * @returns {Promise<{ after: Record<string, number>, keptAs: string | null, carried: number }>}
  */
 export async function restorePostgres (paths, storage, file, counts, date, update) {
   const open = await storage.sessions(storage.live)
@@ -137,13 +138,36 @@ export async function restorePostgres (paths, storage, file, counts, date, updat
     throw new OpsError('restore', `the restored copy of ${path.basename(file)} has other row counts than its manifest; ${storage.live} was not touched`, { hint: 'npx zx ops/backup.mjs --list' })
   }
   const keptAs = await storage.exists() ? sideName(storage.live, 'pre_restore', date) : null
+  const carried = keptAs === null ? 0 : await carryHandledIds(storage, storage.live, incoming)
   update(`swapping ${incoming} in as ${storage.live}`)
   if (keptAs === null) {
     await storage.swapInto(incoming)
   } else {
     await storage.swap(incoming, keptAs)
   }
-  return { after: restored.counts, keptAs }
+  const after = carried === 0 ? restored.counts : { ...restored.counts, handled_updates: (restored.counts.handled_updates ?? 0) + carried }
+  return { after, keptAs, carried }
+}
+
+/**
+ * The ids (not the changes) of the updates `from` handled after the newest one `into` knows, put
+ * into `into`: the stopped bot answered them, and Telegram sends its last batch again (as
+ * bot/updates/carry-handled.ts does for SQLite).
+ * @param {import('./postgres.mjs').PostgresStorage} storage @param {string} from @param {string} into
+ */
+async function carryHandledIds (storage, from, into) {
+  const source = await storage.openKnex(undefined, urlWithDatabase(storage.target.url, from))
+  const target = await storage.openKnex(undefined, urlWithDatabase(storage.target.url, into))
+  try {
+    if (!await source.schema.hasTable('handled_updates') || !await target.schema.hasTable('handled_updates')) return 0
+    const newest = Number((await target('handled_updates').max({ n: 'update_id' }).first())?.n ?? 0)
+    const rows = await source('handled_updates').where('update_id', '>', newest).select('update_id', 'handled_at')
+    if (rows.length > 0) await target('handled_updates').insert(rows).onConflict('update_id').ignore()
+    return rows.length
+  } finally {
+    await source.destroy()
+    await target.destroy()
+  }
 }
 
 /** @param {unknown} err */
