@@ -36,6 +36,8 @@ t.test('config: the whole config with nothing optional set', async (t) => {
     backupCopyCommand: null,
     backupCopyTimeoutS: 600,
     webhook: null,
+    instances: 1,
+    pm2Instance: null,
   })
   t.ok(Object.isFrozen(c.allowedUserIds) && Object.isFrozen(c.limits) && Object.isFrozen(c.database), 'its parts are frozen too')
 })
@@ -62,6 +64,7 @@ t.test('config: every value set, with the spaces around it trimmed', async (t) =
     BACKUP_COPY_TIMEOUT_S: ' 86400 ',
     RATE_LIMIT_PER_MINUTE: ' 10000 ',
     MAX_TASKS_PER_CHAT: ' 1000000 ',
+    NODE_APP_INSTANCE: ' 0 ',
   })
   t.strictSame({ ...c }, {
     token: TOKEN,
@@ -88,6 +91,8 @@ t.test('config: every value set, with the spaces around it trimmed', async (t) =
     backupCopyCommand: ['rsync', '{file}', 'host:backups/'],
     backupCopyTimeoutS: 86_400,
     webhook: null,
+    instances: 1,
+    pm2Instance: 0,
   })
 })
 
