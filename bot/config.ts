@@ -245,7 +245,7 @@ const schema = z.object({
       const parts = raw.split(',').map((p) => p.trim()).filter((p) => p !== '')
       const bad = parts.filter((p) => !/^\d{1,16}$/.test(p) || Number(p) <= 0)
       if (bad.length > 0 || parts.length === 0) {
-        ctx.addIssue({ code: 'custom', message: `has ${bad.length > 0 ? `"${bad.join('", "')}" which is not` : 'no'} a numeric Telegram user id: use comma-separated numbers like 123456789,987654321` })
+        ctx.addIssue({ code: 'custom', message: `has ${bad.length > 0 ? `"${bad.join('", "')}" which is not a` : 'no'} numeric Telegram user id: use comma-separated numbers like 123456789,987654321` })
         return z.NEVER
       }
       return Object.freeze([...new Set(parts.map(Number))])
@@ -399,7 +399,9 @@ export function checkEnvironment (env: Env = process.env): { config?: Config, pr
     dataRoot,
     backupSchedule: v.BACKUP_SCHEDULE,
     drillSchedule: v.DRILL_SCHEDULE,
-    backupCopyTo: v.BACKUP_COPY_TO === undefined ? null : path.resolve(PROJECT_ROOT, v.BACKUP_COPY_TO),
+    // From the data's root like every data path: PROJECT_ROOT is releases/<commit>/ after a
+    // deploy, and a copy folder there would be pruned with the release.
+    backupCopyTo: v.BACKUP_COPY_TO === undefined ? null : path.resolve(dataRoot, v.BACKUP_COPY_TO),
     backupCopyCommand: v.BACKUP_COPY_COMMAND,
     backupCopyTimeoutS: v.BACKUP_COPY_TIMEOUT_S,
     webhook: webhookOf(v),
@@ -450,7 +452,7 @@ export function copySettingsFrom (env: Env = process.env): { settings?: CopySett
   if (!parsed.success) return { problems: parsed.error.issues.map((issue) => `${String(issue.path[0] ?? 'environment')} ${issue.message}`) }
   const v = parsed.data
   return {
-    settings: { backupCopyTo: v.BACKUP_COPY_TO === undefined ? null : path.resolve(PROJECT_ROOT, v.BACKUP_COPY_TO), backupCopyCommand: v.BACKUP_COPY_COMMAND, backupCopyTimeoutS: v.BACKUP_COPY_TIMEOUT_S },
+    settings: { backupCopyTo: v.BACKUP_COPY_TO === undefined ? null : path.resolve(PROJECT_ROOT, env.MISTER_TODO_ROOT?.trim() || '.', v.BACKUP_COPY_TO), backupCopyCommand: v.BACKUP_COPY_COMMAND, backupCopyTimeoutS: v.BACKUP_COPY_TIMEOUT_S },
     problems: [],
   }
 }
