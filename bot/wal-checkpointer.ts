@@ -11,7 +11,7 @@
 // isolate and better-sqlite3), against the 100 MB goal, and a thread's memory stays with the
 // process after it ends; a child's goes with it. The final checkpoint is SQLite's own, when the bot
 // closes the database.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import type { Logger } from './logger.js'
@@ -45,7 +45,6 @@ const CHILD_FLAGS = ['--max-old-space-size=16', '--max-semi-space-size=1']
 export class WalCheckpointer {
   private timer: NodeJS.Timeout | null = null
   private running: Promise<CheckpointResult> | null = null
-  private child: ChildProcess | null = null
   private lastWal: number | null = null
   private lastError: string | null = null
   /** Checkpoints that completed (on the timer and checkpointNow). */
@@ -92,7 +91,6 @@ export class WalCheckpointer {
       const env = { ...process.env }
       delete env.NODE_OPTIONS
       const child = spawn(process.execPath, [...CHILD_FLAGS, '-e', CHILD_SOURCE, SQLITE_MODULE, this.file], { stdio: ['ignore', 'pipe', 'pipe'], env })
-      this.child = child
       let out = ''
       let err = ''
       child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
@@ -101,7 +99,6 @@ export class WalCheckpointer {
       child.once('error', (e) => { err += e.message })
       child.once('close', (code, signal) => {
         clearTimeout(timeout)
-        this.child = null
         try {
           if (code !== 0) throw new Error(lastLine(err) ?? `exit ${code ?? signal}`)
           const result = JSON.parse(out) as CheckpointResult
