@@ -68,16 +68,17 @@ export function pendingPlan (databaseFile: string, version: string): HandoverPla
   return result?.id === plan.id ? null : plan
 }
 
-function writeDurably (file: string, text: string): void {
+/** Through a temp name, fsynced, renamed: `file` is either the old text or the whole new one. */
+async function writeDurably (file: string, text: string): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`
-  const fd = fs.openSync(tmp, 'w', 0o600)
+  const handle = await fs.promises.open(tmp, 'w', 0o600)
   try {
-    fs.writeSync(fd, text)
-    fs.fsyncSync(fd)
+    await handle.writeFile(text)
+    await handle.sync()
   } finally {
-    fs.closeSync(fd)
+    await handle.close()
   }
-  fs.renameSync(tmp, file)
+  await fs.promises.rename(tmp, file)
 }
 
 /** Folds the WAL into the main file so that the file alone is the whole database. */
@@ -217,12 +218,12 @@ export async function carryOutPlan (plan: HandoverPlan, database: DatabaseTarget
     }
   } catch (err) {
     const failed = result(false, err instanceof Error ? err.message : String(err))
-    writeDurably(resultFileFor(databaseFile), JSON.stringify(failed) + '\n')
+    await writeDurably(resultFileFor(databaseFile), JSON.stringify(failed) + '\n')
     logger.error({ err, plan: plan.id }, 'take-over plan failed')
     throw err
   }
   const done = result(true, null)
-  writeDurably(resultFileFor(databaseFile), JSON.stringify(done) + '\n')
+  await writeDurably(resultFileFor(databaseFile), JSON.stringify(done) + '\n')
   logger.info({ plan: plan.id, steps }, 'take-over plan carried out')
   return done
 }
@@ -267,14 +268,5 @@ export function servingFileFor (databaseFile: string): string {
 }
 
 export async function recordServing (databaseFile: string, record: ServingRecord): Promise<void> {
-  const file = servingFileFor(databaseFile)
-  const tmp = `${file}.${process.pid}.tmp`
-  const handle = await fs.promises.open(tmp, 'w', 0o600)
-  try {
-    await handle.writeFile(JSON.stringify(record) + '\n')
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await fs.promises.rename(tmp, file)
+  await writeDurably(servingFileFor(databaseFile), JSON.stringify(record) + '\n')
 }
