@@ -7,12 +7,17 @@ import type pg from 'pg'
 import { redactUrl, type PostgresTarget } from './config.js'
 import { AppError } from './errors.js'
 
+let driver: typeof pg | undefined
+
 /**
  * The pg driver, loaded on first use: a bot on SQLite never needs it, and loading it cost ~60 ms
- * (140 ms on a busy machine) of every start before the first poll.
+ * (140 ms on a busy machine) of every start before the first poll. Kept once loaded: the type
+ * parser below asks for it for every column of every result, and a `require` resolves the file
+ * again each time (about 1 ms per /add under tsx).
  */
 export function pgDriver (): typeof pg {
-  return createRequire(import.meta.url)('pg') as typeof pg
+  driver ??= createRequire(import.meta.url)('pg') as typeof pg
+  return driver
 }
 
 /** A connection that cannot be made in this long is reported instead of waited for. */

@@ -23,6 +23,11 @@ export const CHAT_LOCK_SPACE = 0x4d540002
 export const DRAIN_LOCK_SPACE = 0x4d540003
 // ---- end several instances ----
 
+type OutboxInsert = { update_id: number, method: string, params: string, created_at: number, file: Buffer | null }
+/** Rows per outbox insert: SQLite takes at most 32 766 bound values, five a row; an upload's bytes
+ * are bound too, so a page stays small. */
+const OUTBOX_ROWS_PER_INSERT = 100
+
 /** Thrown inside the transaction to roll it back when the update was already handled. */
 class AlreadyHandled extends Error {}
 
@@ -35,8 +40,13 @@ export class UpdateLedger {
   private sincePrune = 0
   /** The open transaction of a batch (see batch()); each update is then a savepoint in it. */
   private current: Knex.Transaction | undefined
+  /** The replies of the batch's updates so far, written to the outbox together before its commit. */
+  private replies: OutboxInsert[] | undefined
+  private readonly postgres: boolean
 
-  constructor (private readonly db: Knex, private readonly now: () => number = Date.now) {}
+  constructor (private readonly db: Knex, private readonly now: () => number = Date.now) {
+    this.postgres = engineOf(db) === 'postgres'
+  }
 
   /** The newest handled update id: polling resumes after it. */
   async lastUpdateId (): Promise<number | undefined> {
@@ -52,16 +62,11 @@ export class UpdateLedger {
   async handleOnce (updateId: number, apply: (trx: Knex.Transaction) => Promise<Outgoing[]>): Promise<boolean> {
     const at = this.now()
     try {
-      await this.inTransaction(async (trx) => {
-        try {
-          await trx('handled_updates').insert({ update_id: updateId, handled_at: at })
-        } catch (err) {
-          throw isDuplicateKey(err) ? new AlreadyHandled() : err
-        }
+      await this.inTransaction(updateId, at, async (trx) => {
         const outgoing = await apply(trx)
-        if (outgoing.length > 0) {
-          await trx('outbox').insert(outgoing.map((o) => ({ update_id: updateId, method: o.method, params: JSON.stringify(o.params), created_at: at, file: o.file === undefined ? null : Buffer.from(o.file) })))
-        }
+        const rows = outgoing.map((o) => ({ update_id: updateId, method: o.method, params: JSON.stringify(o.params), created_at: at, file: o.file === undefined ? null : Buffer.from(o.file) }))
+        if (this.replies !== undefined) this.replies.push(...rows)
+        else if (rows.length > 0) await trx('outbox').insert(rows)
         if (++this.sincePrune >= PRUNE_EVERY) {
           this.sincePrune = 0
           await this.prune(trx, updateId)
@@ -80,7 +85,9 @@ export class UpdateLedger {
    * are applied one at a time across processes. SQLite has one writer already (the write gate).
    */
   async lockChat (trx: Knex.Transaction, chatId: number): Promise<void> {
-    if (engineOf(this.db) === 'postgres') await trx.raw('select pg_advisory_xact_lock(?, hashtext(?))', [CHAT_LOCK_SPACE, String(chatId)])
+    // A batch is polling's, and one process polls at a time (the instance lock), its updates one
+    // after another: there is no other handler to wait for, and a round trip per update saved.
+    if (this.postgres && this.current === undefined) await trx.raw('select pg_advisory_xact_lock(?, hashtext(?))', [CHAT_LOCK_SPACE, String(chatId)])
   }
 
   /**
@@ -89,7 +96,7 @@ export class UpdateLedger {
    * read and sent it deletes before the next one starts, so each reply goes out once.
    */
   async exclusively<T> (work: () => Promise<T>): Promise<T> {
-    if (engineOf(this.db) !== 'postgres') return await work()
+    if (!this.postgres) return await work()
     return await this.db.transaction(async (trx) => {
       await trx.raw('select pg_advisory_xact_lock(?, 0)', [DRAIN_LOCK_SPACE])
       return await work()
@@ -98,26 +105,59 @@ export class UpdateLedger {
   // ---- end several instances ----
 
   /**
-   * `body` in a transaction of its own, or in a savepoint of the batch's. The savepoint is written
-   * out rather than a nested Knex transaction: Knex builds a whole transactor object for each (its
-   * makeKnex and property definitions were ~6 % of the bot's CPU under load, once per update).
+   * Claims `updateId` (AlreadyHandled when it is taken), then runs `body`, in a transaction of
+   * its own or in a savepoint of the batch's. The savepoint is written out rather than a nested
+   * Knex transaction: Knex builds a whole transactor object for each (its makeKnex and property
+   * definitions were ~6 % of the bot's CPU under load, once per update).
    */
-  private async inTransaction (body: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
+  private async inTransaction (updateId: number, at: number, body: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
+    const claim = async (trx: Knex.Transaction): Promise<void> => {
+      try {
+        await trx('handled_updates').insert({ update_id: updateId, handled_at: at })
+      } catch (err) {
+        throw isDuplicateKey(err) ? new AlreadyHandled() : err
+      }
+    }
     const trx = this.current
     if (trx === undefined) {
-      await this.db.transaction(body)
+      await this.db.transaction(async (trx) => { await claim(trx); await body(trx) })
       return
     }
-    await trx.raw('savepoint handle_once')
+    if (this.postgres) {
+      // One round trip for the savepoint and the claim (the simple protocol takes several
+      // statements; both values are integers, checked here, so nothing can be injected).
+      if (!Number.isSafeInteger(updateId) || !Number.isSafeInteger(at)) throw new Error(`update id ${updateId} or time ${at} is not an integer`)
+      try {
+        await trx.raw(`savepoint handle_once; insert into handled_updates (update_id, handled_at) values (${updateId}, ${at})`)
+      } catch (err) {
+        await trx.raw('rollback to savepoint handle_once')
+        throw isDuplicateKey(err) ? new AlreadyHandled() : err
+      }
+    } else {
+      await trx.raw('savepoint handle_once')
+      try {
+        await claim(trx)
+      } catch (err) {
+        await trx.raw('rollback to savepoint handle_once')
+        await trx.raw('release savepoint handle_once')
+        throw err
+      }
+    }
+    const replied = this.replies?.length ?? 0
     try {
       await body(trx)
     } catch (err) {
-      // Undoes this update alone; on PostgreSQL it also ends the aborted state the error left.
+      // Undoes this update alone (its claim, changes and replies); on PostgreSQL it also ends the
+      // aborted state the error left.
+      this.replies?.splice(replied)
       await trx.raw('rollback to savepoint handle_once')
-      await trx.raw('release savepoint handle_once')
+      if (!this.postgres) await trx.raw('release savepoint handle_once')
       throw err
     }
-    await trx.raw('release savepoint handle_once')
+    // PostgreSQL keeps a savepoint until the transaction ends either way (a released one still
+    // holds its subtransaction id), so the release is a round trip saved. SQLite's is kept: an
+    // open savepoint keeps its statement journal growing for the rest of the batch.
+    if (!this.postgres) await trx.raw('release savepoint handle_once')
   }
 
   /**
@@ -132,10 +172,16 @@ export class UpdateLedger {
     if (this.current !== undefined) return await work()
     return await this.db.transaction(async (trx) => {
       this.current = trx
+      this.replies = []
       try {
-        return await work()
+        const result = await work()
+        // The batch's replies in one statement, in the order they were made, before its commit.
+        const rows = this.replies
+        for (let i = 0; i < rows.length; i += OUTBOX_ROWS_PER_INSERT) await trx('outbox').insert(rows.slice(i, i + OUTBOX_ROWS_PER_INSERT))
+        return result
       } finally {
         this.current = undefined
+        this.replies = undefined
       }
     })
   }
