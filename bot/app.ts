@@ -246,10 +246,8 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     const server = await services.start('health server', () => startHealthServer(config.healthPort, () => health(), metricsEndpoint).catch((err: unknown) => {
       throw new AppError('EHEALTHPORT', `cannot serve health on 127.0.0.1:${config.healthPort}: ${err instanceof Error ? err.message : String(err)}. Set HEALTH_PORT to a free port`, { cause: err })
     }), (s) => new Promise<void>((resolve) => s.close(() => resolve())))
-    const newTurn: TurnFactory = async (trx, chatId, updateId) => {
-      const chats = new ChatSettingsRepository(trx, now)
-      return new Turn({ tasks: new TaskRepository(trx, now), chats, settings: await chats.get(chatId), chatId, updateId, now: now(), defaultZone: config.defaultTimezone })
-    }
+    const newTurn: TurnFactory = (trx, chatId, updateId, settings) =>
+      new Turn({ tasks: new TaskRepository(trx, now), chats: new ChatSettingsRepository(trx, now), settings, chatId, updateId, now: now(), defaultZone: config.defaultTimezone })
     const handle = createPipeline({ api: bot.api, ledger, dispatch: createDispatch(username, commands, config), allowedUserIds: config.allowedUserIds, open: openGate(config, now), metrics, logger, newTurn,
       attachments: createAttachmentLoader({ api: bot.api, token: config.token, apiRoot: config.apiRoot, logger, botUsername: username }) })
     bot.use(async (ctx) => {

@@ -10,7 +10,8 @@ import { chunkLines } from './tasks/render.js'
 import type { TimeView } from './time/format.js'
 import type { Attachment } from './transfer/attachment.js'
 
-export type TurnFactory = (trx: Knex.Transaction, chatId: number, updateId: number) => Promise<Turn>
+/** The turn of an update whose chat has `settings` (read with the update's claim). */
+export type TurnFactory = (trx: Knex.Transaction, chatId: number, updateId: number, settings: ChatSettings) => Turn
 
 export class Turn {
   readonly outgoing: Outgoing[] = []

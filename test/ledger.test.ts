@@ -1,9 +1,11 @@
 // The exactly-once ledger on both engines: an update id is applied once — redelivered, or handled
 // by two processes at the same moment — with its replies; handled ids past Telegram's 24 h are
 // pruned, the newest kept for polling to resume after.
+import type { Knex } from 'knex'
 import t from 'tap'
+import { settingsFrom, settingsQuery, type ChatSettings } from '../bot/chats/settings.js'
 import { TaskRepository } from '../bot/tasks/repository.js'
-import { HANDLED_KEEP_MS, UpdateLedger } from '../bot/updates/ledger.js'
+import { HANDLED_KEEP_MS, UpdateLedger, type ChatClaim } from '../bot/updates/ledger.js'
 import { forEachEngine } from './support/engines.js'
 
 const add = (text: string) => async (trx: Parameters<Parameters<UpdateLedger['handleOnce']>[1]>[0]) => {
@@ -211,3 +213,37 @@ forEachEngine(t, 'ledger: a batch inside a batch is part of it: one commit, or n
   t.equal(await ledger.batch(async () => await ledger.batch(async () => await ledger.handleOnce(50, add('inner')))), true)
   t.same(await db('tasks').pluck('text'), ['inner'])
 })
+
+forEachEngine(t, "ledger: the chat's settings are read with the claim, in a batch and alone, and a duplicate reads nothing", async (t, e) => {
+  const db = e.open()
+  t.teardown(() => db.destroy())
+  await db.migrate.latest()
+  await db('chats').insert({ id: 7, next_number: 1, created_at: 0, timezone: 'Europe/Berlin', remind_before_min: 15, digest_time: '08:00' })
+  const ledger = new UpdateLedger(db)
+  const seen: ChatSettings[] = []
+  const chat = (id: number): ChatClaim => ({ id, read: (trx) => settingsQuery(trx, id) })
+  const apply = (text: string) => async (trx: Knex.Transaction, rows: readonly unknown[]) => { seen.push(settingsFrom(rows)); return await add(text)(trx) }
+  t.equal(await ledger.handleOnce(60, apply('alone'), chat(7)), true)
+  t.equal(await ledger.batch(async () => {
+    t.equal(await ledger.handleOnce(61, apply('in a batch'), chat(7)), true)
+    t.equal(await ledger.handleOnce(62, apply('a new chat'), chat(8)), true)
+    return await ledger.handleOnce(61, apply('again'), chat(7))
+  }), false, 'the duplicate in the batch is refused')
+  t.equal(await ledger.handleOnce(60, apply('again'), chat(7)), false)
+  const berlin = { timezone: 'Europe/Berlin', remindBeforeMin: 15, digestTime: '08:00' }
+  t.same(seen, [berlin, berlin, { timezone: null, remindBeforeMin: 0, digestTime: null }], 'each applied update saw its chat; the duplicates were not applied')
+  t.same(await db('tasks').orderBy('number').pluck('text'), ['alone', 'in a batch', 'a new chat'])
+})
+
+// PostgreSQL sends the claim as one simple-protocol query with its values inlined.
+forEachEngine(t, 'ledger: a chat read with a text value is refused before anything is sent, and nothing is stored', async (t, e) => {
+  const db = e.open()
+  t.teardown(() => db.destroy())
+  await db.migrate.latest()
+  const ledger = new UpdateLedger(db)
+  const read = (trx: Knex.Transaction): Knex.QueryBuilder => trx('chats').where({ timezone: "x'); drop table tasks; --" })
+  await t.rejects(ledger.handleOnce(70, add('never'), { id: 7, read }), { message: /update 70: a claim inlines integers only/ })
+  await t.rejects(ledger.batch(() => ledger.handleOnce(71, add('never'), { id: 7, read })), { message: /update 71: a claim inlines integers only/ })
+  t.same(await db('handled_updates').pluck('update_id'), [])
+  t.same(await db('tasks').pluck('text'), [], 'the tasks table is still there, empty')
+}, ['postgres'])

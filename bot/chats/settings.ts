@@ -17,12 +17,22 @@ export async function ensureChat (db: Knex | Knex.Transaction, chatId: number, a
   await db('chats').insert({ id: chatId, next_number: 1, created_at: at }).onConflict('id').ignore()
 }
 
+/** The query for a chat's settings: the update pipeline sends it with the update's claim (UpdateLedger.handleOnce). */
+export function settingsQuery (db: Knex | Knex.Transaction, chatId: number): Knex.QueryBuilder {
+  return db('chats').where({ id: chatId }).select('timezone', 'remind_before_min', 'digest_time').limit(1)
+}
+
+/** The settings in the rows settingsQuery read: the defaults when the chat has no row yet. */
+export function settingsFrom (rows: readonly unknown[]): ChatSettings {
+  const row = rows[0] as ChatRow | undefined
+  return { timezone: row?.timezone ?? null, remindBeforeMin: row?.remind_before_min ?? 0, digestTime: row?.digest_time ?? null }
+}
+
 export class ChatSettingsRepository {
   constructor (private readonly db: Knex | Knex.Transaction, private readonly now: () => number) {}
 
   async get (chatId: number): Promise<ChatSettings> {
-    const row = await this.db('chats').where({ id: chatId }).first('timezone', 'remind_before_min', 'digest_time') as ChatRow | undefined
-    return { timezone: row?.timezone ?? null, remindBeforeMin: row?.remind_before_min ?? 0, digestTime: row?.digest_time ?? null }
+    return settingsFrom(await settingsQuery(this.db, chatId) as unknown[])
   }
 
   async setTimezone (chatId: number, zone: string): Promise<void> {

@@ -23,6 +23,9 @@ export const CHAT_LOCK_SPACE = 0x4d540002
 export const DRAIN_LOCK_SPACE = 0x4d540003
 // ---- end several instances ----
 
+/** The chat an update came from: its lock and `read`, taken with the update's claim. */
+export type ChatClaim = { id: number, read: (trx: Knex.Transaction) => Knex.QueryBuilder }
+type PgResult = { rows?: unknown[] }
 type OutboxInsert = { update_id: number, method: string, params: string, created_at: number, file: Buffer | null }
 /** Rows per outbox insert: SQLite takes at most 32 766 bound values, five a row; an upload's bytes
  * are bound too, so a page stays small. */
@@ -57,13 +60,16 @@ export class UpdateLedger {
   /**
    * Runs `apply` and records the update as handled, atomically. Returns false (and keeps nothing
    * `apply` did) when the update was already handled. The id is claimed first, so a second
-   * process with the same update waits for this transaction and then finds it taken.
+   * process with the same update waits for this transaction and then finds it taken. With a
+   * `chat`, the chat's lock is then taken (PostgreSQL: held until the transaction ends, so two
+   * processes never apply one chat's updates side by side; SQLite has one writer already) and
+   * `chat.read` run under it, in the claim's round trip on PostgreSQL; `apply` gets its rows.
    */
-  async handleOnce (updateId: number, apply: (trx: Knex.Transaction) => Promise<Outgoing[]>): Promise<boolean> {
+  async handleOnce (updateId: number, apply: (trx: Knex.Transaction, chatRows: readonly unknown[]) => Promise<Outgoing[]>, chat?: ChatClaim): Promise<boolean> {
     const at = this.now()
     try {
-      await this.inTransaction(updateId, at, async (trx) => {
-        const outgoing = await apply(trx)
+      await this.inTransaction(updateId, at, chat, async (trx, chatRows) => {
+        const outgoing = await apply(trx, chatRows)
         const rows = outgoing.map((o) => ({ update_id: updateId, method: o.method, params: JSON.stringify(o.params), created_at: at, file: o.file === undefined ? null : Buffer.from(o.file) }))
         if (this.replies !== undefined) this.replies.push(...rows)
         else if (rows.length > 0) await trx('outbox').insert(rows)
@@ -81,13 +87,11 @@ export class UpdateLedger {
 
   // ---- Several instances (issue 15) ----
   /**
-   * PostgreSQL: waits for (then holds, until `trx` ends) the chat's lock, so updates of one chat
-   * are applied one at a time across processes. SQLite has one writer already (the write gate).
+   * Whether a claim takes the chat's lock. A batch is polling's, and one process polls at a time
+   * (the instance lock), its updates one after another: no other handler to wait for.
    */
-  async lockChat (trx: Knex.Transaction, chatId: number): Promise<void> {
-    // A batch is polling's, and one process polls at a time (the instance lock), its updates one
-    // after another: there is no other handler to wait for, and a round trip per update saved.
-    if (this.postgres && this.current === undefined) await trx.raw('select pg_advisory_xact_lock(?, hashtext(?))', [CHAT_LOCK_SPACE, String(chatId)])
+  private locksChats (): boolean {
+    return this.postgres && this.current === undefined
   }
 
   /**
@@ -105,47 +109,29 @@ export class UpdateLedger {
   // ---- end several instances ----
 
   /**
-   * Claims `updateId` (AlreadyHandled when it is taken), then runs `body`, in a transaction of
-   * its own or in a savepoint of the batch's. The savepoint is written out rather than a nested
-   * Knex transaction: Knex builds a whole transactor object for each (its makeKnex and property
-   * definitions were ~6 % of the bot's CPU under load, once per update).
+   * Claims `updateId` (AlreadyHandled when it is taken) and takes `chat` along, then runs `body`,
+   * in a transaction of its own or in a savepoint of the batch's. The savepoint is written out
+   * rather than a nested Knex transaction: Knex builds a whole transactor object for each (its
+   * makeKnex and property definitions were ~6 % of the bot's CPU under load, once per update).
    */
-  private async inTransaction (updateId: number, at: number, body: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
-    const claim = async (trx: Knex.Transaction): Promise<void> => {
-      try {
-        await trx('handled_updates').insert({ update_id: updateId, handled_at: at })
-      } catch (err) {
-        throw isDuplicateKey(err) ? new AlreadyHandled() : err
-      }
-    }
+  private async inTransaction (updateId: number, at: number, chat: ChatClaim | undefined, body: (trx: Knex.Transaction, chatRows: readonly unknown[]) => Promise<void>): Promise<void> {
     const trx = this.current
     if (trx === undefined) {
-      await this.db.transaction(async (trx) => { await claim(trx); await body(trx) })
+      await this.db.transaction(async (trx) => { await body(trx, await this.claim(trx, updateId, at, chat, false)()) })
       return
     }
-    if (this.postgres) {
-      // One round trip for the savepoint and the claim (the simple protocol takes several
-      // statements; both values are integers, checked here, so nothing can be injected).
-      if (!Number.isSafeInteger(updateId) || !Number.isSafeInteger(at)) throw new Error(`update id ${updateId} or time ${at} is not an integer`)
-      try {
-        await trx.raw(`savepoint handle_once; insert into handled_updates (update_id, handled_at) values (${updateId}, ${at})`)
-      } catch (err) {
-        await trx.raw('rollback to savepoint handle_once')
-        throw isDuplicateKey(err) ? new AlreadyHandled() : err
-      }
-    } else {
-      await trx.raw('savepoint handle_once')
-      try {
-        await claim(trx)
-      } catch (err) {
-        await trx.raw('rollback to savepoint handle_once')
-        await trx.raw('release savepoint handle_once')
-        throw err
-      }
+    const claim = this.claim(trx, updateId, at, chat, true)
+    let chatRows: readonly unknown[]
+    try {
+      chatRows = await claim()
+    } catch (err) {
+      await trx.raw('rollback to savepoint handle_once')
+      if (!this.postgres) await trx.raw('release savepoint handle_once')
+      throw err
     }
     const replied = this.replies?.length ?? 0
     try {
-      await body(trx)
+      await body(trx, chatRows)
     } catch (err) {
       // Undoes this update alone (its claim, changes and replies); on PostgreSQL it also ends the
       // aborted state the error left.
@@ -158,6 +144,38 @@ export class UpdateLedger {
     // holds its subtransaction id), so the release is a round trip saved. SQLite's is kept: an
     // open savepoint keeps its statement journal growing for the rest of the batch.
     if (!this.postgres) await trx.raw('release savepoint handle_once')
+  }
+
+  /**
+   * The savepoint (in a batch), the claim of the id, the chat's lock and read: the statements
+   * every update starts with. On PostgreSQL they go as one simple-protocol query, one round trip
+   * instead of four; its values are inlined, so only integers are taken (checked here).
+   */
+  private claim (trx: Knex.Transaction, updateId: number, at: number, chat: ChatClaim | undefined, savepoint: boolean): () => Promise<readonly unknown[]> {
+    const read = chat?.read(trx)
+    const duplicateIsHandled = (err: unknown): never => { throw isDuplicateKey(err) ? new AlreadyHandled() : err }
+    if (!this.postgres) {
+      return async () => {
+        if (savepoint) await trx.raw('savepoint handle_once')
+        await trx('handled_updates').insert({ update_id: updateId, handled_at: at }).catch(duplicateIsHandled)
+        return read === undefined ? [] : await read as unknown[]
+      }
+    }
+    // Checked before anything is sent: a refused claim leaves no savepoint to roll back to.
+    const bound = read?.toSQL().bindings ?? []
+    if (![updateId, at, chat?.id ?? 0, ...bound].every((v) => Number.isSafeInteger(v))) {
+      throw new Error(`update ${updateId}: a claim inlines integers only (time ${at}, chat ${chat?.id}, read ${JSON.stringify(bound)})`)
+    }
+    const statements = [
+      ...(savepoint ? ['savepoint handle_once'] : []),
+      `insert into handled_updates (update_id, handled_at) values (${updateId}, ${at})`,
+      ...(chat !== undefined && this.locksChats() ? [`select pg_advisory_xact_lock(${CHAT_LOCK_SPACE}, hashtext('${chat.id}'))`] : []),
+      ...(read === undefined ? [] : [read.toString()]),
+    ]
+    return async () => {
+      const result = await trx.raw(statements.join('; ')).catch(duplicateIsHandled) as PgResult | PgResult[]
+      return read === undefined ? [] : (Array.isArray(result) ? result[result.length - 1] : result)?.rows ?? []
+    }
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Knex } from 'knex'
 import type { Api } from 'node-telegram-bot-api'
 import type * as T from 'node-telegram-bot-api/types'
 import { refuse, senderOf } from '../access.js'
+import { settingsFrom, settingsQuery } from '../chats/settings.js'
 import type { Dispatch } from '../commands/index.js'
 import { UserInputError } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -68,14 +69,15 @@ export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promi
       return
     }
     const attachment = await deps.attachments?.(update)
-    const apply = async (trx: Knex.Transaction): Promise<Outgoing[]> => {
-      // Several instances: this chat's updates one at a time across processes (after the ledger's key).
-      await ledger.lockChat(trx, chatId)
+    // The chat's lock (several instances: its updates one at a time across processes) and its
+    // settings come with the claim of the update id, in one round trip on PostgreSQL.
+    const chat = { id: chatId, read: (trx: Knex.Transaction) => settingsQuery(trx, chatId) }
+    const apply = async (trx: Knex.Transaction, chatRows: readonly unknown[]): Promise<Outgoing[]> => {
       // ---- open mode (issue 15): over the rate limit, the update is recorded with "Slow down" once a minute, else nothing ----
       const limited = await deps.open?.overLimit(trx, userId, chatId, update)
       if (limited !== undefined && limited !== null) return limited
       // ---- end open mode ----
-      const turn = await deps.newTurn(trx, chatId, updateId)
+      const turn = deps.newTurn(trx, chatId, updateId, settingsFrom(chatRows))
       turn.attachment = attachment
       await deps.dispatch(turn, update, trx)
       if ('callback_query' in update && !turn.outgoing.some((o) => o.method === 'answerCallbackQuery')) {
@@ -84,7 +86,7 @@ export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promi
       return turn.outgoing
     }
     try {
-      const applied = await ledger.handleOnce(updateId, apply)
+      const applied = await ledger.handleOnce(updateId, apply, chat)
       if (!applied) metrics.duplicates++
     } catch (err) {
       // The transaction rolled back: nothing of this update is stored. Record it as handled with
