@@ -20,11 +20,14 @@ export async function addTasks (turn: Turn, text: string): Promise<void> {
 
 /** The page of /list or /all to show: only its rows are read (a chat may hold thousands). */
 export async function loadListPage (turn: Turn, view: ListView, requestedPage: number): Promise<Reply> {
-  const openCount = await turn.tasks.countOpen(turn.chatId)
+  // The requested page is read with the count: one statement when the page exists, as it
+  // nearly always does (a page past the end is clamped below and read again).
+  const asked = requestedPage >= 0 ? await turn.tasks.openPageCounted(turn.chatId, requestedPage * PAGE_SIZE, PAGE_SIZE) : undefined
+  const openCount = asked?.count ?? await turn.tasks.countOpen(turn.chatId)
   const done = view === 'all' ? await turn.tasks.doneSince(turn.chatId, turn.now - RECENTLY_DONE_MS) : []
   const page = clampPage(requestedPage, openCount + done.length)
   const start = page * PAGE_SIZE
-  const open = start < openCount ? await turn.tasks.openPage(turn.chatId, start, PAGE_SIZE) : []
+  const open = page === requestedPage && asked !== undefined ? asked.tasks : start < openCount ? await turn.tasks.openPage(turn.chatId, start, PAGE_SIZE) : []
   const doneStart = Math.max(0, start - openCount)
   const shown = [...open, ...done.slice(doneStart, doneStart + PAGE_SIZE - open.length)]
   return listPage({ shown, openCount, doneCount: done.length, page }, view, turn.view)

@@ -83,6 +83,9 @@ export function taskCountsOf (row: TaskCountsRow | undefined): TaskCounts {
   return { chats: Number(row?.chats ?? 0), open: Number(row?.open ?? 0), done: Number(row?.done ?? 0) }
 }
 
+/** Tasks per insert statement (an /import brings thousands; SQLite binds at most 32 766 values). */
+const INSERT_ROWS = 200
+
 export class TaskRepository {
   constructor (private readonly db: Knex | Knex.Transaction, private readonly now: () => number) {}
 
@@ -97,15 +100,24 @@ export class TaskRepository {
     // The chat's numbers are reserved in one statement: it creates the chat's row or moves its
     // counter on, and on PostgreSQL holds that row's lock to the end of the transaction, so two
     // processes adding to one chat at once get distinct numbers (SQLite has one writer anyway).
-    // It was three (ensure, read, update) and the rows read back after the insert: on PostgreSQL
-    // each statement is a round trip.
-    const reserved = await this.db('chats').insert({ id: chatId, next_number: 1 + texts.length, created_at: at })
+    // It was three (ensure, read, update) and the rows read back after the insert.
+    const reserve = this.db('chats').insert({ id: chatId, next_number: 1 + texts.length, created_at: at })
       .onConflict('id').merge({ next_number: this.db.raw('?? + ?', ['chats.next_number', texts.length]) })
-      .returning('next_number') as Array<{ next_number: number | string }>
-    const first = Number(reserved[0]?.next_number) - texts.length
-    const rows = texts.map((t, i) => ({ chat_id: chatId, number: first + i, text: t.text, created_at: t.createdAt ?? at, updated_at: at, done_at: t.doneAt ?? null, ...scheduleColumns(t) }))
+      .returning('next_number')
+    const rowOf = (t: NewTask, number: number | Knex.Raw): Record<string, unknown> =>
+      ({ chat_id: chatId, number, text: t.text, created_at: t.createdAt ?? at, updated_at: at, done_at: t.doneAt ?? null, ...scheduleColumns(t) })
     const added: TaskRow[] = []
-    for (let i = 0; i < rows.length; i += 200) added.push(...await this.db('tasks').insert(rows.slice(i, i + 200)).returning(COLUMNS) as TaskRow[])
+    if (this.db.client.config.client === 'pg' && texts.length <= INSERT_ROWS) {
+      // PostgreSQL: the reservation runs inside the insert (a data-modifying WITH, run once), so
+      // an /add is one round trip; each row takes its number from the reserved ones.
+      const rows = texts.map((t, i) => rowOf(t, this.db.raw('(select next_number - ? from reserved)', [texts.length - i])))
+      added.push(...await this.db.with('reserved', reserve).insert(rows).into('tasks').returning(COLUMNS) as TaskRow[])
+    } else {
+      const reserved = await reserve as Array<{ next_number: number | string }>
+      const first = Number(reserved[0]?.next_number) - texts.length
+      const rows = texts.map((t, i) => rowOf(t, first + i))
+      for (let i = 0; i < rows.length; i += INSERT_ROWS) added.push(...await this.db('tasks').insert(rows.slice(i, i + INSERT_ROWS)).returning(COLUMNS) as TaskRow[])
+    }
     return added.map(toTask).sort((a, b) => a.number - b.number)
   }
 
@@ -119,6 +131,17 @@ export class TaskRepository {
   async openPage (chatId: number, offset: number, limit: number): Promise<Task[]> {
     const rows = await this.live(chatId).whereNull('done_at').orderByRaw('due_at is null, due_at, number').limit(limit).offset(offset).select(COLUMNS)
     return rows.map(toTask)
+  }
+
+  /**
+   * openPage and countOpen in one statement (a round trip less on PostgreSQL). The count rides on
+   * the rows, so a page past the end comes back without it: `count` is then undefined.
+   */
+  async openPageCounted (chatId: number, offset: number, limit: number): Promise<{ tasks: Task[], count: number | undefined }> {
+    const count = this.live(chatId).whereNull('done_at').count('*')
+    const rows = await this.live(chatId).whereNull('done_at').orderByRaw('due_at is null, due_at, number').limit(limit).offset(offset)
+      .select([...COLUMNS, this.db.raw('(?) as open_count', [count])]) as Array<TaskRow & { open_count: number | string }>
+    return { tasks: rows.map(toTask), count: rows[0] === undefined ? undefined : Number(rows[0].open_count) }
   }
 
   async countOpen (chatId: number): Promise<number> {
