@@ -6,6 +6,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
+import { pathToFileURL } from 'node:url'
 import { startBot, type RunningBot } from '../../bot/app.js'
 import type { Clock } from '../../bot/clock.js'
 import { loadConfig, PROJECT_ROOT, type Config } from '../../bot/config.js'
@@ -102,12 +103,15 @@ export async function startHarness (extraEnv: Record<string, string> = {}, optio
   return h
 }
 
+const EXIT_WITH_PARENT = pathToFileURL(path.join(import.meta.dirname, 'exit-with-parent.mjs')).href
+
 /** The bot as a real child process (`node --import tsx bot/main.ts`), for kill -9 and signals. */
 export function spawnBot (env: Record<string, string>): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bot/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', EXIT_WITH_PARENT, 'bot/main.ts'], {
     cwd: PROJECT_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin: the pipe whose end tells the bot that this process is gone (exit-with-parent.mjs).
+    stdio: ['pipe', 'pipe', 'pipe'],
   })
   let out = ''
   child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
