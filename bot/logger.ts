@@ -13,6 +13,21 @@ export function scrubSecrets (text: string): string {
 
 export type Logger = pino.Logger
 
+/**
+ * Standard output as the log's destination, silent for good once nobody reads it (EPIPE: PM2's
+ * daemon was killed, or the test that spawned the bot). pino's default destination (sonic-boom
+ * 4) retries its flush at exit forever on EPIPE, so such a bot could not be stopped by a signal.
+ * Writes to a pipe or a file are synchronous here, as Node makes them on Linux.
+ */
+export function stdoutLines (out: NodeJS.WriteStream = process.stdout): pino.DestinationStream {
+  let gone = false
+  out.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    gone = true
+  })
+  return { write: (line: string) => { if (!gone) out.write(line) } }
+}
+
 export function createLogger (level: string, destination?: pino.DestinationStream): Logger {
   return pino({
     level,

@@ -10,7 +10,7 @@ import { ConfigError, loadConfig, type Config } from './config.js'
 import { crashCounterFile, forgetCrashesLater, recordCrash } from './crash-backoff.js'
 import { AppError } from './errors.js'
 import { startLogRotation } from './log-rotation.js'
-import { createLogger, scrubSecrets } from './logger.js'
+import { createLogger, scrubSecrets, stdoutLines } from './logger.js'
 
 let config: Config
 try {
@@ -32,7 +32,9 @@ if (process.argv.includes('--dry-start')) {
   }
 }
 
-const logger = createLogger(config.logLevel)
+// Nobody reading stderr either (see stdoutLines) must not turn a crash report into another crash.
+process.stderr.on('error', () => {})
+const logger = createLogger(config.logLevel, stdoutLines())
 if (config.logFile !== undefined) startLogRotation(config.logFile, config.logMaxBytes, config.logKeep, logger)
 const crashes = crashCounterFile(config.databaseFile)
 
