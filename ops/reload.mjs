@@ -14,9 +14,11 @@
 import { headCommit } from './lib/git.mjs'
 import { intFlag, isMain, ok, parseFlags, runMain, scriptArgs } from './lib/cli.mjs'
 import { clearPlan, dryStart, handOver, servingRecord } from './lib/handover.mjs'
+import { instancePorts, verifyInstances } from './lib/instances.mjs'
 import { acquireLock } from './lib/lock.mjs'
 import { resolvePaths } from './lib/paths.mjs'
 import { currentReleaseDir } from './lib/release-dirs.mjs'
+import { botSettings } from './lib/settings.mjs'
 import { createRunner, DEFAULT_READY_S } from './lib/steps.mjs'
 
 async function main () {
@@ -34,6 +36,12 @@ async function main () {
     clearPlan(paths.databaseFile)
     await run.step('dry start', () => dryStart(dir, process.env, readyS))
     const r = await run.step('hand over', () => handOver({ dir, version, env: process.env, databaseFile: paths.databaseFile, plan: null, timeoutS: readyS, logFile: `${paths.logsDir}/bot.log` }))
+    // Several instances: the hand-over is confirmed by the first new one; PM2 replaces the others
+    // one by one after it. Each must come back on the version, with exactly one leading.
+    const { config } = await botSettings(paths.root, process.env)
+    if (config !== undefined && config.instances > 1 && config.healthPort !== 0) {
+      await run.step('verify instances', () => verifyInstances({ ports: instancePorts(config.healthPort, config.instances), commit: version, waitS: readyS }))
+    }
     ok('reload', `${{ reload: 'reloaded without a stop', restart: 'pm2 was restarting it after a crash: it came up', start: 'started (nothing was running)' }[r.how]}; ${run.tally()}`)
   } finally {
     lock.release()

@@ -1,15 +1,18 @@
 // Several instances under a real PM2 daemon (own PM2_HOME, a copy of this code): WEB_CONCURRENCY=2
 // in webhook mode on PostgreSQL runs two instances in cluster mode, each with its own /healthz
 // (HEALTH_PORT + its number), one of them leading; `pm2 reload` while a user writes every 50 ms
-// replaces them one by one and Telegram (the emulator, which retries anything but a 2xx) sees no
+// (through ops/reload.mjs, which then confirms each instance on the version) replaces them one by
+// one and Telegram (the emulator, which retries anything but a 2xx) sees no
 // request refused or failed, and every message applied and answered once, in order.
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import { stripVTControlCharacters } from 'node:util'
 import t from 'tap'
 import { openDatabase } from '../bot/db.js'
 import { BotApiEmulator } from '../dev/emulator/bot-api-emulator.js'
 import { botEnv, FRIEND, freePort, tempDir } from './support/bot-harness.js'
-import { createCodeSandbox } from './support/code-sandbox.js'
+import { createCodeSandbox, git } from './support/code-sandbox.js'
 import { Pm2Sandbox } from './support/pm2-sandbox.js'
 import { freshDatabase, NOT_INSTALLED, postgresBin } from './support/postgres.js'
 import { waitUntil } from './support/wait.js'
@@ -17,6 +20,16 @@ import { waitUntil } from './support/wait.js'
 const skip = postgresBin() === null ? NOT_INSTALLED : false
 
 type Instance = { pid: number, leads: boolean, name: string }
+
+/** `npm run reload` in the code folder, with the sandbox's PM2 and bot environment. */
+async function runReload (cwd: string, env: Record<string, string>): Promise<{ code: number, output: string }> {
+  const child = spawn(process.execPath, ['ops/reload.mjs'], { cwd, env: { ...env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (d: Buffer) => { output += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { output += d.toString() })
+  const code = await new Promise<number>((resolve) => child.once('close', (c) => resolve(c ?? 1)))
+  return { code, output: stripVTControlCharacters(output) }
+}
 
 /** Two ports in a row that were free a moment ago (HEALTH_PORT and HEALTH_PORT + 1). */
 async function twoFreePorts (): Promise<number> {
@@ -84,7 +97,11 @@ t.test('instances: pm2 reload of 2 instances under webhook traffic → 0 request
     }
   })()
   await new Promise((resolve) => setTimeout(resolve, 500))
-  await pm2.pm2('reload', path.join(code, 'ecosystem.config.js'))
+  // The operator's reload: the code's dry start, then pm2 reload; it confirms every instance.
+  const reloaded = await runReload(code, pm2.fullEnv)
+  t.equal(reloaded.code, 0, reloaded.code === 0 ? 'npm run reload exits 0' : reloaded.output)
+  const commit = git(code, 'rev-parse', 'HEAD')
+  t.match(reloaded.output, new RegExp(`✓ verify instances {2}2 instances \\(health ports ${healthPort}–${healthPort + 1}\\) run ${commit.slice(0, 7)}, #[01] leads`), 'both instances confirmed on the version, one leading')
   const after = await waitUntil(async () => {
     const found = await both()
     return found !== null && found.every((i) => !before.some((b) => b.pid === i.pid)) ? found : null
