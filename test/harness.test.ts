@@ -4,25 +4,17 @@ import { spawn } from 'node:child_process'
 import path from 'node:path'
 import t from 'tap'
 import { PROJECT_ROOT } from '../bot/config.js'
+import { isAlive } from '../ops/lib/backups.mjs'
 import { waitUntil } from './support/wait.js'
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 t.test('harness: a bot spawned by a test that is killed with SIGKILL stops within seconds', async (t) => {
   const testFile = spawn(process.execPath, ['--import', 'tsx', path.join('test', 'fixtures', 'spawns-a-bot.ts')], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   testFile.stdout.on('data', (d: Buffer) => { out += d.toString() })
   const pid = Number((await waitUntil(() => /^bot (\d+)$/m.exec(out), { what: "the stand-in test to print its bot's pid", timeoutMs: 30_000 }))[1])
-  t.teardown(() => { if (alive(pid)) process.kill(pid, 'SIGKILL') })
-  t.equal(alive(pid), true, 'the bot runs while its test does')
+  t.teardown(() => { if (isAlive(pid)) process.kill(pid, 'SIGKILL') })
+  t.equal(isAlive(pid), true, 'the bot runs while its test does')
   testFile.kill('SIGKILL')
-  await waitUntil(() => !alive(pid), { what: 'the orphaned bot to stop', timeoutMs: 15_000 })
+  await waitUntil(() => !isAlive(pid), { what: 'the orphaned bot to stop', timeoutMs: 15_000 })
   t.pass('the bot stopped after its test process was killed')
 })
