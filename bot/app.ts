@@ -228,7 +228,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     election?.start()
     const metrics = new Metrics()
     const pollState: PollState = { lastPollAt: null, lastError: null, failingSince: null, polls: 0, failures: 0 }
-    const ledger = new UpdateLedger(database, now)
+    const ledger = new UpdateLedger(database, now, { alone: config.webhook === null })
     const gate = new WriteGate()
     const limiter = new SendRateLimiter()
     const reminders = new ReminderLoop({ db: database, api: bot.api, clock, logger, defaultZone: config.defaultTimezone, gate, limiter, ...(several ? { maxSleepMs: LEADER_POLL_MS } : {}) })

@@ -5,7 +5,7 @@ import type { Knex } from 'knex'
 import t from 'tap'
 import { settingsFrom, settingsQuery, type ChatSettings } from '../bot/chats/settings.js'
 import { TaskRepository } from '../bot/tasks/repository.js'
-import { HANDLED_KEEP_MS, UpdateLedger, type ChatClaim } from '../bot/updates/ledger.js'
+import { CHAT_LOCK_SPACE, DRAIN_LOCK_SPACE, HANDLED_KEEP_MS, UpdateLedger, type ChatClaim } from '../bot/updates/ledger.js'
 import { forEachEngine } from './support/engines.js'
 
 const add = (text: string) => async (trx: Parameters<Parameters<UpdateLedger['handleOnce']>[1]>[0]) => {
@@ -246,4 +246,32 @@ forEachEngine(t, 'ledger: a chat read with a text value is refused before anythi
   await t.rejects(ledger.batch(() => ledger.handleOnce(71, add('never'), { id: 7, read })), { message: /update 71: a claim inlines integers only/ })
   t.same(await db('handled_updates').pluck('update_id'), [])
   t.same(await db('tasks').pluck('text'), [], 'the tasks table is still there, empty')
+}, ['postgres'])
+
+// A chat's lock and the drain lock keep several processes apart; a process that is alone (polling:
+// the instance lock keeps the others off) takes neither.
+forEachEngine(t, 'ledger: a chat whose lock another process holds waits for it, unless this process is alone; so does the drain', async (t, e) => {
+  const db = e.open()
+  const other = e.open()
+  t.teardown(async () => { await db.destroy(); await other.destroy() })
+  await db.migrate.latest()
+  const holder = await other.client.acquireConnection() as { query: (sql: string) => Promise<unknown> }
+  t.teardown(() => other.client.releaseConnection(holder))
+  await holder.query(`select pg_advisory_lock(${CHAT_LOCK_SPACE}, hashtext('7')), pg_advisory_lock(${DRAIN_LOCK_SPACE}, 0)`)
+  const chat = { id: 7, read: (trx: Knex.Transaction) => settingsQuery(trx, 7) }
+
+  t.equal(await new UpdateLedger(db, Date.now, { alone: true }).handleOnce(80, add('alone'), chat), true, 'alone: applied at once')
+  t.equal(await new UpdateLedger(db, Date.now, { alone: true }).exclusively(async () => 'drained'), 'drained', 'alone: drained at once')
+
+  const shared = new UpdateLedger(db)
+  let applied = false
+  let drained = false
+  const waiting = shared.handleOnce(81, add('shared'), chat).then((r) => { applied = r })
+  const draining = shared.exclusively(async () => { drained = true })
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.same([applied, drained], [false, false], 'not alone: both wait for the other process')
+  await holder.query('select pg_advisory_unlock_all()')
+  await Promise.all([waiting, draining])
+  t.same([applied, drained], [true, true], 'and go on once it lets go')
+  t.same(await db('tasks').orderBy('number').pluck('text'), ['alone', 'shared'])
 }, ['postgres'])

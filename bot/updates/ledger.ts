@@ -23,6 +23,16 @@ export const CHAT_LOCK_SPACE = 0x4d540002
 export const DRAIN_LOCK_SPACE = 0x4d540003
 // ---- end several instances ----
 
+export type LedgerOptions = {
+  /**
+   * This process is the only one handling updates and draining the outbox: polling mode, where the
+   * instance lock keeps every other bot off the database until this one has stopped (its last
+   * drain included). Then the chat locks and the drain lock are round trips for nothing. Webhook
+   * mode is never alone: several instances may share the database.
+   */
+  alone?: boolean
+}
+
 /** The chat an update came from: its lock and `read`, taken with the update's claim. */
 export type ChatClaim = { id: number, read: (trx: Knex.Transaction) => Knex.QueryBuilder }
 type PgResult = { rows?: unknown[] }
@@ -46,9 +56,12 @@ export class UpdateLedger {
   /** The replies of the batch's updates so far, written to the outbox together before its commit. */
   private replies: OutboxInsert[] | undefined
   private readonly postgres: boolean
+  /** No other process handles updates or drains the outbox of this database (see LedgerOptions). */
+  private readonly alone: boolean
 
-  constructor (private readonly db: Knex, private readonly now: () => number = Date.now) {
+  constructor (private readonly db: Knex, private readonly now: () => number = Date.now, options: LedgerOptions = {}) {
     this.postgres = engineOf(db) === 'postgres'
+    this.alone = options.alone ?? false
   }
 
   /** The newest handled update id: polling resumes after it. */
@@ -86,12 +99,9 @@ export class UpdateLedger {
   }
 
   // ---- Several instances (issue 15) ----
-  /**
-   * Whether a claim takes the chat's lock. A batch is polling's, and one process polls at a time
-   * (the instance lock), its updates one after another: no other handler to wait for.
-   */
+  /** Whether a claim takes the chat's lock: on PostgreSQL, unless this process is alone. */
   private locksChats (): boolean {
-    return this.postgres && this.current === undefined
+    return this.postgres && !this.alone
   }
 
   /**
@@ -100,7 +110,8 @@ export class UpdateLedger {
    * read and sent it deletes before the next one starts, so each reply goes out once.
    */
   async exclusively<T> (work: () => Promise<T>): Promise<T> {
-    if (!this.postgres) return await work()
+    // Alone, the drains are one at a time already (OutboxDelivery runs one, then the next).
+    if (!this.postgres || this.alone) return await work()
     return await this.db.transaction(async (trx) => {
       await trx.raw('select pg_advisory_xact_lock(?, 0)', [DRAIN_LOCK_SPACE])
       return await work()
