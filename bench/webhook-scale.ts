@@ -21,6 +21,7 @@ import { BotApiEmulator } from '../dev/emulator/bot-api-emulator.js'
 import { RUNTIME_NODE_FLAGS } from '../scripts/runtime-flags.mjs'
 import { PG_SKIPPED, postgresInstalled, withPostgres } from './lib/postgres.js'
 import { formatTable, skippedRow, type Benchmark, type Row } from './lib/report.js'
+import { postmasterPid, treeCpuSeconds } from './lib/cpu.js'
 import { percentile, summarize } from './lib/stats.js'
 
 const SECRET = 'webhook-scale-secret-0123456789abcdefghijk'
@@ -72,10 +73,12 @@ async function until (check: () => boolean, what: string, timeoutMs: number): Pr
   }
 }
 
-type Round = { perS: number, p50: number, p99: number, retried: number, steadyP50: number, steadyP99: number }
+/** CPU seconds each part spent during the burst, and the burst's wall time. */
+type CpuSplit = { bots: number, postgres: number, emulatorAndProxy: number, wallS: number }
+type Round = { perS: number, p50: number, p99: number, retried: number, steadyP50: number, steadyP99: number, cpu: CpuSplit }
 
 /** One burst at `instances` bot processes on a fresh database. */
-async function round (url: string, instances: number, size: typeof FULL): Promise<Round> {
+async function round (url: string, postmaster: number, instances: number, size: typeof FULL): Promise<Round> {
   const emu = await BotApiEmulator.start({ webhookRetry: { firstMs: 100, maxMs: 1000 } })
   const ports = await Promise.all(Array.from({ length: instances }, () => freePort()))
   const proxy = await startProxy(ports)
@@ -97,6 +100,11 @@ async function round (url: string, instances: number, size: typeof FULL): Promis
     await until(() => emu.calls('setWebhook').length >= instances, 'every instance to set the webhook', 60_000)
     await new Promise((resolve) => setTimeout(resolve, 500))
     const before = emu.webhookAttempts().length
+    const cpuNow = (): Omit<CpuSplit, 'wallS'> => {
+      const own = process.cpuUsage()
+      return { bots: bots.reduce((sum, b) => sum + (b.pid === undefined ? 0 : treeCpuSeconds(b.pid)), 0), postgres: treeCpuSeconds(postmaster), emulatorAndProxy: (own.user + own.system) / 1e6 }
+    }
+    const cpuBefore = cpuNow()
     const started = Date.now()
     for (let k = 0; k < size.updates / size.chats; k++) {
       for (const user of users) emu.sendText(user, user, `task ${k}`)
@@ -106,6 +114,8 @@ async function round (url: string, instances: number, size: typeof FULL): Promis
     const answered = attempts.filter((a) => a.status === 200)
     const lastAt = Math.max(...answered.map((a) => a.at + (a.ms ?? 0)))
     const times = answered.map((a) => a.ms ?? 0)
+    const cpuAfter = cpuNow()
+    const cpu = { bots: cpuAfter.bots - cpuBefore.bots, postgres: cpuAfter.postgres - cpuBefore.postgres, emulatorAndProxy: cpuAfter.emulatorAndProxy - cpuBefore.emulatorAndProxy, wallS: (Date.now() - started) / 1000 }
     // Steady: one update every 1000 / STEADY_PER_S ms, round robin over the chats.
     const steadyFrom = emu.webhookAttempts().length
     const steadyCount = size.steadyS * STEADY_PER_S
@@ -126,6 +136,7 @@ async function round (url: string, instances: number, size: typeof FULL): Promis
       retried: attempts.length - answered.length + steady.length - steadyTimes.length,
       steadyP50: percentile(steadyTimes, 50),
       steadyP99: percentile(steadyTimes, 99),
+      cpu,
     }
   } finally {
     for (const bot of bots) bot.kill('SIGKILL')
@@ -153,8 +164,9 @@ export const webhookScale: Benchmark = {
       const one: Round[] = []
       const two: Round[] = []
       for (let i = 0; i < repeats; i++) {
-        one.push(await round(await pg.freshDatabase('webhook_one'), 1, size))
-        two.push(await round(await pg.freshDatabase('webhook_two'), 2, size))
+        const postmaster = postmasterPid(path.join(pg.server.dir, 'data'))
+        one.push(await round(await pg.freshDatabase('webhook_one'), postmaster, 1, size))
+        two.push(await round(await pg.freshDatabase('webhook_two'), postmaster, 2, size))
       }
       const note = `PostgreSQL ${pg.version}; the emulator, proxy and database share ${os.cpus().length} cores with the bots`
       const rows: Row[] = [
@@ -168,6 +180,18 @@ export const webhookScale: Benchmark = {
         { benchmark: 'webhook-scale', metric: 'p99 request in the burst, 2 instances', unit: 'ms', summary: summarize(two.map((r) => r.p99)), note: `p50 ${summarize(two.map((r) => r.p50)).median} ms` },
         { benchmark: 'webhook-scale', metric: `p99 request, steady ${STEADY_PER_S}/s, 1 instance`, unit: 'ms', summary: summarize(one.map((r) => r.steadyP99)), goal: { op: '<=', limit: 20 }, note: `p50 ${summarize(one.map((r) => r.steadyP50)).median} ms; ${size.steadyS} s after the burst` },
         { benchmark: 'webhook-scale', metric: `p99 request, steady ${STEADY_PER_S}/s, 2 instances`, unit: 'ms', summary: summarize(two.map((r) => r.steadyP99)), goal: { op: '<=', limit: 20 }, note: `p50 ${summarize(two.map((r) => r.steadyP50)).median} ms` },
+        // What limits it: the machine's cores, shared. Busy = CPU seconds of every part ÷ (cores × wall).
+        ...[['1 instance', one], ['2 instances', two]].map(([label, rounds]) => {
+          const r = rounds as Round[]
+          const share = (pick: (c: CpuSplit) => number): string => summarize(r.map((x) => pick(x.cpu) / x.cpu.wallS)).median.toFixed(2)
+          return {
+            benchmark: 'webhook-scale',
+            metric: `machine busy in the burst, ${String(label)}`,
+            unit: '%',
+            summary: summarize(r.map((x) => 100 * (x.cpu.bots + x.cpu.postgres + x.cpu.emulatorAndProxy) / (os.cpus().length * x.cpu.wallS))),
+            note: `cores used: bots ${share((c) => c.bots)}, PostgreSQL ${share((c) => c.postgres)}, emulator and proxy ${share((c) => c.emulatorAndProxy)} of ${os.cpus().length}`,
+          } satisfies Row
+        }),
         { benchmark: 'webhook-scale', metric: 'requests not answered 200 (retried)', unit: '', summary: summarize([...one, ...two].map((r) => r.retried)) },
       ]
       return rows
