@@ -9,8 +9,8 @@ const GRACE_S = 5
 process.stdin.on('end', () => {
   // The bot's own SIGTERM handling: finish the update in hand, release the lock, close the database.
   process.kill(process.pid, 'SIGTERM')
-  // With its stdout gone with the test, a log write can block the bot's thread for good (pino's
-  // retry sleeps on a futex), and a timer here would never fire: the deadline is kept by another process.
+  // A bot that has not stopped in GRACE_S is killed, by another process: a bot stuck on its own
+  // thread (an older bot's log flush to the dead stdout spun forever) would never run a timer.
   spawn('sh', ['-c', `sleep ${GRACE_S}; kill -9 ${process.pid} 2>/dev/null`], { detached: true, stdio: 'ignore' }).unref()
 })
 process.stdin.resume()
