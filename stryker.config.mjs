@@ -18,7 +18,7 @@ export const SCOPES = {
   // bot/reminders, one file a scope (loop.ts puts them together; rate-limit.ts and render.ts are not scoped).
   'bot/reminders/store.ts': ['test/reminders.test.ts', 'test/reminders-crash.test.ts', 'test/reminder-outcomes.test.ts'],
   'bot/reminders/schedule.ts': ['test/reminder-schedule.test.ts', 'test/due-dates.test.ts', 'test/reminders.test.ts'],
-  'bot/reminders/wake.ts': ['test/reminders.test.ts', 'test/reminders-crash.test.ts'],
+  'bot/reminders/wake.ts': ['test/reminder-wake.test.ts', 'test/reminders.test.ts', 'test/reminders-crash.test.ts'],
   'bot/reminders/send-reminders.ts': ['test/reminders.test.ts', 'test/reminder-outcomes.test.ts', 'test/reminders-crash.test.ts'],
   'bot/reminders/send-digests.ts': ['test/reminders.test.ts', 'test/reminder-outcomes.test.ts'],
   'bot/reminders/outcome.ts': ['test/reminder-outcomes.test.ts', 'test/reminders.test.ts'],
