@@ -16,12 +16,12 @@ export const SCOPES = {
   'bot/updates': ['test/ledger.test.ts', 'test/exactly-once.test.ts', 'test/outbox.test.ts', 'test/api-faults.test.ts', 'test/poller.test.ts'],
   'bot/updates/ledger.ts': ['test/ledger.test.ts', 'test/outbox.test.ts'],
   // bot/reminders, one file a scope (loop.ts puts them together; rate-limit.ts and render.ts are not scoped).
-  'bot/reminders/store.ts': ['test/reminders.test.ts', 'test/reminders-crash.test.ts', 'test/reminder-outcomes.test.ts'],
+  'bot/reminders/store.ts': ['test/reminder-store.test.ts', 'test/reminders.test.ts', 'test/reminders-crash.test.ts', 'test/reminder-outcomes.test.ts'],
   'bot/reminders/schedule.ts': ['test/reminder-schedule.test.ts', 'test/due-dates.test.ts', 'test/reminders.test.ts'],
   'bot/reminders/wake.ts': ['test/reminder-wake.test.ts', 'test/reminders.test.ts', 'test/reminders-crash.test.ts'],
   'bot/reminders/send-reminders.ts': ['test/reminders.test.ts', 'test/reminder-outcomes.test.ts', 'test/reminders-crash.test.ts'],
   'bot/reminders/send-digests.ts': ['test/reminders.test.ts', 'test/reminder-outcomes.test.ts'],
-  'bot/reminders/outcome.ts': ['test/reminder-outcomes.test.ts', 'test/reminders.test.ts'],
+  'bot/reminders/outcome.ts': ['test/reminder-outcome.test.ts', 'test/reminder-outcomes.test.ts', 'test/reminders.test.ts'],
   // bot/config.ts in two halves of lines (one file is 726 mutants, over an hour here): the settings
   // schema, checkEnvironment and the ops readers; then the webhook, open-mode and URL helpers.
   'bot/config.ts:236-456': ['test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
