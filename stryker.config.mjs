@@ -19,8 +19,8 @@ export const SCOPES = {
   'bot/reminders/store.ts': ['test/reminder-store.test.ts', 'test/reminders.test.ts', 'test/reminders-crash.test.ts', 'test/reminder-outcomes.test.ts'],
   'bot/reminders/schedule.ts': ['test/reminder-schedule.test.ts', 'test/due-dates.test.ts', 'test/reminders.test.ts'],
   'bot/reminders/wake.ts': ['test/reminder-wake.test.ts', 'test/reminders.test.ts', 'test/reminders-crash.test.ts'],
-  'bot/reminders/send-reminders.ts': ['test/reminders.test.ts', 'test/reminder-outcomes.test.ts', 'test/reminders-crash.test.ts'],
-  'bot/reminders/send-digests.ts': ['test/reminders.test.ts', 'test/reminder-outcomes.test.ts'],
+  'bot/reminders/send-reminders.ts': ['test/reminder-senders.test.ts', 'test/reminders.test.ts', 'test/reminder-outcomes.test.ts', 'test/reminders-crash.test.ts'],
+  'bot/reminders/send-digests.ts': ['test/reminder-senders.test.ts', 'test/reminders.test.ts', 'test/reminder-outcomes.test.ts'],
   'bot/reminders/outcome.ts': ['test/reminder-outcome.test.ts', 'test/reminder-outcomes.test.ts', 'test/reminders.test.ts'],
   // bot/config.ts in two halves of lines (one file is 726 mutants, over an hour here): the settings
   // schema, checkEnvironment and the ops readers; then the webhook, open-mode and URL helpers.
