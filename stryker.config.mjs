@@ -24,7 +24,7 @@ export const SCOPES = {
   'bot/reminders/outcome.ts': ['test/reminder-outcome.test.ts', 'test/reminder-outcomes.test.ts', 'test/reminders.test.ts'],
   // bot/config.ts in two halves of lines (one file is 726 mutants, over an hour here): the settings
   // schema, checkEnvironment and the ops readers; then the webhook, open-mode and URL helpers.
-  'bot/config.ts:236-456': ['test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
+  'bot/config.ts:236-463': ['test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
   'bot/config.ts:1-235': ['test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
   'ops/lib/backups.mjs': ['test/backup.test.ts', 'test/backup-copy.test.ts', 'test/restore.test.ts'],
   'ops/lib/sqlite.mjs': ['test/backup.test.ts', 'test/restore.test.ts', 'test/drill.test.ts'],
@@ -38,7 +38,7 @@ const slug = scope.replace(/[/.:]/g, '-')
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
-  // A file, a file with a line range (`bot/config.ts:236-456`), or a folder.
+  // A file, a file with a line range (`bot/config.ts:236-463`), or a folder.
   mutate: [/\.m?[jt]s(:\d+-\d+)?$/.test(scope) ? scope : `${scope}/**/*.ts`],
   testRunner: 'tap',
   tap: {
