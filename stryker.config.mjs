@@ -12,7 +12,7 @@ export const SCOPES = {
   'bot/time': ['test/time-format.test.ts', 'test/repeat.test.ts', 'test/due-dates-edges.test.ts', 'test/due-dates.test.ts'],
   'bot/tasks/parse.ts': ['test/parse.test.ts', 'test/bot-commands.test.ts'],
   'bot/tasks/callback-data.ts': ['test/callback-data.test.ts', 'test/access.test.ts', 'test/bot-commands.test.ts', 'test/list-pages.test.ts'],
-  'bot/tasks/repository.ts': ['test/bot-commands.test.ts', 'test/list-pages.test.ts', 'test/migrations.test.ts'],
+  'bot/tasks/repository.ts': ['test/task-repository.test.ts', 'test/bot-commands.test.ts', 'test/list-pages.test.ts', 'test/migrations.test.ts'],
   'bot/updates': ['test/ledger.test.ts', 'test/exactly-once.test.ts', 'test/outbox.test.ts', 'test/api-faults.test.ts', 'test/poller.test.ts'],
   'bot/updates/ledger.ts': ['test/ledger.test.ts', 'test/outbox.test.ts'],
   // bot/reminders, one file a scope (loop.ts puts them together; rate-limit.ts and render.ts are not scoped).
