@@ -170,6 +170,7 @@ t.test('reminder store: digests — the chats that have one, a claim per chat an
   const other = await store.claimDigest(OTHER, '2026-12-01')
   await store.recordDigest(other ?? 0, 'failed')
   t.strictSame(await db('digests').where({ id: other }).first('status', 'message_id', 'sent_at'), { status: 'failed', message_id: null, sent_at: null })
+  t.strictSame(await db('digests').orderBy('id').select('chat_id', 'status'), [{ chat_id: CHAT, status: 'sent' }, { chat_id: OTHER, status: 'failed' }], 'only that digest\'s row')
   const next = await store.claimDigest(CHAT, '2026-12-02')
   await store.recordDigest(next ?? 0, 'released')
   t.equal(await store.hasDigest(CHAT, '2026-12-02'), false, 'released: claimed again at the next look')
