@@ -55,6 +55,9 @@ t.test('task repository: a long add is stored in pieces, numbered in order', asy
   t.equal(await repo.countOpen(CHAT), 451)
   t.strictSame(numbers(await repo.byNumbers(CHAT, Array.from({ length: 600 }, (_, i) => 600 - i))), Array.from({ length: 451 }, (_, i) => i + 1), 'byNumbers: 600 asked in pieces, the 451 that exist, in order')
   t.equal((await db('tasks').max({ n: 'number' }).first() as { n: number }).n, 451)
+  const exact = await repo.add(CHAT, Array.from({ length: 400 }, (_, i) => `u${i}`))
+  t.strictSame([exact.length, exact[0]?.number, exact.at(-1)?.number], [400, 452, 851], 'exactly two pieces of 200')
+  t.equal((await repo.byNumbers(CHAT, Array.from({ length: 500 }, (_, i) => i + 1))).length, 500, 'exactly one piece of 500')
 })
 
 t.test('task repository: open lists due tasks first, soonest first, then by number; pages read only their rows', async (t) => {
@@ -135,7 +138,9 @@ t.test('task repository: remove and clear done in batches; an undo restores exac
   clock.at = T0 + 1000
   await repo.remove(CHAT, [a?.id ?? 0, x?.id ?? 0], 11)
   t.strictSame(await db('tasks').whereNotNull('deleted_at').select('id', 'deleted_at', 'deleted_batch', 'updated_at'), [{ id: a?.id, deleted_at: T0 + 1000, deleted_batch: 11, updated_at: T0 + 1000 }], 'not the other chat\'s')
-  await repo.complete(CHAT, [b?.id ?? 0, c?.id ?? 0])
+  await repo.complete(CHAT, [c?.id ?? 0])
+  clock.at = T0 + 1500
+  await repo.complete(CHAT, [b?.id ?? 0])
   clock.at = T0 + 2000
   t.equal(await repo.removeDone(CHAT, 12), 2)
   t.equal(await repo.removeDone(CHAT, 13), 0, 'nothing left to clear')
@@ -146,7 +151,7 @@ t.test('task repository: remove and clear done in batches; an undo restores exac
   t.strictSame(await repo.restore(OTHER, 12), [], 'not another chat\'s batch')
   clock.at = T0 + 3000
   const back = await repo.restore(CHAT, 12)
-  t.strictSame(back.map((x) => [x.number, x.doneAt]), [[2, T0 + 1000], [3, T0 + 1000]], 'batch 12, done as before, in order')
+  t.strictSame(back.map((x) => [x.number, x.doneAt]), [[2, T0 + 1500], [3, T0 + 1000]], 'batch 12, done as before, in number order (not in the order they were done)')
   t.strictSame(await db('tasks').whereIn('id', [b?.id ?? 0, c?.id ?? 0]).select('deleted_at', 'deleted_batch', 'updated_at'), [{ deleted_at: null, deleted_batch: null, updated_at: T0 + 3000 }, { deleted_at: null, deleted_batch: null, updated_at: T0 + 3000 }])
   t.equal((await row(db, a?.id)).deleted_batch, 11, 'batch 11 stays deleted')
   t.strictSame(await repo.restore(CHAT, 12), [], 'restored once')
