@@ -5,7 +5,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { declaredDataChange, declaresAdditive, lastBatch, openKnex, schemaStatusOf, undeclaredChanges, undoMigrationsNotIn } from '../ops/lib/migrations.mjs'
+import { keepApplied } from '../bot/kept-migrations.js'
+import { declaredDataChange, declaresAdditive, lastBatch, openKnex, reinstateKeptOf, schemaStatusOf, undeclaredChanges, undoMigrationsNotIn } from '../ops/lib/migrations.mjs'
 
 const MIGRATIONS = path.resolve(import.meta.dirname, '..', 'storage', 'migrations')
 const ALL = fs.readdirSync(MIGRATIONS).filter((n) => n.endsWith('.ts')).sort()
@@ -27,6 +28,13 @@ t.test('migrations lib: opening creates an owner-only file and folder; read-only
   const knex = await openKnex(file, MIGRATIONS)
   t.teardown(() => knex.destroy())
   t.equal(process.env.DATABASE_FILE, before, 'DATABASE_FILE is put back')
+  process.env.DATABASE_FILE = 'storage/db/elsewhere.sqlite'
+  await (await openKnex(file, MIGRATIONS, { readonly: true })).destroy()
+  t.equal(process.env.DATABASE_FILE, 'storage/db/elsewhere.sqlite', 'a value set before is put back')
+  delete process.env.DATABASE_FILE
+  await (await openKnex(file, MIGRATIONS, { readonly: true })).destroy()
+  t.notOk('DATABASE_FILE' in process.env, 'unset before: unset after')
+  if (before !== undefined) process.env.DATABASE_FILE = before
   t.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700)
   t.equal(fs.statSync(file).mode & 0o777, 0o600)
   t.strictSame(await lastBatch(knex), [], 'no migrations table: no batch')
@@ -39,6 +47,11 @@ t.test('migrations lib: opening creates an owner-only file and folder; read-only
   await knex.migrate.up()
   t.strictSame(await lastBatch(knex), ALL.slice(1, 2), 'the newest batch alone')
   t.strictSame(await schemaStatusOf(knex, MIGRATIONS), { applied: ALL.slice(0, 2), pending: ALL.slice(2), unknown: [], head: ALL[1] })
+  t.strictSame(await reinstateKeptOf(knex, MIGRATIONS), [], 'nothing kept by a rollback: nothing taken back')
+  await keepApplied(knex, [ALL[1] ?? ''], 'test')
+  t.strictSame((await schemaStatusOf(knex, MIGRATIONS)).applied, ALL.slice(0, 1))
+  t.strictSame(await reinstateKeptOf(knex, MIGRATIONS), ALL.slice(1, 2), 'kept by a rollback: counted as applied again')
+  t.strictSame((await schemaStatusOf(knex, MIGRATIONS)).applied, ALL.slice(0, 2))
 })
 
 t.test('migrations lib: undo takes off, newest first, what the target does not have, and stops at what it has', async (t) => {
