@@ -9,6 +9,13 @@ import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
 import { databaseBytes, databaseFileProblem, FIRST_STEP_PAGES, fsyncPath, inspectDatabase, onlineBackup, openTasksOf, readHead, removeDatabaseFiles, sha256File } from '../ops/lib/sqlite.mjs'
 
+/** This process's open file descriptors on `file` (a connection left open would show here). */
+function openOn (file: string): number {
+  return fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try { return fs.readlinkSync(`/proc/self/fd/${fd}`) === file } catch { return false }
+  }).length
+}
+
 function folder (t: Test): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mister-todo-sqlite-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -51,6 +58,11 @@ t.test('sqlite files: inspection counts every table\'s rows and reads the migrat
   t.equal(openTasksOf(file, 7), 2, 'open: not done, not deleted')
   t.equal(openTasksOf(file, 8), 1)
   t.equal(openTasksOf(file, 9), 0)
+  t.equal(openOn(file), 0, 'inspection, head and open tasks leave no connection open')
+  const missing = path.join(dir, 'missing.sqlite')
+  t.throws(() => readHead(missing), { code: 'SQLITE_CANTOPEN' })
+  t.throws(() => openTasksOf(missing, 7), { code: 'SQLITE_CANTOPEN' })
+  t.notOk(fs.existsSync(missing), 'reading never creates a database')
 })
 
 t.test('sqlite files: inspection says what is wrong with a damaged file, and never throws', async (t) => {
@@ -74,6 +86,8 @@ t.test('sqlite files: inspection says what is wrong with a damaged file, and nev
   db.close()
   const three = 'row 1 missing from index t_v; row 2 missing from index t_v; row 3 missing from index t_v'
   t.strictSame(inspectDatabase(skewed), { ok: false, problem: `integrity_check failed: ${three}`, integrity: three, foreignKeyProblems: 0, counts: {}, head: null }, 'the first three of SQLite\'s lines; nothing counted')
+  t.strictSame(inspectDatabase(skewed, { checks: false }), { ok: true, problem: null, integrity: 'ok', foreignKeyProblems: 0, counts: { t: 5 }, head: null }, 'checks: false runs no integrity_check')
+  t.equal(openOn(skewed), 0, 'no connection left open')
 
   const text = path.join(dir, 'text.sqlite')
   fs.writeFileSync(text, 'x'.repeat(4096))
@@ -97,6 +111,7 @@ t.test('sqlite files: a path is checked before SQLite opens it', async (t) => {
   const real = path.join(dir, 'real.sqlite')
   sample(real)
   t.equal(databaseFileProblem(real), null)
+  t.equal(openOn(real), 0, 'the header read leaves no file open')
 })
 
 t.test('sqlite files: sizes count the write-ahead log; removing takes the companions too', async (t) => {
@@ -126,6 +141,7 @@ t.test('sqlite files: checksums and fsync', async (t) => {
   t.equal(await sha256File(file), crypto.createHash('sha256').update(data).digest('hex'))
   fsyncPath(file)
   fsyncPath(dir)
+  t.equal(openOn(file) + openOn(dir), 0, 'fsync leaves nothing open')
   t.throws(() => fsyncPath(path.join(dir, 'missing')), { code: 'ENOENT' })
 })
 
@@ -154,6 +170,7 @@ t.test('sqlite files: the online copy is one self-contained file with every row,
   t.equal(copy.prepare('select count(*) from t').pluck().get(), 3000)
   copy.close()
   t.notOk(fs.existsSync(`${dest}-wal`))
+  t.equal(openOn(dest), 0, 'the copy is closed')
   await t.rejects(onlineBackup(path.join(dir, 'missing.sqlite'), path.join(dir, 'x.sqlite')), { code: 'SQLITE_CANTOPEN' }, 'no source: refused, nothing made')
   t.notOk(fs.existsSync(path.join(dir, 'x.sqlite')))
 })
