@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
-import { backupName, ensurePrivateDir, FREE_BYTES_ENV, freeBytes, listBackupFiles, manifestPathOf, publishUnder, readManifest, removeStaleTemps, stampOf, unwritableReason, verifyBackup, writeManifest } from '../ops/lib/backups.mjs'
+import { backupName, ensurePrivateDir, FREE_BYTES_ENV, freeBytes, isAlive, listBackupFiles, manifestPathOf, publishUnder, readManifest, removeStaleTemps, stampOf, unwritableReason, verifyBackup, writeManifest } from '../ops/lib/backups.mjs'
 import { inspectDatabase, sha256File } from '../ops/lib/sqlite.mjs'
 
 function folder (t: Test): string {
@@ -47,6 +47,11 @@ t.test('backup files: names are UTC to the second, with a sequence from 2 and a 
 t.test('backup files: the list is the backups alone, newest first, a later sequence before an earlier one', async (t) => {
   const dir = folder(t)
   t.strictSame(listBackupFiles(path.join(dir, 'none')), [], 'no folder: no backups')
+  const stamps = ['2026-10-01_00-00-00', '2026-11-30_23-59-59', '2026-01-15_12-00-00', '2026-11-02_08-00-00', '2025-12-31_23-59-59', '2026-11-30_23-59-58']
+  const many = path.join(dir, 'many')
+  fs.mkdirSync(many)
+  for (const stamp of stamps) fs.writeFileSync(path.join(many, `todo_${stamp}.sqlite`), '')
+  t.strictSame(listBackupFiles(many).map((b) => b.stamp), [...stamps].sort().reverse(), 'six stamps, newest first')
   for (const name of ['todo_2026-11-24_10-02-11.sqlite', 'todo_2026-11-24_10-02-11_2.sqlite', 'todo_2026-11-25_09-00-00_pre-restore.sqlite', 'todo_2026-11-23_00-00-00.pgdump', 'todo_2026-11-24_10-02-11_10.sqlite',
     'todo_2026-11-24_10-02-11.sqlite.json', 'notes.txt', 'todo_2026-11-24.sqlite', 'xtodo_2026-11-24_10-02-11.sqlite', 'todo_2026-11-24_10-02-11.sqlite-wal']) fs.writeFileSync(path.join(dir, name), '')
   t.strictSame(listBackupFiles(dir), [
@@ -96,7 +101,9 @@ t.test('backup files: a backup verifies against its manifest, or is refused sayi
   t.equal(await refused(() => writeManifest(file, { ...manifest, counts: { chats: 0, tasks: 3 } })), 'its row counts differ from its manifest')
   t.equal(await refused(() => writeManifest(file, { ...manifest, counts: { tasks: 2 } })), 'its row counts differ from its manifest', 'a table fewer')
   t.equal(await refused(() => writeManifest(file, { ...manifest, counts: { chats: 0, tasks: 2, extra: 0 } })), 'its row counts differ from its manifest', 'a table more')
-  t.equal(await refused(() => writeManifest(file, { ...manifest, counts: { chats: 0, tasks: 3 } }), { deep: false }), null, 'deep: false stops after the sha256')
+  writeManifest(file, { ...manifest, counts: { chats: 0, tasks: 3 } })
+  t.strictSame(await verifyBackup(file, { deep: false }), { ok: true, problem: null, manifest: readManifest(file), counts: { chats: 0, tasks: 3 } }, 'deep: false stops after the sha256')
+  writeManifest(file, manifest)
   t.equal((await verifyBackup(file, {})).ok, true, 'each change undone: it verifies again')
 
   const damaged = path.join(dir, 'todo_2026-12-01_11-00-00.sqlite')
@@ -117,8 +124,10 @@ t.test('backup files: free space, with the test override; unwritable folders nam
   const dir = folder(t)
   t.equal(freeBytes(dir, { [FREE_BYTES_ENV]: ' 1234 ' }), 1234)
   const stats = fs.statfsSync(dir)
-  const free = freeBytes(path.join(dir, 'not', 'yet'), { [FREE_BYTES_ENV]: '12k' })
-  t.ok(Math.abs(free - stats.bavail * stats.bsize) < 64 * 1024 * 1024, 'a malformed override is ignored; a missing folder is measured on its parent')
+  for (const override of ['12k', 'x12']) {
+    const free = freeBytes(path.join(dir, 'not', 'yet'), { [FREE_BYTES_ENV]: override })
+    t.ok(Math.abs(free - stats.bavail * stats.bsize) < 64 * 1024 * 1024, `a malformed override (${override}) is ignored; a missing folder is measured on its parent`)
+  }
   t.equal(unwritableReason(path.join(dir, 'new', 'backups')), null)
   const file = path.join(dir, 'file')
   fs.writeFileSync(file, '')
@@ -160,8 +169,10 @@ t.test('backup files: publishing never replaces a file: the same second takes _2
 t.test('backup files: temp files of a process that died are removed; a live one\'s and other files are kept', async (t) => {
   const dir = folder(t)
   const dead = deadPid()
-  for (const name of [`.tmp-${dead}-ab.json`, `.tmp-${process.pid}-cd.json`, '.tmp-x-ef', 'todo_2026-12-01_10-00-00.sqlite']) fs.writeFileSync(path.join(dir, name), '')
+  for (const name of [`.tmp-${dead}-ab.json`, `.tmp-${process.pid}-cd.json`, '.tmp-x-ef', `notes.tmp-${dead}-gh`, 'todo_2026-12-01_10-00-00.sqlite']) fs.writeFileSync(path.join(dir, name), '')
   removeStaleTemps(dir)
   removeStaleTemps(path.join(dir, 'none'))
-  t.strictSame(fs.readdirSync(dir).sort(), ['.tmp-x-ef', `.tmp-${process.pid}-cd.json`, 'todo_2026-12-01_10-00-00.sqlite'].sort())
+  t.strictSame(fs.readdirSync(dir).sort(), ['.tmp-x-ef', `.tmp-${process.pid}-cd.json`, `notes.tmp-${dead}-gh`, 'todo_2026-12-01_10-00-00.sqlite'].sort(), 'only names that start with .tmp-<pid>-')
+  t.equal(isAlive(dead), false)
+  t.equal(isAlive(process.pid), true)
 })
