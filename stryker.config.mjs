@@ -12,23 +12,23 @@ export const SCOPES = {
   'bot/time': ['test/time-format.test.ts', 'test/repeat.test.ts', 'test/due-dates-edges.test.ts', 'test/due-dates.test.ts'],
   'bot/tasks/parse.ts': ['test/parse.test.ts', 'test/bot-commands.test.ts'],
   'bot/tasks/callback-data.ts': ['test/callback-data.test.ts', 'test/access.test.ts', 'test/bot-commands.test.ts', 'test/list-pages.test.ts'],
-  'bot/tasks/repository.ts': ['test/bot-commands.test.ts', 'test/list-pages.test.ts', 'test/migrations.test.ts'],
+  'bot/tasks/repository.ts': ['test/task-repository.test.ts', 'test/bot-commands.test.ts', 'test/list-pages.test.ts', 'test/migrations.test.ts'],
   'bot/updates': ['test/ledger.test.ts', 'test/exactly-once.test.ts', 'test/outbox.test.ts', 'test/api-faults.test.ts', 'test/poller.test.ts'],
   'bot/updates/ledger.ts': ['test/ledger.test.ts', 'test/outbox.test.ts'],
   // bot/reminders, one file a scope (loop.ts puts them together; rate-limit.ts and render.ts are not scoped).
-  'bot/reminders/store.ts': ['test/reminders.test.ts', 'test/reminders-crash.test.ts', 'test/reminder-outcomes.test.ts'],
+  'bot/reminders/store.ts': ['test/reminder-store.test.ts', 'test/reminders.test.ts', 'test/reminders-crash.test.ts', 'test/reminder-outcomes.test.ts'],
   'bot/reminders/schedule.ts': ['test/reminder-schedule.test.ts', 'test/due-dates.test.ts', 'test/reminders.test.ts'],
-  'bot/reminders/wake.ts': ['test/reminders.test.ts', 'test/reminders-crash.test.ts'],
-  'bot/reminders/send-reminders.ts': ['test/reminders.test.ts', 'test/reminder-outcomes.test.ts', 'test/reminders-crash.test.ts'],
-  'bot/reminders/send-digests.ts': ['test/reminders.test.ts', 'test/reminder-outcomes.test.ts'],
-  'bot/reminders/outcome.ts': ['test/reminder-outcomes.test.ts', 'test/reminders.test.ts'],
+  'bot/reminders/wake.ts': ['test/reminder-wake.test.ts', 'test/reminders.test.ts', 'test/reminders-crash.test.ts'],
+  'bot/reminders/send-reminders.ts': ['test/reminder-senders.test.ts', 'test/reminders.test.ts', 'test/reminder-outcomes.test.ts', 'test/reminders-crash.test.ts'],
+  'bot/reminders/send-digests.ts': ['test/reminder-senders.test.ts', 'test/reminders.test.ts', 'test/reminder-outcomes.test.ts'],
+  'bot/reminders/outcome.ts': ['test/reminder-outcome.test.ts', 'test/reminder-outcomes.test.ts', 'test/reminders.test.ts'],
   // bot/config.ts in two halves of lines (one file is 726 mutants, over an hour here): the settings
   // schema, checkEnvironment and the ops readers; then the webhook, open-mode and URL helpers.
-  'bot/config.ts:236-456': ['test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
+  'bot/config.ts:236-463': ['test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
   'bot/config.ts:1-235': ['test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
-  'ops/lib/backups.mjs': ['test/backup.test.ts', 'test/backup-copy.test.ts', 'test/restore.test.ts'],
-  'ops/lib/sqlite.mjs': ['test/backup.test.ts', 'test/restore.test.ts', 'test/drill.test.ts'],
-  'ops/lib/migrations.mjs': ['test/migrate.test.ts', 'test/progress-migrate.test.ts'],
+  'ops/lib/backups.mjs': ['test/backup-files.test.ts', 'test/process-alive.test.ts', 'test/backup.test.ts', 'test/backup-copy.test.ts', 'test/restore.test.ts'],
+  'ops/lib/sqlite.mjs': ['test/sqlite-files.test.ts', 'test/backup.test.ts', 'test/restore.test.ts', 'test/drill.test.ts'],
+  'ops/lib/migrations.mjs': ['test/migrations-lib.test.ts', 'test/migrate.test.ts', 'test/progress-migrate.test.ts'],
 }
 
 const scope = process.env.MUTATE_SCOPE ?? 'ops/lib/lock.mjs'
@@ -38,7 +38,7 @@ const slug = scope.replace(/[/.:]/g, '-')
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
-  // A file, a file with a line range (`bot/config.ts:236-456`), or a folder.
+  // A file, a file with a line range (`bot/config.ts:236-463`), or a folder.
   mutate: [/\.m?[jt]s(:\d+-\d+)?$/.test(scope) ? scope : `${scope}/**/*.ts`],
   testRunner: 'tap',
   tap: {

@@ -236,6 +236,7 @@ function targetOf (file: string, v: { DATABASE_URL?: string | undefined, DATABAS
 const schema = z.object({
   TELEGRAM_BOT_TOKEN: z.string({ error: 'is missing: put the token @BotFather gave you in .env' })
     .trim()
+    .min(1, { error: 'is empty: put the token @BotFather gave you in .env', abort: true })
     .regex(TOKEN_SHAPE, 'does not look like a bot token (<digits>:<secret>): copy it again from @BotFather'),
   ALLOWED_USER_IDS: z.string({ error: 'is missing: put your Telegram user id in .env (ask @userinfobot)' })
     .trim()
@@ -253,7 +254,7 @@ const schema = z.object({
   TELEGRAM_API_ROOT: z.string().trim().default(DEFAULT_API_ROOT)
     .refine((v) => /^https?:\/\/[^\s/]+/.test(v), 'is not an http(s) URL: leave it unset for Telegram, or use e.g. http://127.0.0.1:8081')
     .transform((v) => v.replace(/\/+$/, '')),
-  DATABASE_FILE: z.string().trim().min(1, 'is empty: leave it unset or give a file path').default(DEFAULT_DATABASE_FILE),
+  DATABASE_FILE: z.string().trim().default(DEFAULT_DATABASE_FILE),
   // Never echoed in a message: it holds the password.
   DATABASE_URL: z.string().trim().optional()
     .refine((v) => v === undefined || postgresUrlProblem(v) === null, { error: (issue) => postgresUrlProblem(String(issue.input)) ?? '' }),
@@ -366,14 +367,18 @@ export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..')
 
 type Env = Record<string, string | undefined>
 
-/** Validates env (blank values count as unset) and returns one line per problem, or the config. */
+/** Settings with no default: set but blank is named as empty, with what to put there. */
+const REQUIRED = ['TELEGRAM_BOT_TOKEN', 'ALLOWED_USER_IDS'] as const
+
+/** Validates env (a blank optional value counts as unset) and returns one line per problem, or the config. */
 export function checkEnvironment (env: Env = process.env): { config?: Config, problems: string[] } {
   const cleaned: Record<string, string> = {}
   for (const key of Object.keys(schema.shape)) {
     const value = env[key]
     if (value !== undefined && value.trim() !== '') cleaned[key] = value
   }
-  const parsed = schema.safeParse(cleaned)
+  const blank = Object.fromEntries(REQUIRED.filter((key) => env[key]?.trim() === '').map((key) => [key, '']))
+  const parsed = schema.safeParse({ ...blank, ...cleaned })
   const missing = [...webhookSecretMissing(cleaned), ...ownerProblems(cleaned), ...concurrencyProblems(cleaned)]
   if (!parsed.success || missing.length > 0) {
     const problems = [...(parsed.error?.issues ?? []).map((issue) => `${String(issue.path[0] ?? 'environment')} ${issue.message}`), ...missing]

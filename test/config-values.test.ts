@@ -96,15 +96,28 @@ t.test('config: every value set, with the spaces around it trimmed', async (t) =
   })
 })
 
-t.test('config: a blank value counts as unset, so its default applies', async (t) => {
-  const c = loadConfig({ ...good, HEALTH_PORT: '  ', DATABASE_FILE: '', LOG_LEVEL: ' ', MISTER_TODO_ROOT: '\t', DATABASE_URL: ' ', TELEGRAM_WEBHOOK_URL: '' })
+t.test('config: a blank optional value counts as unset, so its default applies', async (t) => {
+  const c = loadConfig({ ...good, HEALTH_PORT: '  ', DATABASE_FILE: '', LOG_LEVEL: ' ', MISTER_TODO_ROOT: '\t', DATABASE_URL: ' ', TELEGRAM_WEBHOOK_URL: '', BACKUP_COPY_TO: ' ' })
   t.equal(c.healthPort, 8787)
   t.equal(c.databaseFile, path.join(PROJECT_ROOT, 'storage/db/todo.sqlite'))
   t.equal(c.logLevel, 'info')
   t.equal(c.dataRoot, PROJECT_ROOT)
   t.equal(c.database.engine, 'sqlite')
   t.equal(c.webhook, null)
-  t.same(checkEnvironment({ ...good, TELEGRAM_BOT_TOKEN: '   ' }).problems, ['TELEGRAM_BOT_TOKEN is missing: put the token @BotFather gave you in .env'])
+  t.equal(c.backupCopyTo, null)
+})
+
+t.test('config: a required value set but blank is named as empty, with what to put there', async (t) => {
+  t.strictSame(problems({ TELEGRAM_BOT_TOKEN: '   ' }), ['TELEGRAM_BOT_TOKEN is empty: put the token @BotFather gave you in .env'])
+  t.strictSame(problems({ ALLOWED_USER_IDS: '' }), ['ALLOWED_USER_IDS is empty: put your Telegram user id in .env (ask @userinfobot)'])
+  t.strictSame(checkEnvironment({ TELEGRAM_BOT_TOKEN: '', ALLOWED_USER_IDS: ' \t', OWNER_USER_ID: '42', DATABASE_FILE: ' ' }).problems, [
+    'TELEGRAM_BOT_TOKEN is empty: put the token @BotFather gave you in .env',
+    'ALLOWED_USER_IDS is empty: put your Telegram user id in .env (ask @userinfobot)',
+  ], 'as .env.example has them: one line each, and nothing about the optional blanks beside them')
+  t.strictSame(checkEnvironment({ DATABASE_FILE: '' }).problems, [
+    'TELEGRAM_BOT_TOKEN is missing: put the token @BotFather gave you in .env',
+    'ALLOWED_USER_IDS is missing: put your Telegram user id in .env (ask @userinfobot)',
+  ], 'not in the environment at all: missing')
 })
 
 t.test('config: every log level is accepted', async (t) => {

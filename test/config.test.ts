@@ -20,7 +20,8 @@ t.test('config: each bad value is named with its fix', async (t) => {
   const cases: Array<[Record<string, string>, string]> = [
     [{ ALLOWED_USER_IDS: '1' }, 'TELEGRAM_BOT_TOKEN is missing: put the token @BotFather gave you in .env'],
     [{ ...good, TELEGRAM_BOT_TOKEN: 'nope' }, 'TELEGRAM_BOT_TOKEN does not look like a bot token (<digits>:<secret>): copy it again from @BotFather'],
-    [{ ...good, ALLOWED_USER_IDS: '' }, 'ALLOWED_USER_IDS is missing: put your Telegram user id in .env (ask @userinfobot)'],
+    [{ TELEGRAM_BOT_TOKEN: good.TELEGRAM_BOT_TOKEN }, 'ALLOWED_USER_IDS is missing: put your Telegram user id in .env (ask @userinfobot)'],
+    [{ ...good, ALLOWED_USER_IDS: '' }, 'ALLOWED_USER_IDS is empty: put your Telegram user id in .env (ask @userinfobot)'],
     [{ ...good, ALLOWED_USER_IDS: '12,abc' }, 'ALLOWED_USER_IDS has "abc" which is not a numeric Telegram user id: use comma-separated numbers like 123456789,987654321'],
     [{ ...good, TELEGRAM_API_ROOT: 'ftp://x' }, 'TELEGRAM_API_ROOT is not an http(s) URL: leave it unset for Telegram, or use e.g. http://127.0.0.1:8081'],
     [{ ...good, HEALTH_PORT: '99999' }, 'HEALTH_PORT is not a port number: use 0–65535 (0 picks a free port)'],
