@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.tap/**', 'dist/**', 'storage/db/**', 'storage/backups/**'] },
+  { ignores: ['node_modules/**', '.tap/**', 'dist/**', 'storage/db/**', 'storage/backups/**', '.stryker-tmp/**', 'reports/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
