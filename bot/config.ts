@@ -367,6 +367,11 @@ export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..')
 
 type Env = Record<string, string | undefined>
 
+/** Where the data lives (MISTER_TODO_ROOT, else the code's folder): every data path is resolved from it. */
+function dataRootOf (root: string | undefined): string {
+  return path.resolve(PROJECT_ROOT, root?.trim() || '.')
+}
+
 /** Settings with no default: set but blank is named as empty, with what to put there. */
 const REQUIRED = ['TELEGRAM_BOT_TOKEN', 'ALLOWED_USER_IDS'] as const
 
@@ -385,7 +390,7 @@ export function checkEnvironment (env: Env = process.env): { config?: Config, pr
     return { problems: [...new Set(problems)] }
   }
   const v = parsed.data
-  const dataRoot = path.resolve(PROJECT_ROOT, v.MISTER_TODO_ROOT ?? '.')
+  const dataRoot = dataRootOf(v.MISTER_TODO_ROOT)
   const config: Config = Object.freeze({
     token: v.TELEGRAM_BOT_TOKEN,
     ...accessOf(v),
@@ -426,8 +431,7 @@ export function loadConfig (env: Env = process.env): Config {
 /** The database path alone, for the Knex CLI and ops steps that do not need a token. */
 export function databaseFileFrom (env: Env = process.env): string {
   const raw = env.DATABASE_FILE?.trim()
-  const root = path.resolve(PROJECT_ROOT, env.MISTER_TODO_ROOT?.trim() || '.')
-  return path.resolve(root, raw === undefined || raw === '' ? DEFAULT_DATABASE_FILE : raw)
+  return path.resolve(dataRootOf(env.MISTER_TODO_ROOT), raw === undefined || raw === '' ? DEFAULT_DATABASE_FILE : raw)
 }
 
 /** Where the bot's data lives, for the Knex CLI and ops steps that do not need a token (validated like the bot's). */
@@ -457,7 +461,7 @@ export function copySettingsFrom (env: Env = process.env): { settings?: CopySett
   if (!parsed.success) return { problems: parsed.error.issues.map((issue) => `${String(issue.path[0] ?? 'environment')} ${issue.message}`) }
   const v = parsed.data
   return {
-    settings: { backupCopyTo: v.BACKUP_COPY_TO === undefined ? null : path.resolve(PROJECT_ROOT, env.MISTER_TODO_ROOT?.trim() || '.', v.BACKUP_COPY_TO), backupCopyCommand: v.BACKUP_COPY_COMMAND, backupCopyTimeoutS: v.BACKUP_COPY_TIMEOUT_S },
+    settings: { backupCopyTo: v.BACKUP_COPY_TO === undefined ? null : path.resolve(dataRootOf(env.MISTER_TODO_ROOT), v.BACKUP_COPY_TO), backupCopyCommand: v.BACKUP_COPY_COMMAND, backupCopyTimeoutS: v.BACKUP_COPY_TIMEOUT_S },
     problems: [],
   }
 }

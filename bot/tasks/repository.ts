@@ -2,6 +2,7 @@
 // claims `remind_at`). Every method takes the chat id first: there is no way to reach a task
 // without naming the chat it belongs to. Numbers are per chat and never reused.
 import type { Knex } from 'knex'
+import { engineOf } from '../db.js'
 import type { RepeatRule } from '../time/repeat.js'
 
 export type Task = {
@@ -107,7 +108,7 @@ export class TaskRepository {
     const rowOf = (t: NewTask, number: number | Knex.Raw): Record<string, unknown> =>
       ({ chat_id: chatId, number, text: t.text, created_at: t.createdAt ?? at, updated_at: at, done_at: t.doneAt ?? null, ...scheduleColumns(t) })
     const added: TaskRow[] = []
-    if (this.db.client.config.client === 'pg' && texts.length <= INSERT_ROWS) {
+    if (engineOf(this.db) === 'postgres' && texts.length <= INSERT_ROWS) {
       // PostgreSQL: the reservation runs inside the insert (a data-modifying WITH, run once), so
       // an /add is one round trip; each row takes its number from the reserved ones.
       const rows = texts.map((t, i) => rowOf(t, this.db.raw('(select next_number - ? from reserved)', [texts.length - i])))
