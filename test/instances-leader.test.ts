@@ -62,14 +62,23 @@ t.test('instances: a leader whose lock session ends while another takes the lock
   const leader = c.instances[leaderIndex]
   const other = c.instances[1 - leaderIndex]
   if (leader === undefined || other === undefined) throw new Error(`one leader expected: ${JSON.stringify(health.map((h) => h.instance))}`)
-  // Someone else (here the test) ends the leader's lock session and takes the lock at once.
+  // Someone else (here the test) ends the leader's lock session and takes the lock at once. The
+  // thief queues for the lock first, so the server hands it over the moment the leader's backend
+  // has gone: pg_terminate_backend returns before that, and a try-lock sent after it could find
+  // the lock still held and leave it to the old leader, which (rightly) takes it again.
   const thief = new pg.Client({ connectionString: c.url })
+  const killer = new pg.Client({ connectionString: c.url })
   await thief.connect()
-  t.teardown(() => thief.end().catch(() => {}))
-  const ended = await thief.query<{ n: number }>("select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = current_database() and application_name like '% lock ' || $1 || '@%'", [String(leader.child.pid)])
+  await killer.connect()
+  t.teardown(() => Promise.all([thief.end(), killer.end()]).catch(() => {}))
+  const thiefPid = (await thief.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid
+  const taking = thief.query('select pg_advisory_lock($1)', [ADVISORY_LOCK_KEY])
+  await waitUntil(async () => (await killer.query('select 1 from pg_locks where pid = $1 and locktype = \'advisory\' and not granted', [thiefPid])).rowCount === 1, { what: 'the thief queued for the lock', timeoutMs: 5000 })
+  const ended = await killer.query<{ n: number }>("select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = current_database() and application_name like '% lock ' || $1 || '@%'", [String(leader.child.pid)])
   t.equal(ended.rows[0]?.n, 1, 'the leader\'s lock session ended')
-  const taken = await thief.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [ADVISORY_LOCK_KEY])
-  t.equal(taken.rows[0]?.locked, true, 'the lock taken by someone else')
+  await taking
+  const holder = await killer.query<{ pid: number }>("select pid from pg_locks where locktype = 'advisory' and granted and objid = $1", [ADVISORY_LOCK_KEY])
+  t.same(holder.rows.map((r) => r.pid), [thiefPid], 'the lock taken by someone else')
   // Bounded: an old leader that does not stop fails here, not at tap's file timeout 20 min later.
   const stopped = await Promise.race([exited(leader.child), new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 15_000))])
   t.same(stopped, { code: 1, signal: null }, 'the old leader stopped with an error')
