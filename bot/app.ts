@@ -259,8 +259,11 @@ export async function startBot (config: Config, options: StartOptions): Promise<
     bot.catch((err) => { throw err })
     // The outbox: what the previous process left undelivered goes out first; at the stop, the
     // writes in hand (a flush, a reminder's claim) finish before the database closes.
-    const delivery = new OutboxDelivery(bot.api, ledger, logger)
-    await services.start('outbox', () => gate.run(() => delivery.flush()), () => gate.run(async () => {}))
+    const delivery = new OutboxDelivery(bot.api, ledger, logger, (write) => gate.run(write))
+    await services.start('outbox', () => delivery.flush(), async () => {
+      await delivery.idle()
+      await gate.run(async () => {})
+    })
     // The reminder loop and the backup scheduler run once the bot serves (first poll answered,
     // or the webhook registered); their stops are in the stack from here, above the database.
     let servingNow: () => void = () => {}
@@ -308,7 +311,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       // Several instances: a leader that lost its lock to another instance stops, and `done` rejects with why.
       return election === null ? running : stopOnLostLead(running, election)
     }
-    await leaveWebhookMode(bot.api, logger, { lastHandled: () => ledger.lastUpdateId(), handle: (update) => bot.handleUpdate(update), afterBatch: () => gate.run(() => delivery.flush()) }, webhookAtStandby)
+    await leaveWebhookMode(bot.api, logger, { lastHandled: () => ledger.lastUpdateId(), handle: (update) => bot.handleUpdate(update), afterBatch: () => delivery.flush() }, webhookAtStandby)
     // ---- end webhook mode ----
     const running = await serve(serving)
     options.signal?.removeEventListener('abort', onAbort)
@@ -362,7 +365,7 @@ async function serve (s: Serving): Promise<RunningBot> {
       // A batch holds the gate once and commits once (UpdateLedger.batch); its updates skip the gate.
       handle: s.applyInTurn,
       batch: (work) => s.gate.run(() => s.ledger.batch(work)),
-      afterPoll: () => s.gate.run(() => s.delivery.flush()),
+      afterPoll: () => s.delivery.flush(),
       timeoutS: s.config.pollTimeoutS,
       signal: controller.signal,
       logger: s.logger,

@@ -1,6 +1,7 @@
 // The outbox: a reply the Bot API could not take stays queued and is delivered later, once, in
 // order — the client's own retries are not what keeps it.
 import t from 'tap'
+import { openDatabase } from '../bot/db.js'
 import { FRIEND, OWNER, startHarness } from './support/bot-harness.js'
 import { waitUntil } from './support/wait.js'
 
@@ -46,4 +47,34 @@ t.test('outbox: replies to different chats are in flight together, each chat\'s 
   t.same(h.emu.messages(OWNER).map((m) => m.rendered), ['Added:\n#1 first', 'Added:\n#2 owner 1', 'Added:\n#3 owner 2', 'Added:\n#4 owner 3'])
   t.same(h.emu.messages(FRIEND).map((m) => m.rendered), ['Added:\n#1 friend 1', 'Added:\n#2 friend 2', 'Added:\n#3 friend 3'])
   t.equal(h.emu.calls('sendMessage').length, 7, 'each reply sent once')
+})
+
+t.test('outbox: a reply in flight does not hold up the next update, and each chat\'s replies still go out in order', async (t) => {
+  const h = await startHarness()
+  t.teardown(() => h.close())
+  // Each sendMessage takes 1.5 s to answer (a slow Bot API): the friend's update must not wait for it.
+  h.emu.setMethodDelay('sendMessage', 1500)
+  h.emu.sendText(OWNER, OWNER, 'slow reply')
+  await h.emu.waitFor(() => h.emu.calls('sendMessage').length > 0, 10_000)
+  h.emu.sendText(FRIEND, FRIEND, 'applied meanwhile')
+  h.emu.sendText(OWNER, OWNER, 'second')
+  await waitUntil(async () => (await h.bot.db('tasks').where({ chat_id: FRIEND }).pluck('text')).length === 1, { what: 'the friend\'s task stored', timeoutMs: 10_000 })
+  t.same(h.emu.messages(OWNER), [], 'stored while the owner\'s first reply was still in flight')
+  await waitUntil(() => h.emu.messages(OWNER).length === 2 && h.emu.messages(FRIEND).length === 1, { what: 'every reply', timeoutMs: 20_000 })
+  t.same(h.emu.messages(OWNER).map((m) => m.rendered), ['Added:\n#1 slow reply', 'Added:\n#2 second'])
+  t.same(h.emu.messages(FRIEND).map((m) => m.rendered), ['Added:\n#1 applied meanwhile'])
+  t.equal(h.emu.calls('sendMessage').length, 3, 'each reply sent once')
+})
+
+t.test('outbox: a stop while replies are in flight waits for them, and leaves the outbox empty', async (t) => {
+  const h = await startHarness()
+  t.teardown(() => h.close())
+  h.emu.setMethodDelay('sendMessage', 1000)
+  h.emu.sendText(OWNER, OWNER, 'in flight at the stop')
+  await h.emu.waitFor(() => h.emu.calls('sendMessage').length > 0, 10_000)
+  await h.bot.stop()
+  t.same(h.emu.messages(OWNER).map((m) => m.rendered), ['Added:\n#1 in flight at the stop'], 'delivered before the stop ended')
+  const db = openDatabase(h.config.databaseFile)
+  t.teardown(() => db.destroy())
+  t.same(await db('outbox').pluck('id'), [], 'nothing left to send again')
 })

@@ -44,11 +44,19 @@ function isPermanent (err: unknown): err is TelegramApiError {
   return err instanceof TelegramApiError && err.errorCode >= 400 && err.errorCode < 500 && err.errorCode !== 429
 }
 
+/** Runs a write in turn with the process's other writers (app.ts: the WriteGate). */
+export type TakeTurn = <T>(write: () => Promise<T>) => Promise<T>
+
 export class OutboxDelivery {
   readonly stats: DeliveryStats = { sent: 0, dropped: 0, failures: 0 }
   private running: Promise<boolean> | undefined
 
-  constructor (private readonly api: Api, private readonly ledger: UpdateLedger, private readonly logger: Logger) {}
+  /**
+   * `inTurn`: only the drain's delete takes turns with the other writers. Its reads and its Bot
+   * API requests do not, so the next batch of updates is applied while replies are in flight
+   * (SQLite's WAL lets the read run beside the batch's open transaction).
+   */
+  constructor (private readonly api: Api, private readonly ledger: UpdateLedger, private readonly logger: Logger, private readonly inTurn: TakeTurn = (write) => write()) {}
 
   /** Sends everything queued; resolves true when the outbox is empty. A call during a run waits
    * for it and drains again, so rows queued meanwhile are never left for a later poll. */
@@ -57,6 +65,11 @@ export class OutboxDelivery {
     // Several instances: one drain at a time across processes (UpdateLedger.exclusively).
     this.running = this.ledger.exclusively(() => this.drain()).finally(() => { this.running = undefined })
     return this.running
+  }
+
+  /** Resolves when no drain is running (a stop waits for the one in hand). */
+  async idle (): Promise<void> {
+    while (this.running !== undefined) await this.running.catch(() => {})
   }
 
   private async drain (): Promise<boolean> {
@@ -90,7 +103,7 @@ export class OutboxDelivery {
         }
         await Promise.all(Array.from({ length: Math.min(CHATS_AT_ONCE, waiting.length) }, worker))
       } finally {
-        await this.ledger.delivered(done)
+        await this.inTurn(() => this.ledger.delivered(done))
       }
       if (!allDone) return false
       // A short page was the whole outbox: no need to ask again.

@@ -36,7 +36,7 @@ function coalesced (fn: () => Promise<boolean>): { kick: () => void, idle: () =>
 export async function serveWebhook (s: Serving, info: WebhookInfoCache, apply: (update: T.Update) => Promise<void>, adoptEarly: (() => EarlyWebhook) | null = null): Promise<RunningBot & { webhook: { address: string, port: number } }> {
   const settings = s.config.webhook
   if (settings === null) throw new Error('serveWebhook without TELEGRAM_WEBHOOK_URL')
-  const drain = coalesced(() => s.gate.run(() => s.delivery.flush()).catch((err: unknown) => {
+  const drain = coalesced(() => s.delivery.flush().catch((err: unknown) => {
     s.logger.warn({ err }, 'outbox delivery failed; retrying shortly')
     return false
   }))
