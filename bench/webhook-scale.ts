@@ -75,7 +75,7 @@ async function until (check: () => boolean, what: string, timeoutMs: number): Pr
 
 /** CPU seconds each part spent during the burst, and the burst's wall time. */
 type CpuSplit = { bots: number, postgres: number, emulatorAndProxy: number, wallS: number }
-type Round = { perS: number, p50: number, p99: number, retried: number, steadyP50: number, steadyP99: number, cpu: CpuSplit }
+type Round = { perS: number, p50: number, p99: number, retried: number, steadyP50: number, steadyP99: number, cpu: CpuSplit, drainS: number }
 
 /** One burst at `instances` bot processes on a fresh database. */
 async function round (url: string, postmaster: number, instances: number, size: typeof FULL): Promise<Round> {
@@ -116,6 +116,12 @@ async function round (url: string, postmaster: number, instances: number, size: 
     const times = answered.map((a) => a.ms ?? 0)
     const cpuAfter = cpuNow()
     const cpu = { bots: cpuAfter.bots - cpuBefore.bots, postgres: cpuAfter.postgres - cpuBefore.postgres, emulatorAndProxy: cpuAfter.emulatorAndProxy - cpuBefore.emulatorAndProxy, wallS: (Date.now() - started) / 1000 }
+    // The burst's replies are still going out after its last update was answered (each answer
+    // waits only for the commit). Steady traffic is what a busy bot sees day to day, not a bot
+    // still catching up on a 10,000-reply backlog: it starts once they are all delivered.
+    const sentOk = (): number => emu.calls('sendMessage').filter((c) => c.status === 200).length
+    await until(() => sentOk() >= size.updates, `the burst's ${size.updates} replies delivered`, 300_000)
+    const drainS = (Date.now() - lastAt) / 1000
     // Steady: one update every 1000 / STEADY_PER_S ms, round robin over the chats.
     const steadyFrom = emu.webhookAttempts().length
     const steadyCount = size.steadyS * STEADY_PER_S
@@ -137,6 +143,7 @@ async function round (url: string, postmaster: number, instances: number, size: 
       steadyP50: percentile(steadyTimes, 50),
       steadyP99: percentile(steadyTimes, 99),
       cpu,
+      drainS,
     }
   } finally {
     for (const bot of bots) bot.kill('SIGKILL')
@@ -178,8 +185,8 @@ export const webhookScale: Benchmark = {
         // (Little's law), ~130 ms at 300 updates/s. The ≤ 20 ms goal is for the steady rows below.
         { benchmark: 'webhook-scale', metric: 'p99 request in the burst, 1 instance', unit: 'ms', summary: summarize(one.map((r) => r.p99)), note: `p50 ${summarize(one.map((r) => r.p50)).median} ms; 40 in flight: queueing, not handling` },
         { benchmark: 'webhook-scale', metric: 'p99 request in the burst, 2 instances', unit: 'ms', summary: summarize(two.map((r) => r.p99)), note: `p50 ${summarize(two.map((r) => r.p50)).median} ms` },
-        { benchmark: 'webhook-scale', metric: `p99 request, steady ${STEADY_PER_S}/s, 1 instance`, unit: 'ms', summary: summarize(one.map((r) => r.steadyP99)), goal: { op: '<=', limit: 20 }, note: `p50 ${summarize(one.map((r) => r.steadyP50)).median} ms; ${size.steadyS} s after the burst` },
-        { benchmark: 'webhook-scale', metric: `p99 request, steady ${STEADY_PER_S}/s, 2 instances`, unit: 'ms', summary: summarize(two.map((r) => r.steadyP99)), goal: { op: '<=', limit: 20 }, note: `p50 ${summarize(two.map((r) => r.steadyP50)).median} ms` },
+        { benchmark: 'webhook-scale', metric: `p99 request, steady ${STEADY_PER_S}/s, 1 instance`, unit: 'ms', summary: summarize(one.map((r) => r.steadyP99)), goal: { op: '<=', limit: 20 }, note: `p50 ${summarize(one.map((r) => r.steadyP50)).median} ms; for ${size.steadyS} s, from when the burst's replies were all out (${summarize(one.map((r) => r.drainS)).median.toFixed(1)} s after its last answer)` },
+        { benchmark: 'webhook-scale', metric: `p99 request, steady ${STEADY_PER_S}/s, 2 instances`, unit: 'ms', summary: summarize(two.map((r) => r.steadyP99)), goal: { op: '<=', limit: 20 }, note: `p50 ${summarize(two.map((r) => r.steadyP50)).median} ms; replies out ${summarize(two.map((r) => r.drainS)).median.toFixed(1)} s after the burst's last answer` },
         // What limits it: the machine's cores, shared. Busy = CPU seconds of every part ÷ (cores × wall).
         ...[['1 instance', one], ['2 instances', two]].map(([label, rounds]) => {
           const r = rounds as Round[]
