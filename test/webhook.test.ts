@@ -253,3 +253,16 @@ forEachEngine(t, 'webhook: on PostgreSQL another chat does not wait for a slow u
   t.same((await taskRows(w.bot, OWNER)).map((r) => r.text), ['slow import'])
   t.same((await taskRows(w.bot, FRIEND)).map((r) => r.text), ['quick one'])
 })
+
+forEachEngine(t, 'webhook: a reply on its way to a slow Bot API does not hold up the next update', async (t, e) => {
+  const w = await setUp(t, e)
+  // Each sendMessage takes 1.5 s to answer; on SQLite the drain used to hold the write gate meanwhile.
+  w.emu.setMethodDelay('sendMessage', 1500)
+  w.emu.sendText(OWNER, OWNER, 'slow reply')
+  await waitUntil(() => w.emu.calls('sendMessage').length > 0, { what: 'the owner\'s reply on its way' })
+  w.emu.sendText(FRIEND, FRIEND, 'not held up')
+  await waitUntil(async () => (await taskRows(w.bot, FRIEND)).length === 1, { what: 'the friend\'s task stored', timeoutMs: 10_000 })
+  t.same(w.emu.messages(OWNER), [], 'stored while the owner\'s reply was still on its way')
+  await waitUntil(() => w.emu.messages(OWNER).length === 1 && w.emu.messages(FRIEND).length === 1, { what: 'both replies', timeoutMs: 15_000 })
+  t.equal(w.emu.calls('sendMessage').length, 2, 'each reply sent once')
+})

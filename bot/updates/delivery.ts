@@ -59,7 +59,8 @@ export class OutboxDelivery {
   constructor (private readonly api: Api, private readonly ledger: UpdateLedger, private readonly logger: Logger, private readonly inTurn: TakeTurn = (write) => write()) {}
 
   /** Sends everything queued; resolves true when the outbox is empty. A call during a run waits
-   * for it and drains again, so rows queued meanwhile are never left for a later poll. */
+   * for it and drains again, so rows queued meanwhile are never left for a later poll. Never
+   * called while holding the write gate: its delete takes a turn there, and would wait forever. */
   flush (): Promise<boolean> {
     if (this.running !== undefined) return this.running.then(() => this.flush())
     // Several instances: one drain at a time across processes (UpdateLedger.exclusively).
