@@ -42,9 +42,9 @@ export const apps = [{
   cwd: root,
   // The bot runs its build (dist/) with plain node when it is current, else tsx (bot/pm2-entry.mjs).
   node_args: [`--env-file-if-exists=${path.join(root, '.env')}`, ...RUNTIME_NODE_FLAGS],
-  // A leak restarts the bot rather than swapping the box. ~95 MB after the scale benchmark's
+  // A leak restarts the bot rather than swapping the box. ~92 MB after the scale benchmark's
   // traffic, but exports of a 10,000-task chat (1,000 characters each, the largest allowed) peak at
-  // 205 MB (with the flags above) and stay at 140–175 MB for a while: 300 MB keeps ~100 MB above
+  // 190–205 MB (with the flags above) and stay at 150–180 MB for a while: 300 MB keeps ~100 MB above
   // that, so a legitimate export is never restarted into a loop (docs/decisions.md, "Memory").
   // PM2 looks every 30 s.
   max_memory_restart: MAX_MEMORY,

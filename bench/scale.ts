@@ -1,10 +1,10 @@
 // Scale: /list in a chat with 1 000 tasks inside a database of 1 000 000 tasks over 10 000 chats,
 // with the bot as its own process, run as PM2 runs it (bot/pm2-entry.mjs: the compiled build, with
 // the node flags of ecosystem.config.js), so its memory (VmRSS) is its own. Beside it, in the same
-// run: an echo bot on the same library with the same flags (the memory baseline), and the bot's start
-// (process start → first getUpdates answered). Goals: median ≤ 2 ms, RSS ≤ 100 MB and ≤ 2× the echo
-// bot, ready ≤ 0.5 s. Then the same /list with the bot on a private PostgreSQL server holding the same
-// dataset (median ≤ 3 ms), skipped, saying so, when PostgreSQL is not installed.
+// run: an echo bot on the same library with the same flags (the memory baseline), and the bot's
+// start (process start → first getUpdates answered). Goals: median ≤ 2 ms, RSS ≤ 100 MB and ≤ 2×
+// the echo bot, ready ≤ 0.5 s. Then the same /list with the bot on a private PostgreSQL server
+// holding the same dataset (median ≤ 3 ms), skipped, saying so, when PostgreSQL is not installed.
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import fs from 'node:fs'
@@ -88,10 +88,11 @@ async function echoBaseline (messages: number): Promise<{ rssMb: number }> {
 async function whereMemoryGoes (pid: number, databaseFile: string): Promise<string> {
   const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
   const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? Number.NaN) / 1024
+  const threads = /^Threads:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?'
   const serving = JSON.parse(fs.readFileSync(path.join(path.dirname(databaseFile), 'serving.json'), 'utf8')) as { healthPort: number }
   const text = await (await fetch(`http://127.0.0.1:${serving.healthPort}/metrics`)).text()
   const mb = (series: string): string => (Number(new RegExp(`^${series} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / 1048576).toFixed(0)
-  return `file-backed ${(kb('Rss') - kb('Anonymous')).toFixed(0)} MB, anonymous ${kb('Anonymous').toFixed(0)} MB, V8 heap used ${mb('nodejs_heap_size_used_bytes')} of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB`
+  return `file-backed ${(kb('Rss') - kb('Anonymous')).toFixed(0)} MB, anonymous ${kb('Anonymous').toFixed(0)} MB, V8 heap used ${mb('nodejs_heap_size_used_bytes')} of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB, ${threads} threads`
 }
 
 /** /list times with the bot child on PostgreSQL, on a fresh database seeded with `dataset`. */

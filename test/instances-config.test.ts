@@ -40,9 +40,11 @@ t.test('instances config: the bot refuses at start with the reason on one line, 
   t.equal(bot.output(), 'mister_todo: configuration is invalid:\n  WEB_CONCURRENCY is 2, but polling mode runs one process per bot token (Telegram answers a second poller with 409): set WEB_CONCURRENCY=1, or use webhook mode (TELEGRAM_WEBHOOK_URL) on PostgreSQL\n(see .env.example)\n')
 })
 
-function ecosystem (env: Record<string, string>): { instances: number, env: Record<string, string> } {
+type EcosystemApp = { instances: number, node_args: string[], env: Record<string, string> }
+
+function ecosystem (env: Record<string, string>): EcosystemApp {
   const out = execFileSync(process.execPath, ['-e', "import('./ecosystem.config.js').then((m) => process.stdout.write(JSON.stringify(m.apps[0])))"], { cwd: PROJECT_ROOT, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' })
-  return JSON.parse(out) as { instances: number, env: Record<string, string> }
+  return JSON.parse(out) as EcosystemApp
 }
 
 t.test('instances config: the ecosystem file runs WEB_CONCURRENCY instances; one instance as before', async (t) => {
@@ -54,4 +56,10 @@ t.test('instances config: the ecosystem file runs WEB_CONCURRENCY instances; one
   t.equal(three.instances, 3)
   t.equal(three.env.WEB_CONCURRENCY, '3', 'the bot is told the same number')
   t.equal(ecosystem({ WEB_CONCURRENCY: 'lots' }).instances, 1, 'a wrong value runs one (the bot then says what is wrong)')
+})
+
+t.test('instances config: the ecosystem file runs every instance with the memory flags and one V8 helper thread', async (t) => {
+  for (const app of [ecosystem({}), ecosystem({ WEB_CONCURRENCY: '3' })]) {
+    t.same(app.node_args.slice(1), ['--max-semi-space-size=1', '--max-old-space-size=64', '--v8-pool-size=1'])
+  }
 })

@@ -61,6 +61,12 @@ t.test('pm2: start waits for ready; /healthz 200; ops/health.mjs exits 0', async
   t.match(health.out, /✓ health {2}mister_todo online \(pid \d+, 0 restarts\), version [0-9a-f]{7}, 0 open tasks/)
 })
 
+t.test('pm2: the bot runs with production\'s node flags (scripts/runtime-flags.mjs), one V8 helper thread among them', async (t) => {
+  // PM2 rewrites the process title, so /proc/<pid>/cmdline does not show them; node's execArgv does.
+  const health = await (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as { node: { args: string[] } }
+  t.same(health.node.args.filter((a) => /^--(max-semi|max-old|v8-pool)/.test(a)), ['--max-semi-space-size=1', '--max-old-space-size=64', '--v8-pool-size=1'])
+})
+
 t.test('pm2: kill -9 → restarted → healthy; commands sent meanwhile applied once', async (t) => {
   say('before crash')
   await allAnswered()
