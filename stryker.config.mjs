@@ -33,6 +33,9 @@ export const SCOPES = {
   'bot/config.ts:1-235': ['test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
   'ops/lib/backups.mjs': ['test/backup-files.test.ts', 'test/process-alive.test.ts', 'test/backup.test.ts', 'test/backup-copy.test.ts', 'test/restore.test.ts'],
   'ops/lib/sqlite.mjs': ['test/sqlite-files.test.ts', 'test/backup.test.ts', 'test/restore.test.ts', 'test/drill.test.ts'],
+  // releases and deps: their own unit files only (the deploy tests that also reach them take 60–90 s each).
+  'ops/lib/releases.mjs': ['test/releases-lib.test.ts'],
+  'ops/lib/deps.mjs': ['test/deps-lib.test.ts'],
   'ops/lib/migrations.mjs': ['test/migrations-lib.test.ts', 'test/migrate.test.ts', 'test/progress-migrate.test.ts'],
 }
 
