@@ -21,7 +21,7 @@ export const SCOPES = {
   'bot/updates/statement-cache.ts': ['test/updates-small.test.ts'],
   'bot/updates/carry-handled.ts': ['test/updates-small.test.ts'],
   // bot/reminders, one file a scope (loop.ts puts them together; rate-limit.ts and render.ts are not scoped).
-  'bot/reminders/store.ts': ['test/reminder-store.test.ts', 'test/reminders.test.ts', 'test/reminders-crash.test.ts', 'test/reminder-outcomes.test.ts'],
+  'bot/reminders/store.ts': ['test/reminder-store.test.ts', 'test/reminder-store.pg.test.ts', 'test/reminders.test.ts', 'test/reminders-crash.test.ts', 'test/reminder-outcomes.test.ts'],
   'bot/reminders/schedule.ts': ['test/reminder-schedule.test.ts', 'test/due-dates.test.ts', 'test/reminders.test.ts'],
   'bot/reminders/wake.ts': ['test/reminder-wake.test.ts', 'test/reminders.test.ts', 'test/reminders-crash.test.ts'],
   'bot/reminders/send-reminders.ts': ['test/reminder-senders.test.ts', 'test/reminders.test.ts', 'test/reminder-outcomes.test.ts', 'test/reminders-crash.test.ts'],
@@ -35,7 +35,7 @@ export const SCOPES = {
   'ops/lib/sqlite.mjs': ['test/sqlite-files.test.ts', 'test/backup.test.ts', 'test/restore.test.ts', 'test/drill.test.ts'],
   // releases and deps: their own unit files only (the deploy tests that also reach them take 60–90 s each).
   'ops/lib/releases.mjs': ['test/releases-lib.test.ts'],
-  'ops/lib/deps.mjs': ['test/deps-lib.test.ts'],
+  'ops/lib/deps.mjs': ['test/deps-lib.test.ts', 'test/deps-stage.test.ts'],
   'ops/lib/migrations.mjs': ['test/migrations-lib.test.ts', 'test/migrate.test.ts', 'test/progress-migrate.test.ts'],
 }
 
