@@ -17,7 +17,7 @@ export const SCOPES = {
   'bot/updates/ledger.ts': ['test/ledger.test.ts', 'test/outbox.test.ts'],
   'bot/updates/delivery.ts': ['test/outbox-delivery.test.ts', 'test/outbox.test.ts', 'test/api-faults.test.ts'],
   'bot/updates/pipeline.ts': ['test/update-pipeline.test.ts', 'test/access.test.ts', 'test/bot-commands.test.ts'],
-  'bot/updates/poller.ts': ['test/poll-loop.test.ts', 'test/poller.test.ts', 'test/api-faults.test.ts'],
+  'bot/updates/poller.ts': ['test/poll-loop.test.ts', 'test/poller.test.ts'],
   'bot/updates/statement-cache.ts': ['test/updates-small.test.ts'],
   'bot/updates/carry-handled.ts': ['test/updates-small.test.ts'],
   // bot/reminders, one file a scope (loop.ts puts them together; rate-limit.ts and render.ts are not scoped).
