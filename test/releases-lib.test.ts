@@ -39,6 +39,8 @@ t.test('releases: appendRelease writes one JSON line per record to an owner-only
   t.equal(fs.statSync(file).mode & 0o777, 0o600)
   t.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700)
   t.strictSame(readReleases(file), [a, b])
+  const open = fs.readdirSync('/proc/self/fd').filter((fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`) === file } catch { return false } })
+  t.same(open, [], 'the file is closed after each append')
 })
 
 t.test('releases: readReleases keeps only deploy and rollback records, skips torn lines, and a missing file is empty', async (t) => {
