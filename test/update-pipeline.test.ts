@@ -144,12 +144,20 @@ t.test('pipeline: an update without a sender or a chat is recorded and nothing e
 })
 
 t.test('pipeline: a button press the command does not answer is answered by the pipeline, once', async (t) => {
-  const silent: (real: Dispatch) => Dispatch = (real) => async (turn, update, trx) => { if (!('callback_query' in update)) await real(turn, update, trx) }
+  // A button whose command only replies ('talk') or does nothing at all (anything else).
+  const silent: (real: Dispatch) => Dispatch = (real) => async (turn, update, trx) => {
+    if (!('callback_query' in update)) await real(turn, update, trx)
+    else if (update.callback_query.data === 'talk') turn.reply('said')
+  }
   const { db, handle } = await setup(t, { wrap: silent })
   const u = press(OWNER, 'whatever')
   await handle(u)
   const id = (u as { callback_query: { id: string } }).callback_query.id
   t.same(await outbox(db), [[u.update_id, 'answerCallbackQuery', id, null]])
+  const talk = press(OWNER, 'talk')
+  await handle(talk)
+  const talkId = (talk as { callback_query: { id: string } }).callback_query.id
+  t.same((await outbox(db)).slice(1), [[talk.update_id, 'sendMessage', OWNER, 'said'], [talk.update_id, 'answerCallbackQuery', talkId, null]], 'a reply is not an answer: the button is answered after it')
   const answered = await setup(t)
   const v = press(OWNER, 'd:1')
   await answered.handle(v)
