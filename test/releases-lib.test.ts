@@ -70,7 +70,8 @@ t.test('releases: bad deploys are the ones that did not end good, and the ones a
   t.strictSame([...badDeployIds(list)].sort(), ['d2', 'd3', 'd5', 'd6'])
   t.strictSame([...badCommits(list)].sort(), [C(3), C(4), C(6), C(7)])
   t.strictSame([...badCommits([rec('x', 'deploy', C(1), null, 'failed')])], [], 'a deploy without a target names no commit')
-  t.strictSame([...badDeployIds([rec('r', 'rollback', null, null, 'bad')])], [], 'a rollback is never a bad deploy itself')
+  t.strictSame([...badDeployIds([rec('r', 'rollback', null, null, 'failed')])], [], 'a rollback is never a bad deploy itself')
+  t.strictSame([...badDeployIds([rec('d1', 'deploy', C(1), C(2), 'good'), rec('d2', 'deploy', C(2), C(3), 'good', { undoes: 'd1' })])], [], 'only a rollback\'s undoes counts, not a field on a deploy')
 })
 
 t.test('releases: a plain rollback undoes the newest good deploy not undone yet, never a dry run', async (t) => {
@@ -99,6 +100,9 @@ t.test('releases: deploysBetween is the chain of good deploys from the target to
   t.strictSame(deploysBetween(list, C(1), C(0)), [], 'the first deploy has no from: the chain ends there')
   const undone = [...list, rec('r', 'rollback', C(4), C(3), 'good', { undoes: 'd3' }), rec('d5', 'deploy', C(3), C(4), 'good', { dryRun: true })]
   t.strictSame(deploysBetween(undone, C(4), C(2)), [], 'an undone deploy and a dry run are not links')
+  const back = rec('r2', 'rollback', C(4), C(2), 'good', { undoes: [] })
+  t.strictSame(deploysBetween([d1, back], C(2), C(4)), [], 'a rollback is not a link (it went from 4 to 2; no deploy did)')
+  t.strictSame(deploysBetween([d1, rec('dry', 'deploy', C(2), C(5), 'good', { dryRun: true })], C(5), C(2)), [], 'a dry run is not a link')
 })
 
 t.test('releases: the --history table, and --list with one kind', async (t) => {
@@ -107,6 +111,7 @@ t.test('releases: the --history table, and --list with one kind', async (t) => {
     rec('d2', 'deploy', 'bbbbbbb222', 'ccccccc333', 'good', { start: '2026-12-01T11:30:00.000Z', who: 'deploy@box' }),
     rec('r1', 'rollback', 'ccccccc333', 'bbbbbbb222', 'good', { start: '2026-12-01T11:31:00.000Z', undoes: 'd2' }),
     rec('d3', 'deploy', null, null, 'failed', { start: '2026-12-01T12:00:00.000Z' }),
+    rec('r2', 'rollback', 'bbbbbbb222', null, 'failed', { start: '2026-12-01T12:05:00.000Z' }),
   ]
   t.equal(historyTable(list), [
     '  date (UTC)           kind      commits            release       backup                           who',
@@ -114,11 +119,13 @@ t.test('releases: the --history table, and --list with one kind', async (t) => {
     '  2026-12-01 11:30:00  deploy    bbbbbbb → ccccccc  bad (good)    -                                deploy@box',
     '  2026-12-01 11:31:00  rollback  ccccccc → bbbbbbb  good          -                                op@host',
     '  2026-12-01 12:00:00  deploy    - → -              bad (failed)  -                                op@host',
+    '  2026-12-01 12:05:00  rollback  bbbbbbb → -        failed        -                                op@host',
   ].join('\n'))
   t.equal(historyTable(list, 'rollback'), [
     '  date (UTC)           kind      commits            release  backup  who',
     '  2026-12-01 11:31:00  rollback  ccccccc → bbbbbbb  good     -       op@host',
-  ].join('\n'), 'only rollbacks')
+    '  2026-12-01 12:05:00  rollback  bbbbbbb → -        failed   -       op@host',
+  ].join('\n'), 'only rollbacks, each with its own outcome')
   t.equal(historyTable(list, 'deploy').split('\n').length, 4)
   t.match(historyTable(list, 'deploy'), '  2026-12-01 11:30:00  deploy  bbbbbbb → ccccccc  bad (good)  ', 'only deploys; the one a rollback undid is still bad')
 })
