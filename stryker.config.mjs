@@ -30,7 +30,7 @@ export const SCOPES = {
   // bot/config.ts in two halves of lines (one file is 726 mutants, over an hour here): the settings
   // schema, checkEnvironment and the ops readers; then the webhook, open-mode and URL helpers.
   'bot/config.ts:236-463': ['test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
-  'bot/config.ts:1-235': ['test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
+  'bot/config.ts:1-235': ['test/config-sections.test.ts', 'test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
   'ops/lib/backups.mjs': ['test/backup-files.test.ts', 'test/process-alive.test.ts', 'test/backup.test.ts', 'test/backup-copy.test.ts', 'test/restore.test.ts'],
   'ops/lib/sqlite.mjs': ['test/sqlite-files.test.ts', 'test/backup.test.ts', 'test/restore.test.ts', 'test/drill.test.ts'],
   // releases and deps: their own unit files only (the deploy tests that also reach them take 60–90 s each).
