@@ -108,3 +108,16 @@ t.test('deps: a failing npm ci names npm\'s reason and the fix, and leaves no ha
   t.equal(fs.existsSync(path.join(r.dir, 'storage', 'deps', key)), false, 'the folder is removed')
   t.equal(hasStaged(r.dir, key), false)
 })
+
+t.test('deps: stageDeps shows npm\'s phases on the progress it is given', async (t) => {
+  Object.assign(process.env, env)
+  const r = repo(t)
+  const { json, lock } = tinyDep(t)
+  const c = r.commit({ 'package.json': json, 'package-lock.json': lock })
+  const updates: string[] = []
+  const started = performance.now()
+  const progress = { name: 'deps', update: (text: string) => { updates.push(text) }, log: () => {}, stop: () => {}, get elapsedMs () { return performance.now() - started } }
+  const staged = await stageDeps(r.dir, c, { progress })
+  t.equal(staged.reused, false)
+  t.equal(updates[0], 'resolving the dependency tree', `the phases shown: ${updates.join(', ')}`)
+})
