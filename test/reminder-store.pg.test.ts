@@ -43,6 +43,8 @@ forEachEngine(t, 'reminder store: a task row another transaction holds is skippe
   const store = new ReminderStore(db, () => NOW + 1)
   // A button press on task a, in its transaction, holding a's row (as /done or a snooze does).
   const press = await db.transaction()
+  // A failing claim must fail the case, not leave the press open and the teardown waiting on it.
+  t.teardown(async () => { if (!press.isCompleted()) await press.rollback() })
   await press('tasks').where({ id: a }).forUpdate().first('id')
   const started = Date.now()
   const claimed = await Promise.race([
