@@ -81,3 +81,9 @@ t.test('config sections: DATABASE_URL problems never repeat the value, and the s
   t.equal(redactUrl('postgres://bot@db:5432/todo'), 'postgres://bot@db:5432/todo')
   t.equal(redactUrl('not a url'), '(DATABASE_URL)')
 })
+
+t.test('config sections: spaces around a value are not part of it', async (t) => {
+  const c = loadConfig({ ...BASE, ...WEBHOOK, ...PG, TELEGRAM_WEBHOOK_SECRET: ` ${SECRET} `, WEBHOOK_MAX_CONNECTIONS: ' 7 ', WEB_CONCURRENCY: ' 2 ', NODE_APP_INSTANCE: ' 1 ', HEALTH_PORT: '9100' })
+  t.same([c.webhook?.secret, c.webhook?.maxConnections, c.instances, c.pm2Instance, c.healthPort], [SECRET, 7, 2, 1, 9101])
+  t.same(problems({ ALLOWED_USER_IDS: '42, 43', OWNER_USER_ID: ' 43 ' }), ['OWNER_USER_ID 43 is not the first id of ALLOWED_USER_IDS, and the first listed id is the owner: put 43 first in ALLOWED_USER_IDS or remove OWNER_USER_ID'])
+})
