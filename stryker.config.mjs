@@ -15,8 +15,13 @@ export const SCOPES = {
   'bot/tasks/repository.ts': ['test/task-repository.test.ts', 'test/bot-commands.test.ts', 'test/list-pages.test.ts', 'test/migrations.test.ts'],
   'bot/updates': ['test/ledger.test.ts', 'test/exactly-once.test.ts', 'test/outbox.test.ts', 'test/api-faults.test.ts', 'test/poller.test.ts'],
   'bot/updates/ledger.ts': ['test/ledger.test.ts', 'test/outbox.test.ts'],
+  'bot/updates/delivery.ts': ['test/outbox-delivery.test.ts', 'test/outbox.test.ts', 'test/api-faults.test.ts'],
+  'bot/updates/pipeline.ts': ['test/update-pipeline.test.ts', 'test/access.test.ts', 'test/bot-commands.test.ts'],
+  'bot/updates/poller.ts': ['test/poll-loop.test.ts', 'test/poller.test.ts'],
+  'bot/updates/statement-cache.ts': ['test/updates-small.test.ts'],
+  'bot/updates/carry-handled.ts': ['test/updates-small.test.ts'],
   // bot/reminders, one file a scope (loop.ts puts them together; rate-limit.ts and render.ts are not scoped).
-  'bot/reminders/store.ts': ['test/reminder-store.test.ts', 'test/reminders.test.ts', 'test/reminders-crash.test.ts', 'test/reminder-outcomes.test.ts'],
+  'bot/reminders/store.ts': ['test/reminder-store.test.ts', 'test/reminder-store.pg.test.ts', 'test/reminders.test.ts', 'test/reminders-crash.test.ts', 'test/reminder-outcomes.test.ts'],
   'bot/reminders/schedule.ts': ['test/reminder-schedule.test.ts', 'test/due-dates.test.ts', 'test/reminders.test.ts'],
   'bot/reminders/wake.ts': ['test/reminder-wake.test.ts', 'test/reminders.test.ts', 'test/reminders-crash.test.ts'],
   'bot/reminders/send-reminders.ts': ['test/reminder-senders.test.ts', 'test/reminders.test.ts', 'test/reminder-outcomes.test.ts', 'test/reminders-crash.test.ts'],
@@ -25,9 +30,12 @@ export const SCOPES = {
   // bot/config.ts in two halves of lines (one file is 726 mutants, over an hour here): the settings
   // schema, checkEnvironment and the ops readers; then the webhook, open-mode and URL helpers.
   'bot/config.ts:236-463': ['test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
-  'bot/config.ts:1-235': ['test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
+  'bot/config.ts:1-235': ['test/config-sections.test.ts', 'test/config-values.test.ts', 'test/config.test.ts', 'test/webhook-config.test.ts', 'test/config-database.test.ts'],
   'ops/lib/backups.mjs': ['test/backup-files.test.ts', 'test/process-alive.test.ts', 'test/backup.test.ts', 'test/backup-copy.test.ts', 'test/restore.test.ts'],
   'ops/lib/sqlite.mjs': ['test/sqlite-files.test.ts', 'test/backup.test.ts', 'test/restore.test.ts', 'test/drill.test.ts'],
+  // releases and deps: their own unit files only (the deploy tests that also reach them take 60–90 s each).
+  'ops/lib/releases.mjs': ['test/releases-lib.test.ts'],
+  'ops/lib/deps.mjs': ['test/deps-lib.test.ts', 'test/deps-stage.test.ts'],
   'ops/lib/migrations.mjs': ['test/migrations-lib.test.ts', 'test/migrate.test.ts', 'test/progress-migrate.test.ts'],
 }
 
