@@ -27,11 +27,6 @@ export type PollOptions = {
   handle: (update: T.Update) => Promise<void>
   /** Runs the handling of one batch of updates (one transaction for all: UpdateLedger.batch). */
   batch?: (work: () => Promise<void>) => Promise<void>
-  /**
-   * Delivers what a batch queued. It runs beside the next poll and batch (the replies of batch N
-   * go out while batch N+1 is applied); the next delivery starts after it, and polling ends only
-   * once the last one has finished.
-   */
   afterPoll: () => Promise<unknown>
   timeoutS: number
   signal: AbortSignal
@@ -56,62 +51,52 @@ export async function pollUpdates (o: PollOptions): Promise<void> {
   let failures = 0
   let first = true
   let endedBy409 = false
-  let delivering: Promise<unknown> = Promise.resolve()
-  try {
-    while (!o.signal.aborted) {
-      let updates: T.Update[]
-      try {
-        // The first poll does not wait: readiness needs its answer, not a long poll's worth of silence.
-        updates = await o.api.getUpdates({ offset, timeout: first ? 0 : o.timeoutS, limit: 100, allowed_updates: ALLOWED_UPDATES as T.GetUpdatesParams['allowed_updates'] }, o.signal)
-      } catch (err) {
-        // Stopping: the open poll was aborted, or ended by the next poller's getUpdates (409 —
-        // the version taking over). Either way polling is over, not failing.
-        if (o.signal.aborted) {
-          endedBy409 = err instanceof TelegramApiError && err.errorCode === 409
-          break
-        }
-        if (err instanceof TelegramApiError && err.errorCode === 401) {
-          throw tokenRejected(err)
-        }
-        failures++
-        o.state.failures++
-        o.state.lastError = describe(err)
-        o.state.failingSince ??= Date.now()
-        const retryAfter = err instanceof TelegramApiError ? err.retryAfter : undefined
-        const wait = retryAfter !== undefined ? retryAfter * 1000 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(failures - 1, 6))
-        const conflict = err instanceof TelegramApiError && err.errorCode === 409
-        o.logger.warn({ err, attempt: failures, retryInMs: wait }, conflict ? 'getUpdates conflict: another instance is polling with this token; retrying' : 'getUpdates failed; retrying')
-        // Stopping ends the back-off at once (an AbortError); the loop's condition then ends polling.
-        await sleep(wait, undefined, { signal: o.signal }).catch(() => undefined)
-        continue
+  while (!o.signal.aborted) {
+    let updates: T.Update[]
+    try {
+      // The first poll does not wait: readiness needs its answer, not a long poll's worth of silence.
+      updates = await o.api.getUpdates({ offset, timeout: first ? 0 : o.timeoutS, limit: 100, allowed_updates: ALLOWED_UPDATES as T.GetUpdatesParams['allowed_updates'] }, o.signal)
+    } catch (err) {
+      // Stopping: the open poll was aborted, or ended by the next poller's getUpdates (409 —
+      // the version taking over). Either way polling is over, not failing.
+      if (o.signal.aborted) {
+        endedBy409 = err instanceof TelegramApiError && err.errorCode === 409
+        break
       }
-      failures = 0
-      o.state.polls++
-      o.state.lastPollAt = Date.now()
-      o.state.lastError = null
-      o.state.failingSince = null
-      if (first) {
-        first = false
-        o.onFirstPoll?.()
+      if (err instanceof TelegramApiError && err.errorCode === 401) {
+        throw tokenRejected(err)
       }
-      const handleAll = async (): Promise<void> => {
-        for (const update of updates) {
-          if (offset !== undefined && update.update_id < offset) continue
-          if (o.signal.aborted) break
-          await o.handle(update)
-          offset = update.update_id + 1
-        }
-      }
-      if (updates.length > 0) await (o.batch ?? ((work) => work()))(handleAll)
-      // One delivery in flight at most: a slow Bot API holds polling back instead of queueing drains.
-      await delivering
-      delivering = o.afterPoll()
-      // Seen at the next await; until then it must not count as an unhandled rejection.
-      delivering.catch(() => {})
+      failures++
+      o.state.failures++
+      o.state.lastError = describe(err)
+      o.state.failingSince ??= Date.now()
+      const retryAfter = err instanceof TelegramApiError ? err.retryAfter : undefined
+      const wait = retryAfter !== undefined ? retryAfter * 1000 : Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(failures - 1, 6))
+      const conflict = err instanceof TelegramApiError && err.errorCode === 409
+      o.logger.warn({ err, attempt: failures, retryInMs: wait }, conflict ? 'getUpdates conflict: another instance is polling with this token; retrying' : 'getUpdates failed; retrying')
+      // Stopping ends the back-off at once (an AbortError); the loop's condition then ends polling.
+      await sleep(wait, undefined, { signal: o.signal }).catch(() => undefined)
+      continue
     }
-  } finally {
-    await delivering.catch(() => {})
+    failures = 0
+    o.state.polls++
+    o.state.lastPollAt = Date.now()
+    o.state.lastError = null
+    o.state.failingSince = null
+    if (first) {
+      first = false
+      o.onFirstPoll?.()
+    }
+    const handleAll = async (): Promise<void> => {
+      for (const update of updates) {
+        if (offset !== undefined && update.update_id < offset) continue
+        if (o.signal.aborted) break
+        await o.handle(update)
+        offset = update.update_id + 1
+      }
+    }
+    if (updates.length > 0) await (o.batch ?? ((work) => work()))(handleAll)
+    await o.afterPoll()
   }
-  await delivering
   o.logger.info({ endedBy409 }, 'polling ended for the stop')
 }
