@@ -237,3 +237,27 @@ t.test('delivery: a chat given by its @name is a lane of its own: two such chats
   t.equal(at.length, 3)
   t.ok(Math.max(...at) - Math.min(...at) < 200, `all three in flight together (${Math.max(...at) - Math.min(...at)} ms apart)`)
 })
+
+t.test('delivery: idle() waits for the drain in hand (a stop waits for it), and its delete takes a turn', async (t) => {
+  const emu = await BotApiEmulator.start()
+  t.teardown(() => emu.stop())
+  emu.sendText(A, A, 'hi')
+  const db = openDatabase({ engine: 'sqlite', file: path.join(tempDir(), 'todo.sqlite') })
+  t.teardown(() => db.destroy())
+  await db.migrate.latest()
+  const ledger = new UpdateLedger(db)
+  const turns: string[] = []
+  const delivery = new OutboxDelivery(new Api(emu.token, { apiRoot: emu.apiRoot, maxRetries: 0 }), ledger, createLogger('info', { write: () => {} }), async (write) => {
+    turns.push('turn')
+    return await write()
+  })
+  t.equal(await delivery.idle(), undefined, 'nothing running: idle at once')
+  await queue(ledger, 1, say(A, 'slow'))
+  emu.setMethodDelay('sendMessage', 400)
+  const flushed = delivery.flush()
+  await delivery.idle()
+  t.same(emu.messages(A).map((m) => m.text), ['slow'], 'the reply was delivered when idle() resolved')
+  t.same(await left(db), [], 'and its row deleted')
+  t.equal(await flushed, true)
+  t.same(turns, ['turn'], 'the delete took one turn')
+})

@@ -53,8 +53,9 @@ export class OutboxDelivery {
 
   /**
    * `inTurn`: only the drain's delete takes turns with the other writers. Its reads and its Bot
-   * API requests do not, so the next batch of updates is applied while replies are in flight
-   * (SQLite's WAL lets the read run beside the batch's open transaction).
+   * API requests do not, so in webhook mode on SQLite (every request takes the gate) a request is
+   * applied while another chat's replies are in flight; SQLite's WAL lets the read run beside an
+   * open transaction.
    */
   constructor (private readonly api: Api, private readonly ledger: UpdateLedger, private readonly logger: Logger, private readonly inTurn: TakeTurn = (write) => write()) {}
 
