@@ -1,34 +1,12 @@
 // ops/lib/deps.mjs on its own, the quick half: the key of a commit's dependencies, read from a real
 // small git repository, and what counts as staged. stageDeps with the real npm: deps-stage.test.ts.
-import { execFileSync } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { DEPS_DIR, depsKey, hasStaged } from '../ops/lib/deps.mjs'
-
-/** A git repository in a temp folder; `commit` writes the files given (null deletes) and returns the new commit. */
-function repo (t: Test): { dir: string, commit: (files: Record<string, string | null>) => string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mister-todo-deps-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const git = (...args: string[]): string => execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim()
-  git('init', '-q', '-b', 'main')
-  return {
-    dir,
-    commit: (files) => {
-      for (const [name, text] of Object.entries(files)) {
-        if (text === null) fs.rmSync(path.join(dir, name), { force: true })
-        else fs.writeFileSync(path.join(dir, name), text)
-      }
-      git('add', '-A')
-      git('commit', '-q', '--allow-empty', '-m', 'c')
-      return git('rev-parse', 'HEAD')
-    },
-  }
-}
-
-const pkg = (fields: Record<string, unknown>): string => JSON.stringify({ name: 'x', version: '1.0.0', private: true, ...fields }, null, 2)
+import { pkg, repo } from './support/package-repo.js'
 
 /** The key as deps.mjs documents it: sha256 of the lockfile, a NUL, and the dependency fields in their order. */
 function expectedKey (lock: string, p: Record<string, unknown>): string {

@@ -7,28 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { depsKey, hasStaged, stageDeps } from '../ops/lib/deps.mjs'
-
-/** A git repository in a temp folder; `commit` writes the files given (null deletes) and returns the new commit. */
-function repo (t: Test): { dir: string, commit: (files: Record<string, string | null>) => string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mister-todo-deps-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const git = (...args: string[]): string => execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim()
-  git('init', '-q', '-b', 'main')
-  return {
-    dir,
-    commit: (files) => {
-      for (const [name, text] of Object.entries(files)) {
-        if (text === null) fs.rmSync(path.join(dir, name), { force: true })
-        else fs.writeFileSync(path.join(dir, name), text)
-      }
-      git('add', '-A')
-      git('commit', '-q', '--allow-empty', '-m', 'c')
-      return git('rev-parse', 'HEAD')
-    },
-  }
-}
-
-const pkg = (fields: Record<string, unknown>): string => JSON.stringify({ name: 'x', version: '1.0.0', private: true, ...fields }, null, 2)
+import { pkg, repo } from './support/package-repo.js'
 
 /** A tarball package `tinydep` in a temp folder, and package.json / lockfile texts that depend on it. */
 function tinyDep (t: Test): { json: string, lock: string } {
