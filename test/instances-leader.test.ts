@@ -77,7 +77,8 @@ t.test('instances: a leader whose lock session ends while another takes the lock
   const ended = await killer.query<{ n: number }>("select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = current_database() and application_name like '% lock ' || $1 || '@%'", [String(leader.child.pid)])
   t.equal(ended.rows[0]?.n, 1, 'the leader\'s lock session ended')
   await taking
-  const holder = await killer.query<{ pid: number }>("select pid from pg_locks where locktype = 'advisory' and granted and objid = $1", [ADVISORY_LOCK_KEY])
+  // pg_locks is server-wide: other test files' bots hold the same key in their own databases.
+  const holder = await killer.query<{ pid: number }>("select pid from pg_locks where locktype = 'advisory' and granted and objsubid = 1 and objid = $1 and database = (select oid from pg_database where datname = current_database())", [ADVISORY_LOCK_KEY])
   t.same(holder.rows.map((r) => r.pid), [thiefPid], 'the lock taken by someone else')
   // Bounded: an old leader that does not stop fails here, not at tap's file timeout 20 min later.
   const stopped = await Promise.race([exited(leader.child), new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 15_000))])
