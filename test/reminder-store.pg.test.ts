@@ -2,11 +2,11 @@
 // so the claim first takes the task's row with FOR UPDATE SKIP LOCKED; a row another transaction
 // holds (a button press that is snoozing or completing it, or another instance's claim) is
 // skipped at once, never waited for. The SQLite half of these cases is reminder-store.test.ts.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { Database } from '../bot/db.js'
 import { ReminderStore } from '../bot/reminders/store.js'
 import { TaskRepository } from '../bot/tasks/repository.js'
-import { forEachEngine } from './support/engines.js'
+import { forEachEngine, type EngineCase } from './support/engines.js'
 
 const NOW = Date.parse('2026-12-01T08:00:00Z')
 const CHAT = 7
@@ -16,13 +16,18 @@ const remindAtOf = async (db: Database, id: number): Promise<number | null> => {
   return row.remind_at === null ? null : Number(row.remind_at)
 }
 
-forEachEngine(t, 'reminder store: a claim clears the task\'s reminder and writes a sending row, once', async (t, e) => {
+/** A migrated database with tasks a and b of CHAT both due at NOW, and a store whose clock is just past it. */
+async function twoDueTasks (t: Test, e: EngineCase): Promise<{ db: Database, a: number, b: number, store: ReminderStore }> {
   const db = e.open()
   t.teardown(() => db.destroy())
   await db.migrate.latest()
   const [a, b] = (await new TaskRepository(db, () => NOW).add(CHAT, ['a', 'b'])).map((x) => x.id) as [number, number]
   await db('tasks').update({ remind_at: NOW })
-  const store = new ReminderStore(db, () => NOW + 1)
+  return { db, a, b, store: new ReminderStore(db, () => NOW + 1) }
+}
+
+forEachEngine(t, 'reminder store: a claim clears the task\'s reminder and writes a sending row, once', async (t, e) => {
+  const { db, a, b, store } = await twoDueTasks(t, e)
   const r = { taskId: a, chatId: CHAT, fireAt: NOW }
   const id = await store.claim(r)
   t.type(id, 'number')
@@ -35,12 +40,7 @@ forEachEngine(t, 'reminder store: a claim clears the task\'s reminder and writes
 }, ['postgres'])
 
 forEachEngine(t, 'reminder store: a task row another transaction holds is skipped at once, not waited for', async (t, e) => {
-  const db = e.open()
-  t.teardown(() => db.destroy())
-  await db.migrate.latest()
-  const [a, b] = (await new TaskRepository(db, () => NOW).add(CHAT, ['a', 'b'])).map((x) => x.id) as [number, number]
-  await db('tasks').update({ remind_at: NOW })
-  const store = new ReminderStore(db, () => NOW + 1)
+  const { db, a, b, store } = await twoDueTasks(t, e)
   // A button press on task a, in its transaction, holding a's row (as /done or a snooze does).
   const press = await db.transaction()
   // A failing claim must fail the case, not leave the press open and the teardown waiting on it.
