@@ -149,13 +149,13 @@ export function stopOnLostLead<R extends { done: Promise<void>, stop: () => Prom
  * result recorded): then the schema is current and it serves like any instance that does not lead.
  */
 export async function waitForLeadOrPlan (config: Pick<Config, 'database' | 'databaseFile' | 'handoverWaitS'>, version: string, o: { signal?: AbortSignal, pollMs?: number }): Promise<InstanceLock | null> {
-  const started = Date.now()
+  const started = performance.now()
   for (;;) {
     if (o.signal?.aborted === true) throw new AppError('EABORTED', 'stopped while standing by for the leader lock')
     const lock = await tryDatabaseLock(config)
     if (lock !== null) return lock
     if (pendingPlan(config.databaseFile, version) === null) return null
-    if (Date.now() - started >= config.handoverWaitS * 1000) {
+    if (performance.now() - started >= config.handoverWaitS * 1000) {
       throw new AppError('ELOCKED', `the hand-over plan needs the leader lock to change the schema, and the leading instance did not let go within ${config.handoverWaitS} s: stop the instances of the old version (npm run reload replaces them one by one)`)
     }
     await sleep(o.pollMs ?? 50, undefined, o.signal === undefined ? {} : { signal: o.signal }).catch(() => {})
@@ -172,11 +172,11 @@ export const FRESH_SCHEMA_WAIT_MS = 30_000
  * migrations on data are refused with the command to run).
  */
 export async function schemaAsInstance<S> (election: LeaderElection, fresh: () => Promise<boolean>, ensure: () => Promise<S>, o: { signal?: AbortSignal, waitMs?: number } = {}): Promise<S> {
-  const until = Date.now() + (o.waitMs ?? FRESH_SCHEMA_WAIT_MS)
+  const until = performance.now() + (o.waitMs ?? FRESH_SCHEMA_WAIT_MS)
   while (!election.isLeader && await fresh()) {
     if (o.signal?.aborted === true) throw new AppError('EABORTED', 'stopped while waiting for the leader to migrate a fresh database')
     if (await election.tryNow()) break
-    if (Date.now() > until) throw new AppError('ESCHEMA_PENDING', `the database is empty and the leading instance did not migrate it within ${Math.round((o.waitMs ?? FRESH_SCHEMA_WAIT_MS) / 1000)} s: see the leading instance's log`)
+    if (performance.now() > until) throw new AppError('ESCHEMA_PENDING', `the database is empty and the leading instance did not migrate it within ${Math.round((o.waitMs ?? FRESH_SCHEMA_WAIT_MS) / 1000)} s: see the leading instance's log`)
     await sleep(200)
   }
   return await ensure()

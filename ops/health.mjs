@@ -77,10 +77,10 @@ export async function checkHealth (options = {}) {
 
 /** Checks until healthy or `waitS` has passed. @param {{ waitS?: number, env?: NodeJS.ProcessEnv, port?: number }} [options] */
 export async function waitHealthy (options = {}) {
-  const until = Date.now() + (options.waitS ?? 0) * 1000
+  const until = performance.now() + (options.waitS ?? 0) * 1000
   for (;;) {
     const result = await checkHealth(options)
-    if (result.healthy || Date.now() >= until) return result
+    if (result.healthy || performance.now() >= until) return result
     await sleep(500)
   }
 }

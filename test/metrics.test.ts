@@ -22,9 +22,9 @@ function sample (text: string, series: string): number | undefined {
 }
 
 async function until (probe: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000
+  const deadline = performance.now() + 15_000
   while (!await probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }

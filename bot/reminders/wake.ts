@@ -61,7 +61,7 @@ export class Waker {
       if (this.after === 'nothing') this.after = 'poke'
       return
     }
-    if (this.timerAt <= Date.now() + POKE_DELAY_MS) return
+    if (this.timerAt <= performance.now() + POKE_DELAY_MS) return
     this.schedule(POKE_DELAY_MS)
   }
 
@@ -75,7 +75,7 @@ export class Waker {
 
   private schedule (ms: number): void {
     clearTimeout(this.timer)
-    this.timerAt = Date.now() + ms
+    this.timerAt = performance.now() + ms
     this.timer = setTimeout(() => this.wake(), ms)
     this.timer.unref()
   }

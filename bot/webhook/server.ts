@@ -79,7 +79,7 @@ export async function startWebhookServer (o: WebhookServerOptions): Promise<Webh
     // While stopping, a request that still arrives on an open keep-alive connection is applied (the
     // database is open until the requests in hand are done) and answered with Connection: close;
     // refusing it would only make Telegram wait and retry.
-    lastRequestAt = Date.now()
+    lastRequestAt = performance.now()
     const body = await readBody(req, MAX_BODY_BYTES)
     if (!body.ok) {
       logger.warn({ limit: MAX_BODY_BYTES }, 'webhook request refused (413): body over 1 MB')
@@ -157,8 +157,8 @@ export async function startWebhookServer (o: WebhookServerOptions): Promise<Webh
       // would close idle ones at once, so net's own close stops the accepting. ----
       if (o.letClientsLetGo === true) {
         const stopped = new Promise((resolve) => net.Server.prototype.close.call(server, resolve))
-        const until = Date.now() + server.keepAliveTimeout + 1000
-        while (sockets.size > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50))
+        const until = performance.now() + server.keepAliveTimeout + 1000
+        while (sockets.size > 0 && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 50))
         while (inHand.size > 0) await Promise.allSettled([...inHand])
         server.closeAllConnections()
         await stopped
@@ -169,10 +169,10 @@ export async function startWebhookServer (o: WebhookServerOptions): Promise<Webh
       // An idle keep-alive connection closed at the instant the client sends on it resets that
       // request (seen in a reload under traffic). So they are closed only once no request has come
       // for a moment (each one answered meanwhile closes its own connection), at most 2 s.
-      const until = Date.now() + CLOSE_GRACE_MAX_MS
+      const until = performance.now() + CLOSE_GRACE_MAX_MS
       for (;;) {
         while (inHand.size > 0) await Promise.allSettled([...inHand])
-        if (Date.now() - lastRequestAt >= CLOSE_QUIET_MS || Date.now() > until) break
+        if (performance.now() - lastRequestAt >= CLOSE_QUIET_MS || performance.now() > until) break
         await new Promise((resolve) => setTimeout(resolve, CLOSE_QUIET_MS))
       }
       server.closeAllConnections()

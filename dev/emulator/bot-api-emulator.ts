@@ -145,11 +145,11 @@ export class BotApiEmulator {
   }
 
   private async waitUntil<T> (probe: () => T | undefined | false, timeoutMs: number, what: () => string): Promise<T> {
-    const deadline = Date.now() + timeoutMs
+    const deadline = performance.now() + timeoutMs
     for (;;) {
       const value = probe()
       if (value !== undefined && value !== false) return value as T
-      if (Date.now() >= deadline) {
+      if (performance.now() >= deadline) {
         throw new Error(`${what()} did not happen within ${timeoutMs} ms; last API calls: ${this.recentCalls()}`)
       }
       await sleep(WAIT_POLL_MS)

@@ -14,7 +14,7 @@ export class FaultBook {
   }
 
   failFor (method: string, fault: Fault, ms: number): void {
-    this.rules.push({ method, fault, remaining: Infinity, until: Date.now() + ms })
+    this.rules.push({ method, fault, remaining: Infinity, until: performance.now() + ms })
   }
 
   clear (): void {
@@ -32,7 +32,7 @@ export class FaultBook {
 
   /** The fault this call gets, if any; rules apply in the order they were added. */
   take (method: string): Fault | undefined {
-    const now = Date.now()
+    const now = performance.now()
     this.rules = this.rules.filter((r) => r.remaining > 0 && r.until > now)
     const rule = this.rules.find((r) => r.method === '*' || r.method === method)
     if (rule === undefined) return undefined

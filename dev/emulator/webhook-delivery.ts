@@ -83,7 +83,7 @@ export class WebhookDelivery {
   private pump (): void {
     const settings = this.settings
     if (settings === null || this.stopped) return
-    const now = Date.now()
+    const now = performance.now()
     const blocked = new Set<string>()
     let nextRetry = Infinity
     for (const update of this.queue.pending()) {
@@ -143,6 +143,6 @@ export class WebhookDelivery {
     this.lastErrorMessage = message
     const count = (this.tries.get(updateId)?.count ?? 0) + 1
     const pause = Math.min(this.retry.maxMs, this.retry.firstMs * 2 ** (count - 1))
-    this.tries.set(updateId, { count, notBefore: Date.now() + pause })
+    this.tries.set(updateId, { count, notBefore: performance.now() + pause })
   }
 }

@@ -172,10 +172,10 @@ function runOnce (argv, timeoutMs) {
  */
 export async function copyByCommand (words, file, manifestFile, timeoutS) {
   const started = performance.now()
-  const deadline = Date.now() + timeoutS * 1000
+  const deadline = performance.now() + timeoutS * 1000
   let error = null
   for (const f of [file, manifestFile]) {
-    error = await runOnce(commandFor(words, { file: f, name: path.basename(f) }), Math.max(1, deadline - Date.now()))
+    error = await runOnce(commandFor(words, { file: f, name: path.basename(f) }), Math.max(1, deadline - performance.now()))
     if (error !== null) break
   }
   if (error !== null && error.includes('did not finish')) error = error.replace(/within \d+ s/, `within ${timeoutS} s`)

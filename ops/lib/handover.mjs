@@ -186,7 +186,7 @@ export async function handOver (o) {
     cli = start()
     noteAnswer(cli)
   }
-  const started = Date.now()
+  const started = performance.now()
   const until = started + o.timeoutS * 1000
   const pm2RestartGraceMs = Math.min(8_000, o.timeoutS * 1000 / 3)
   for (;;) {
@@ -202,14 +202,14 @@ export async function handOver (o) {
       const by = { reload: 'pm2 reload', restart: 'pm2 restarted it', start: 'pm2 start' }[how]
       return { pid: serving.pid, how, result, detail: `${o.version.slice(0, 7)} serves (pid ${serving.pid}${oldPid === null ? '' : `, took over from ${oldPid}`}; ${by})` }
     }
-    if (how === 'restart' && cli === null && Date.now() - started > pm2RestartGraceMs) {
+    if (how === 'restart' && cli === null && performance.now() - started > pm2RestartGraceMs) {
       // PM2 did not bring the release up by itself: a version of the other release serves again
       // (hand over from it), or nothing does (start afresh).
       const other = servingRecord(o.databaseFile)
       cli = other !== null && (await appStatus({ env: o.env })).status === 'online' ? handOverByReload() : start()
       noteAnswer(cli)
     }
-    if (Date.now() > until) {
+    if (performance.now() > until) {
       cancel()
       const now = await appStatus({ env: o.env })
       const stalled = stalledIncoming(now, serving)
@@ -309,12 +309,12 @@ async function stopStalledIncoming (env, databaseFile) {
   } catch {
     // already gone: PM2 restarts it all the same
   }
-  const until = Date.now() + 60_000
+  const until = performance.now() + 60_000
   for (;;) {
     const s = await appStatus({ env })
     const serving = servingRecord(databaseFile)
     if (s.status === 'online' && s.pid !== stalled && serving !== null && serving.pid === s.pid) break
-    if (Date.now() > until) throw new OpsError('undo hand over', `pm2 did not end the reload within 60 s of the stalled process ${stalled} being stopped (${s.detail})`, { hint: 'npx pm2 ls; npm run logs' })
+    if (performance.now() > until) throw new OpsError('undo hand over', `pm2 did not end the reload within 60 s of the stalled process ${stalled} being stopped (${s.detail})`, { hint: 'npx pm2 ls; npm run logs' })
     await sleep(100)
   }
   return `; the incoming process that never stood by (pid ${stalled}) was stopped and pm2's reload ended on the serving release`

@@ -57,7 +57,7 @@ function problemOf (looks, commit) {
  * @param {{ ports: number[], commit: string, waitS?: number }} o @returns {Promise<string>}
  */
 export async function verifyInstances (o) {
-  const until = Date.now() + (o.waitS ?? LEADER_WAIT_S) * 1000
+  const until = performance.now() + (o.waitS ?? LEADER_WAIT_S) * 1000
   for (;;) {
     const looks = await Promise.all(o.ports.map(look))
     const problem = problemOf(looks, o.commit)
@@ -66,7 +66,7 @@ export async function verifyInstances (o) {
       const where = looks.length === 1 ? `1 instance (health port ${o.ports[0]})` : `${looks.length} instances (health ports ${o.ports[0]}–${o.ports.at(-1)})`
       return `${where} run${looks.length === 1 ? 's' : ''} ${o.commit.slice(0, 7)}, #${leader} leads`
     }
-    if (Date.now() >= until) throw new OpsError('verify', problem, { hint: 'npm run status, then npm run logs' })
+    if (performance.now() >= until) throw new OpsError('verify', problem, { hint: 'npm run status, then npm run logs' })
     await sleep(500)
   }
 }

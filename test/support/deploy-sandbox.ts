@@ -197,8 +197,8 @@ export async function createDeploySandbox (extraEnv: Record<string, string> = {}
         finish: async () => {
           sending = false
           await loop
-          const until = Date.now() + 60_000
-          while (unanswered().length > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50))
+          const until = performance.now() + 60_000
+          while (unanswered().length > 0 && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 50))
           const replies = emu.calls('sendMessage').filter((c) => c.params.chat_id === user && c.status === 200 && c.at >= startedAt).map((c) => c.at)
           let longestGapMs = 0
           let endedAt = 0

@@ -134,11 +134,11 @@ export function unanswered (emu: BotApiEmulator, expectations: readonly Expectat
 }
 
 export async function waitUntilAnswered (emu: BotApiEmulator, run: SoakRun, timeoutMs: number): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs
+  const deadline = performance.now() + timeoutMs
   for (;;) {
     const missing = [...unanswered(emu, run.expectations), ...emu.unansweredCallbacks().map((id) => `callback ${id} not answered`)]
     if (emu.confirmedOffset <= run.lastUpdateId) missing.push(`update ${run.lastUpdateId} not confirmed yet`)
-    if (missing.length === 0 || Date.now() > deadline) return missing
+    if (missing.length === 0 || performance.now() > deadline) return missing
     await sleep(100)
   }
 }

@@ -14,11 +14,11 @@ export type WaitOptions = {
 
 /** Resolves with the first truthy value `check` returns; rejects after `timeoutMs`. */
 export async function waitUntil<T> (check: () => T | Promise<T>, o: WaitOptions): Promise<Exclude<T, false | null | undefined>> {
-  const until = Date.now() + (o.timeoutMs ?? 10_000)
+  const until = performance.now() + (o.timeoutMs ?? 10_000)
   for (;;) {
     const value = await check()
     if (value !== undefined && value !== null && value !== false) return value as Exclude<T, false | null | undefined>
-    if (Date.now() > until) throw new Error(`timed out after ${o.timeoutMs ?? 10_000} ms waiting for ${o.what}${o.seen === undefined ? '' : `; last seen: ${o.seen()}`}`)
+    if (performance.now() > until) throw new Error(`timed out after ${o.timeoutMs ?? 10_000} ms waiting for ${o.what}${o.seen === undefined ? '' : `; last seen: ${o.seen()}`}`)
     await new Promise((resolve) => setTimeout(resolve, o.everyMs ?? 20))
   }
 }
