@@ -1,8 +1,10 @@
 // @ts-check
 // npm run build: the production build PM2 runs with plain node (bot/pm2-entry.mjs). One esbuild
-// bundle of the bot, dist/main.js, with every package left to node_modules (better-sqlite3 is
-// native, knex and pino load files by name at run time), plus each migration compiled on its own
-// to dist/storage/migrations/<name>.js, since Knex loads migrations by file (bot/migration-source.ts).
+// bundle of the bot and the packages it runs on, dist/main.js: node then reads one file instead of
+// resolving and reading some 900 (start → first poll ~0.45 → ~0.3 s; docs/decisions.md, "The
+// production bundle takes in its packages"). Left to node_modules: native modules and drivers (see
+// KEPT_OUT). Each migration is compiled on its own to dist/storage/migrations/<name>.js, since Knex
+// loads migrations by file (bot/migration-source.ts).
 // Source maps without the sources: a stack trace names the .ts line. dist/build.json lists the
 // sources, so a stale build is noticed (bot/build-freshness.mjs). No type check here: that is
 // `npm run check`, as before. Why a bundle and not tsc: docs/decisions.md, "Production runs a
@@ -23,6 +25,14 @@ import { BUILD_ENTRY, BUILD_RECORD, staleReason } from '../bot/build-freshness.m
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const MIGRATIONS = path.join('storage', 'migrations')
+/**
+ * Packages the bundle leaves to node_modules: better-sqlite3 is native; pg is loaded only for
+ * PostgreSQL; prom-client only when /metrics is first asked (bot/metrics-prometheus.ts); the rest
+ * are drivers Knex names for dialects this bot never uses (absent from node_modules).
+ */
+export const KEPT_OUT = ['better-sqlite3', 'pg', 'pg-native', 'pg-query-stream', 'prom-client', 'sqlite3', 'mysql', 'mysql2', 'mariadb', 'mariadb/callback', 'oracledb', 'tedious']
+/** The bundle is ESM; the CommonJS packages in it, and the ones kept out, are loaded through require. */
+const REQUIRE_IN_ESM = "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);"
 
 /**
  * Builds `root` into root/dist. Throws an Error whose message names each compiler error by
@@ -39,9 +49,11 @@ export async function build (root) {
   const common = /** @type {const} */ ({ platform: 'node', format: 'esm', target: 'node20', sourcemap: true, sourcesContent: false, logLevel: 'silent', absWorkingDir: root })
   const migrations = fs.readdirSync(path.join(root, MIGRATIONS)).filter((f) => /^\d{14}_.+\.ts$/.test(f)).map((f) => path.join(MIGRATIONS, f))
   try {
-    const bundle = await esbuild({ ...common, entryPoints: ['bot/main.ts'], bundle: true, packages: 'external', outfile: path.join(tmp, 'main.js'), metafile: true })
+    const bundle = await esbuild({ ...common, entryPoints: ['bot/main.ts'], bundle: true, external: KEPT_OUT, banner: { js: REQUIRE_IN_ESM }, outfile: path.join(tmp, 'main.js'), metafile: true })
     await esbuild({ ...common, entryPoints: migrations, bundle: false, outdir: path.join(tmp, MIGRATIONS) })
-    const inputs = [...Object.keys(bundle.metafile.inputs).filter((f) => !f.startsWith('node_modules/')), ...migrations].sort()
+    // The packages in the bundle are the ones package-lock.json pins: a changed lockfile makes the build stale.
+    const lockfile = fs.existsSync(path.join(root, 'package-lock.json')) ? ['package-lock.json'] : []
+    const inputs = [...Object.keys(bundle.metafile.inputs).filter((f) => !f.startsWith('node_modules/')), ...migrations, ...lockfile].sort()
     fs.writeFileSync(path.join(tmp, 'build.json'), JSON.stringify({ builtAt: new Date().toISOString(), inputs }, null, 2) + '\n')
     // Swapped in whole: a half-written dist/ is never run.
     fs.rmSync(out, { recursive: true, force: true })

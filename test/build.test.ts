@@ -45,6 +45,29 @@ t.test('build: npm start builds only when dist/ is missing or older than the sou
   t.equal(stale.stdout, 'building: dist/ is older than bot/access.ts (npm run build)\n')
   const current = await node(s.live, ['scripts/build.mjs', '--if-stale'])
   t.equal(current.stdout, '', 'rebuilt, so current again')
+  // The packages are in the bundle: new ones pinned (an npm install) make it stale too.
+  const now = new Date()
+  fs.utimesSync(path.join(s.live, 'package-lock.json'), now, now)
+  const newPackages = await node(s.live, ['scripts/build.mjs', '--if-stale'])
+  t.equal(newPackages.stdout, 'building: dist/ is older than package-lock.json (npm run build)\n')
+  t.equal((await node(s.live, ['scripts/build.mjs', '--if-stale'])).stdout, '', 'current again')
+})
+
+t.test('build: the bundle carries the packages it runs on; node_modules needs only the native one', async (t) => {
+  const emu = await BotApiEmulator.start()
+  t.teardown(() => emu.stop())
+  const dir = tempDir('mister-todo-bundle-')
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  // The build and the migrations' names (Knex records the .ts files'; bot/migration-source.ts).
+  for (const d of ['dist', 'storage/migrations']) fs.cpSync(path.join(s.live, d), path.join(dir, d), { recursive: true })
+  // better-sqlite3 and what it loads its binary with; no knex, pino, zod, chrono-node, telegram library.
+  for (const p of ['better-sqlite3', 'bindings', 'file-uri-to-path']) {
+    fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true })
+    fs.symlinkSync(fs.realpathSync(path.join(s.live, 'node_modules', p)), path.join(dir, 'node_modules', p))
+  }
+  const run = await node(dir, ['dist/main.js', '--dry-start'], botEnv(emu, path.join(dir, 'data')))
+  t.equal(run.stderr, '')
+  t.match(run.stdout, /^dry start ok: \S+ as @mister_todo_bot\n$/, 'config, migrations, schema and getMe, from the bundle alone')
 })
 
 t.test('build: PM2\'s entry runs the build with source maps, so a stack trace names the .ts line', async (t) => {
