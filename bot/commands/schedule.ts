@@ -35,8 +35,14 @@ export function datedText (turn: Turn, text: string): NewTask & Schedule | undef
 export async function completeTasks (turn: Turn, tasks: readonly Task[]): Promise<string[]> {
   const open = tasks.filter((t) => t.doneAt === null)
   await turn.tasks.complete(turn.chatId, open.map((t) => t.id))
+  return await addNextOccurrences(turn, open)
+}
+
+/** For tasks just completed: each repeating one gets its next occurrence as a new task. Returns
+ * the lines announcing those. */
+export async function addNextOccurrences (turn: Turn, completed: readonly Task[]): Promise<string[]> {
   const lines: string[] = []
-  for (const task of open) {
+  for (const task of completed) {
     if (task.repeat === null || task.dueAt === null) continue
     const next = nextAfter(task.repeat, inZone(task.dueAt, turn.zone), inZone(turn.now, turn.zone), !task.dueHasTime)
     const [added] = await turn.tasks.add(turn.chatId, [{ text: task.text, ...withReminder(turn, { dueAt: next.toMillis(), dueHasTime: task.dueHasTime, repeat: task.repeat, remindBeforeMin: task.remindBeforeMin }) }])

@@ -5,7 +5,7 @@ import type { ListView } from '../tasks/callback-data.js'
 import { clampPage, clearKeyboard, dueSuffix, escapeHtml, listPage, numberList, PAGE_SIZE, shorten, taskLine, undoKeyboard, type Reply } from '../tasks/render.js'
 import type { Task } from '../tasks/repository.js'
 import type { Turn } from '../turn.js'
-import { completeTasks, datedText } from './schedule.js'
+import { addNextOccurrences, datedText } from './schedule.js'
 import type { CommandSpec } from './types.js'
 
 export const RECENTLY_DONE_MS = 7 * 24 * 3600 * 1000
@@ -38,9 +38,9 @@ export async function showList (turn: Turn, view: ListView, page = 0): Promise<v
   turn.reply(reply.text, reply.keyboard)
 }
 
-/** Looks the numbers up in this chat; names the ones that do not exist. */
-async function findTasks (turn: Turn, numbers: readonly number[]): Promise<{ found: Task[], missing: number[] }> {
-  const found = await turn.tasks.byNumbers(turn.chatId, numbers)
+/** Looks the numbers up in this chat (with `lookup`, by default a plain read); names the ones that do not exist. */
+async function findTasks (turn: Turn, numbers: readonly number[], lookup = (n: readonly number[]) => turn.tasks.byNumbers(turn.chatId, n)): Promise<{ found: Task[], missing: number[] }> {
+  const found = await lookup(numbers)
   const have = new Set(found.map((t) => t.number))
   return { found, missing: numbers.filter((n) => !have.has(n)) }
 }
@@ -51,10 +51,11 @@ function missingLine (missing: readonly number[]): string[] {
 }
 
 async function done (turn: Turn, args: string): Promise<void> {
-  const { found, missing } = await findTasks(turn, parseTaskNumbers(args, 'done'))
+  // Found and completed at once: `found` is as the tasks were before.
+  const { found, missing } = await findTasks(turn, parseTaskNumbers(args, 'done'), (n) => turn.tasks.completeByNumbers(turn.chatId, n))
   const already = found.filter((t) => t.doneAt !== null)
   const todo = found.filter((t) => t.doneAt === null)
-  const next = await completeTasks(turn, todo)
+  const next = await addNextOccurrences(turn, todo)
   turn.replyLines([
     ...todo.map((t) => `✅ Done: <b>#${t.number}</b> ${escapeHtml(shorten(t.text))}`),
     ...next,

@@ -188,6 +188,25 @@ export class TaskRepository {
     return row === undefined ? undefined : toTask(row)
   }
 
+  /**
+   * The tasks with these numbers, as they were, and the open ones among them completed. On
+   * PostgreSQL one statement (a /done is then 2 round trips, not 3): the rows are read under lock
+   * in a WITH and updated by a data-modifying WITH, which sees them as they were. SQLite: a read
+   * and an update (no round trips to save in-process).
+   */
+  async completeByNumbers (chatId: number, numbers: readonly number[]): Promise<Task[]> {
+    if (engineOf(this.db) !== 'postgres' || numbers.length > 500) {
+      const found = await this.byNumbers(chatId, numbers)
+      await this.complete(chatId, found.filter((t) => t.doneAt === null).map((t) => t.id))
+      return found
+    }
+    const at = this.now()
+    const found = this.live(chatId).whereIn('number', numbers).select(COLUMNS).forUpdate()
+    const completing = this.db('tasks').whereIn('id', this.db('found').select('id').whereNull('done_at')).update({ done_at: at, remind_at: null, updated_at: at })
+    const rows = await this.db.with('found', found).with('completing', completing).select(COLUMNS).from('found') as TaskRow[]
+    return rows.map(toTask).sort((a, b) => a.number - b.number)
+  }
+
   async complete (chatId: number, ids: readonly number[]): Promise<void> {
     const at = this.now()
     await this.live(chatId).whereIn('id', ids).whereNull('done_at').update({ done_at: at, remind_at: null, updated_at: at })
