@@ -26,6 +26,7 @@ import { ChatSettingsRepository } from './chats/settings.js'
 import { DatabaseChecker } from './db-check.js'
 import { Metrics } from './metrics.js'
 import { ApiErrorCounter } from './metrics-api.js'
+import { httpFetch } from './http-fetch.js'
 import { createMetricsEndpoint } from './metrics-prometheus.js'
 import { ReminderLoop } from './reminders/loop.js'
 import { carryOutPlan, pendingPlan, recordServing, type HandoverPlan } from './takeover.js'
@@ -134,7 +135,7 @@ async function standBy (config: Config): Promise<Standby> {
   const startedAt = Date.now()
   const version = gitVersion(config.projectRoot)
   const plan = pendingPlan(config.databaseFile, version)
-  const apiErrors = new ApiErrorCounter()
+  const apiErrors = new ApiErrorCounter(httpFetch)
   const bot = new Bot(config.token, { apiRoot: config.apiRoot, timeoutMs: API_TIMEOUT_MS, fetch: apiErrors.fetch })
   // The token check goes out while the schema is read: a crash restart waits for the slower one only.
   const me = getMeOrExplain(bot)
