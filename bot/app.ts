@@ -39,11 +39,12 @@ import { WalCheckpointer } from './wal-checkpointer.js'
 import { WriteGate } from './write-gate.js'
 import { warmUpParsing } from './time/parse-due.js'
 import { OutboxDelivery } from './updates/delivery.js'
-import { UpdateLedger } from './updates/ledger.js'
+import { UpdateLedger, type LedgerBatch } from './updates/ledger.js'
 import { createPipeline } from './updates/pipeline.js'
 import { openGate } from './open/rate-limit.js'
 import { pollUpdates, tokenRejected, type PollState } from './updates/poller.js'
 import { listenAtStandby } from './webhook/early.js'
+import { GroupCommit } from './webhook/group-commit.js'
 import { serveWebhook } from './webhook/serve.js'
 import { leaveWebhookMode, WebhookInfoCache } from './webhook/telegram.js'
 
@@ -290,7 +291,7 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       .catch((err: unknown) => logger.warn({ err }, 'could not record that this version serves; ops will not see the take-over confirmed'))
     await services.start('serving record', () => ({ recorded }), (r) => r.recorded)
     logger.info({ version, takeOverMs: Math.round(performance.now() - takeOverAt), plan: planNow?.id, ...(several ? { instance: instanceName(config), leads: leads() } : {}) }, 'took over: serving')
-    const applyInTurn = async (update: Parameters<typeof handle>[0]): Promise<void> => { await handle(update); reminders.poke() }
+    const applyInTurn = async (update: Parameters<typeof handle>[0], batch?: LedgerBatch): Promise<void> => { await handle(update, batch); reminders.poke() }
     const serving: Serving = {
       applyInTurn,
       onServing: () => {
@@ -303,9 +304,15 @@ export async function startBot (config: Config, options: StartOptions): Promise<
       config, bot, ledger, delivery, services, db: database, logger, metrics, pollState, health: () => health(), username, version, schema, startedAt, gate, healthPort: server.port,
     }
     // ---- Webhook mode (issue 15): the webhook server instead of the poller; back to polling deletes the webhook first. ----
-    // PostgreSQL: updates of different chats side by side (the gate is for SQLite's one writer; a
-    // chat's numbers are row-locked, the ledger's key stops a duplicate); SQLite: through the gate.
-    const applyUpdate = config.database.engine === 'postgres' ? applyInTurn : (update: Parameters<typeof handle>[0]) => bot.handleUpdate(update)
+    // The requests in hand are applied together, one transaction and one commit per group
+    // (bot/webhook/group-commit.ts); on SQLite the group holds the write gate, as a polled batch does.
+    const group = new GroupCommit({
+      batch: config.database.engine === 'postgres' ? (work) => ledger.group(work) : (work) => gate.run(() => ledger.group(work)),
+      apply: applyInTurn,
+      prefetch: handle.prefetch,
+      logger,
+    })
+    const applyUpdate = group.apply
     if (webhookInfo !== undefined) {
       const running = await serveWebhook(serving, webhookInfo, applyUpdate, early === null ? null : () => { earlyAdopted = true; return early })
       options.signal?.removeEventListener('abort', onAbort)

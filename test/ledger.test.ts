@@ -5,7 +5,7 @@ import type { Knex } from 'knex'
 import t from 'tap'
 import { settingsFrom, settingsQuery, type ChatSettings } from '../bot/chats/settings.js'
 import { TaskRepository } from '../bot/tasks/repository.js'
-import { CHAT_LOCK_SPACE, DRAIN_LOCK_SPACE, HANDLED_KEEP_MS, UpdateLedger, type ChatClaim } from '../bot/updates/ledger.js'
+import { CHAT_LOCK_SPACE, ChatBusy, DRAIN_LOCK_SPACE, HANDLED_KEEP_MS, UpdateLedger, type ChatClaim } from '../bot/updates/ledger.js'
 import { forEachEngine } from './support/engines.js'
 
 const add = (text: string) => async (trx: Parameters<Parameters<UpdateLedger['handleOnce']>[1]>[0]) => {
@@ -274,4 +274,34 @@ forEachEngine(t, 'ledger: a chat whose lock another process holds waits for it, 
   await Promise.all([waiting, draining])
   t.same([applied, drained], [true, true], 'and go on once it lets go')
   t.same(await db('tasks').orderBy('number').pluck('text'), ['alone', 'shared'])
+}, ['postgres'])
+
+// Webhook group commit (bot/webhook/group-commit.ts): a group holds its chats' locks until it
+// commits, so in a group a chat another process holds is tried, never waited for.
+forEachEngine(t, 'ledger: in a group, a chat another process holds is left out whole (ChatBusy); the others commit; alone it waits and applies', async (t, e) => {
+  const db = e.open()
+  const other = e.open()
+  t.teardown(async () => { await db.destroy(); await other.destroy() })
+  await db.migrate.latest()
+  const holder = await other.client.acquireConnection() as { query: (sql: string) => Promise<unknown> }
+  t.teardown(() => other.client.releaseConnection(holder))
+  await holder.query(`select pg_advisory_lock(${CHAT_LOCK_SPACE}, hashtext('7'))`)
+  const chat = (id: number): ChatClaim => ({ id, read: (trx: Knex.Transaction) => settingsQuery(trx, id) })
+  const ledger = new UpdateLedger(db)
+  const started = Date.now()
+  await ledger.group(async (batch) => {
+    await t.rejects(ledger.handleOnce(90, add('held chat'), chat(7), batch), new ChatBusy(7))
+    t.equal(await ledger.handleOnce(91, add('free chat'), chat(8), batch), true)
+  })
+  t.ok(Date.now() - started < 5000, 'the group did not wait for the held chat')
+  t.same(await db('handled_updates').pluck('update_id'), [91], 'nothing of the held chat\'s update was kept')
+  t.same((await db('outbox').pluck('params')).map((p: string) => JSON.parse(p).text), ['added free chat'])
+  let applied = false
+  const alone = ledger.handleOnce(90, add('held chat'), chat(7)).then((r) => { applied = r })
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(applied, false, 'alone, it waits for the chat')
+  await holder.query('select pg_advisory_unlock_all()')
+  await alone
+  t.equal(applied, true, 'and applies once the other process lets go')
+  t.same(await db('handled_updates').orderBy('update_id').pluck('update_id'), [90, 91])
 }, ['postgres'])

@@ -41,20 +41,39 @@ type OutboxInsert = { update_id: number, method: string, params: string, created
  * are bound too, so a page stays small. */
 const OUTBOX_ROWS_PER_INSERT = 100
 
+/** A batch's open transaction (each update a savepoint in it) and its updates' replies so far,
+ * written to the outbox together before its commit. */
+export type LedgerBatch = { readonly trx: Knex.Transaction, readonly replies: OutboxInsert[] }
+
 /** Thrown inside the transaction to roll it back when the update was already handled. */
 class AlreadyHandled extends Error {}
+
+/**
+ * A batch's update whose chat another process holds (webhook mode, several instances): nothing of
+ * it was kept; apply it again alone, after the batch has committed. In a batch a claim never waits
+ * for a chat's lock: the batch holds the locks of its other chats until its commit, and two
+ * batches each waiting for a chat the other holds would deadlock.
+ */
+export class ChatBusy extends Error {
+  constructor (readonly chatId: number) {
+    super(`chat ${chatId} is being handled by another process`)
+  }
+}
 
 function isDuplicateKey (err: unknown): boolean {
   const code = (err as { code?: unknown }).code
   return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505'
 }
 
+/** PostgreSQL's deadlock_detected: two batches each waited for an id the other had claimed. */
+function isDeadlock (err: unknown): boolean {
+  return (err as { code?: unknown }).code === '40P01'
+}
+
 export class UpdateLedger {
   private sincePrune = 0
-  /** The open transaction of a batch (see batch()); each update is then a savepoint in it. */
-  private current: Knex.Transaction | undefined
-  /** The replies of the batch's updates so far, written to the outbox together before its commit. */
-  private replies: OutboxInsert[] | undefined
+  /** The polled batch in hand (see batch()): each handleOnce not given a batch of its own joins it. */
+  private current: LedgerBatch | undefined
   private readonly postgres: boolean
   /** No other process handles updates or drains the outbox of this database (see LedgerOptions). */
   private readonly alone: boolean
@@ -77,14 +96,17 @@ export class UpdateLedger {
    * `chat`, the chat's lock is then taken (PostgreSQL: held until the transaction ends, so two
    * processes never apply one chat's updates side by side; SQLite has one writer already) and
    * `chat.read` run under it, in the claim's round trip on PostgreSQL; `apply` gets its rows.
+   * `inBatch`: a savepoint of that batch (a webhook group, see group()); without it, of the polled
+   * batch in hand, else a transaction of its own.
    */
-  async handleOnce (updateId: number, apply: (trx: Knex.Transaction, chatRows: readonly unknown[]) => Promise<Outgoing[]>, chat?: ChatClaim): Promise<boolean> {
+  async handleOnce (updateId: number, apply: (trx: Knex.Transaction, chatRows: readonly unknown[]) => Promise<Outgoing[]>, chat?: ChatClaim, inBatch?: LedgerBatch): Promise<boolean> {
     const at = this.now()
+    const batch = inBatch ?? this.current
     try {
-      await this.inTransaction(updateId, at, chat, async (trx, chatRows) => {
+      await this.inTransaction(updateId, at, chat, batch, async (trx, chatRows) => {
         const outgoing = await apply(trx, chatRows)
         const rows = outgoing.map((o) => ({ update_id: updateId, method: o.method, params: JSON.stringify(o.params), created_at: at, file: o.file === undefined ? null : Buffer.from(o.file) }))
-        if (this.replies !== undefined) this.replies.push(...rows)
+        if (batch !== undefined) batch.replies.push(...rows)
         else if (rows.length > 0) await trx('outbox').insert(rows)
         if (++this.sincePrune >= PRUNE_EVERY) {
           this.sincePrune = 0
@@ -125,8 +147,8 @@ export class UpdateLedger {
    * rather than a nested Knex transaction: Knex builds a whole transactor object for each (its
    * makeKnex and property definitions were ~6 % of the bot's CPU under load, once per update).
    */
-  private async inTransaction (updateId: number, at: number, chat: ChatClaim | undefined, body: (trx: Knex.Transaction, chatRows: readonly unknown[]) => Promise<void>): Promise<void> {
-    const trx = this.current
+  private async inTransaction (updateId: number, at: number, chat: ChatClaim | undefined, batch: LedgerBatch | undefined, body: (trx: Knex.Transaction, chatRows: readonly unknown[]) => Promise<void>): Promise<void> {
+    const trx = batch?.trx
     if (trx === undefined) {
       await this.db.transaction(async (trx) => { await body(trx, await this.claim(trx, updateId, at, chat, false)()) })
       return
@@ -140,13 +162,13 @@ export class UpdateLedger {
       if (!this.postgres) await trx.raw('release savepoint handle_once')
       throw err
     }
-    const replied = this.replies?.length ?? 0
+    const replied = batch?.replies.length ?? 0
     try {
       await body(trx, chatRows)
     } catch (err) {
       // Undoes this update alone (its claim, changes and replies); on PostgreSQL it also ends the
       // aborted state the error left.
-      this.replies?.splice(replied)
+      batch?.replies.splice(replied)
       await trx.raw('rollback to savepoint handle_once')
       if (!this.postgres) await trx.raw('release savepoint handle_once')
       throw err
@@ -177,15 +199,25 @@ export class UpdateLedger {
     if (![updateId, at, chat?.id ?? 0, ...bound].every((v) => Number.isSafeInteger(v))) {
       throw new Error(`update ${updateId}: a claim inlines integers only (time ${at}, chat ${chat?.id}, read ${JSON.stringify(bound)})`)
     }
+    // In a batch (savepoint) the chat's lock is tried, never waited for (see ChatBusy).
+    const lock = chat !== undefined && this.locksChats()
+      ? savepoint ? `select pg_try_advisory_xact_lock(${CHAT_LOCK_SPACE}, hashtext('${chat.id}')) as chat_free` : `select pg_advisory_xact_lock(${CHAT_LOCK_SPACE}, hashtext('${chat.id}'))`
+      : undefined
     const statements = [
       ...(savepoint ? ['savepoint handle_once'] : []),
       `insert into handled_updates (update_id, handled_at) values (${updateId}, ${at})`,
-      ...(chat !== undefined && this.locksChats() ? [`select pg_advisory_xact_lock(${CHAT_LOCK_SPACE}, hashtext('${chat.id}'))`] : []),
+      ...(lock === undefined ? [] : [lock]),
       ...(read === undefined ? [] : [read.toString()]),
     ]
+    const lockAt = lock === undefined ? -1 : statements.indexOf(lock)
     return async () => {
-      const result = await trx.raw(statements.join('; ')).catch(duplicateIsHandled) as PgResult | PgResult[]
-      return read === undefined ? [] : (Array.isArray(result) ? result[result.length - 1] : result)?.rows ?? []
+      const result = await trx.raw(statements.join('; ')).catch((err: unknown) => {
+        if (savepoint && chat !== undefined && isDeadlock(err)) throw new ChatBusy(chat.id)
+        return duplicateIsHandled(err)
+      }) as PgResult | PgResult[]
+      const results = Array.isArray(result) ? result : [result]
+      if (savepoint && chat !== undefined && lockAt >= 0 && (results[lockAt]?.rows?.[0] as { chat_free?: boolean } | undefined)?.chat_free !== true) throw new ChatBusy(chat.id)
+      return read === undefined ? [] : results[results.length - 1]?.rows ?? []
     }
   }
 
@@ -199,19 +231,28 @@ export class UpdateLedger {
    */
   async batch<T> (work: () => Promise<T>): Promise<T> {
     if (this.current !== undefined) return await work()
-    return await this.db.transaction(async (trx) => {
-      this.current = trx
-      this.replies = []
+    return await this.group(async (batch) => {
+      this.current = batch
       try {
-        const result = await work()
-        // The batch's replies in one statement, in the order they were made, before its commit.
-        const rows = this.replies
-        for (let i = 0; i < rows.length; i += OUTBOX_ROWS_PER_INSERT) await trx('outbox').insert(rows.slice(i, i + OUTBOX_ROWS_PER_INSERT))
-        return result
+        return await work()
       } finally {
         this.current = undefined
-        this.replies = undefined
       }
+    })
+  }
+
+  /**
+   * batch() with the batch named, not in hand: only the handleOnce calls given it join it, so
+   * updates applied alone meanwhile (webhook mode) keep transactions of their own.
+   */
+  async group<T> (work: (batch: LedgerBatch) => Promise<T>): Promise<T> {
+    return await this.db.transaction(async (trx) => {
+      const batch: LedgerBatch = { trx, replies: [] }
+      const result = await work(batch)
+      // The batch's replies in one statement, in the order they were made, before its commit.
+      const rows = batch.replies
+      for (let i = 0; i < rows.length; i += OUTBOX_ROWS_PER_INSERT) await trx('outbox').insert(rows.slice(i, i + OUTBOX_ROWS_PER_INSERT))
+      return result
     })
   }
 

@@ -12,9 +12,9 @@ import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
 import type { OpenGate } from '../open/rate-limit.js'
 import { escapeHtml } from '../tasks/render.js'
-import type { AttachmentLoader } from '../transfer/attachment.js'
+import type { Attachment, AttachmentLoader } from '../transfer/attachment.js'
 import type { TurnFactory } from '../turn.js'
-import type { Outgoing, UpdateLedger } from './ledger.js'
+import { ChatBusy, type LedgerBatch, type Outgoing, type UpdateLedger } from './ledger.js'
 
 export const SORRY = 'Sorry, something went wrong on my side and that was not saved. Please try again in a moment.'
 
@@ -47,20 +47,34 @@ function failureReplies (update: T.Update, chatId: number, text: string): Outgoi
   return out
 }
 
-export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promise<void> {
+/** The pipeline for one update; `prefetch` fetches ahead, outside any transaction, the file an /import names. */
+export type Pipeline = ((update: T.Update, batch?: LedgerBatch) => Promise<void>) & { prefetch: (update: T.Update) => Promise<void> }
+
+export function createPipeline (deps: PipelineDeps): Pipeline {
   const allowed = new Set(deps.allowedUserIds)
   const { ledger, logger, metrics } = deps
   // ---- open mode (issue 15) ----
   const admitted = (userId: number): boolean => deps.open?.openToAll === true || allowed.has(userId)
   // ---- end open mode ----
+  // Webhook group commit: a download is made before the update joins a group's transaction, so
+  // no group (and none of its other chats) waits for it.
+  const fetched = new WeakMap<T.Update, Promise<Attachment | undefined>>()
+  const prefetch = async (update: T.Update): Promise<void> => {
+    const userId = senderOf(update)
+    if (deps.attachments === undefined || userId === undefined || !admitted(userId)) return
+    const attachment = deps.attachments(update)
+    fetched.set(update, attachment)
+    await attachment.catch(() => {})
+  }
 
-  return async (update) => {
+  // `batch`: a webhook group's (UpdateLedger.group); else the polled batch in hand, or none.
+  return Object.assign(async (update: T.Update, batch?: LedgerBatch) => {
     const started = performance.now()
     const updateId = update.update_id
     const userId = senderOf(update)
     const chatId = chatOf(update)
     if (userId === undefined || chatId === undefined || !admitted(userId)) {
-      if (!await ledger.handleOnce(updateId, async () => [])) return
+      if (!await ledger.handleOnce(updateId, async () => [], undefined, batch)) return
       if (userId !== undefined && !admitted(userId)) {
         metrics.refused++
         logger.info({ updateId, userId }, 'refused: user not on the allow-list')
@@ -68,7 +82,7 @@ export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promi
       }
       return
     }
-    const attachment = await deps.attachments?.(update)
+    const attachment = await (fetched.get(update) ?? deps.attachments?.(update))
     // The chat's lock (several instances: its updates one at a time across processes) and its
     // settings come with the claim of the update id, in one round trip on PostgreSQL.
     const chat = { id: chatId, read: (trx: Knex.Transaction) => settingsQuery(trx, chatId) }
@@ -86,9 +100,11 @@ export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promi
       return turn.outgoing
     }
     try {
-      const applied = await ledger.handleOnce(updateId, apply, chat)
+      const applied = await ledger.handleOnce(updateId, apply, chat, batch)
       if (!applied) metrics.duplicates++
     } catch (err) {
+      // Its chat is another process's for now: applied again once the batch has committed (webhook group commit).
+      if (err instanceof ChatBusy) throw err
       // The transaction rolled back: nothing of this update is stored. Record it as handled with
       // an explanation, so a bad command is answered once instead of failing forever.
       if (!(err instanceof UserInputError)) {
@@ -96,9 +112,9 @@ export function createPipeline (deps: PipelineDeps): (update: T.Update) => Promi
         logger.error({ updateId, err }, 'update failed')
       }
       const text = err instanceof UserInputError ? err.message : SORRY
-      await ledger.handleOnce(updateId, async () => failureReplies(update, chatId, text))
+      await ledger.handleOnce(updateId, async () => failureReplies(update, chatId, text), undefined, batch)
     }
     metrics.recordUpdate(performance.now() - started)
     logger.debug({ updateId, ms: Math.round((performance.now() - started) * 100) / 100 }, 'update handled')
-  }
+  }, { prefetch })
 }
