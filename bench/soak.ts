@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util'
 import { build as esbuild } from 'esbuild'
 import { staleReason } from '../bot/build-freshness.mjs'
 import { PROJECT_ROOT } from '../bot/config.js'
-import { build } from '../scripts/build.mjs'
+import { build, BUNDLE_OPTIONS } from '../scripts/build.mjs'
 import { RUNTIME_NODE_FLAGS } from '../scripts/runtime-flags.mjs'
 import { benchDir, benchEnv } from './lib/bot-session.js'
 import { startRemoteEmulator } from './lib/remote-emulator.js'
@@ -33,12 +33,12 @@ type Reply = { now?: number, rssMb?: number, heapMb?: number, heapTotalMb?: numb
 // The emulator in its own process: it keeps every call, and its memory and CPU are not the bot's.
 const emu = await startRemoteEmulator()
 const dir = benchDir('soak')
-// The bot compiled as production compiles it (scripts/build.mjs: one bundle, packages external, the
+// The bot compiled as production compiles it (scripts/build.mjs: one bundle, packages in it, the
 // migrations from dist/), with this driver as its entry. The bundle sits one folder below the root,
 // as dist/main.js does, so the bot finds the project root the same way.
 if (staleReason(PROJECT_ROOT) !== null) await build(PROJECT_ROOT)
 const bundle = path.join(PROJECT_ROOT, '.soak', 'soak-bot.js')
-await esbuild({ entryPoints: [path.join(import.meta.dirname, 'lib', 'soak-bot.ts')], bundle: true, packages: 'external', platform: 'node', format: 'esm', target: 'node20', outfile: bundle, logLevel: 'warning' })
+await esbuild({ entryPoints: [path.join(import.meta.dirname, 'lib', 'soak-bot.ts')], ...BUNDLE_OPTIONS, external: [...BUNDLE_OPTIONS.external], platform: 'node', format: 'esm', target: 'node20', outfile: bundle, logLevel: 'warning' })
 const child = fork(bundle, [], {
   execArgv: [...FLAGS, '--expose-gc'],
   env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...benchEnv(emu, path.join(dir, 'db', 'todo.sqlite'), users), DEFAULT_TIMEZONE: 'UTC', SOAK_START_AT: String(Date.parse('2026-12-01T00:00:00Z')) },

@@ -33,6 +33,8 @@ const MIGRATIONS = path.join('storage', 'migrations')
 export const KEPT_OUT = ['better-sqlite3', 'pg', 'pg-native', 'pg-query-stream', 'prom-client', 'sqlite3', 'mysql', 'mysql2', 'mariadb', 'mariadb/callback', 'oracledb', 'tedious']
 /** The bundle is ESM; the CommonJS packages in it, and the ones kept out, are loaded through require. */
 const REQUIRE_IN_ESM = "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);"
+/** How production bundles (also used by the soak, which bundles its own driver the same way). */
+export const BUNDLE_OPTIONS = /** @type {const} */ ({ bundle: true, external: KEPT_OUT, banner: { js: REQUIRE_IN_ESM } })
 
 /**
  * Builds `root` into root/dist. Throws an Error whose message names each compiler error by
@@ -49,7 +51,7 @@ export async function build (root) {
   const common = /** @type {const} */ ({ platform: 'node', format: 'esm', target: 'node20', sourcemap: true, sourcesContent: false, logLevel: 'silent', absWorkingDir: root })
   const migrations = fs.readdirSync(path.join(root, MIGRATIONS)).filter((f) => /^\d{14}_.+\.ts$/.test(f)).map((f) => path.join(MIGRATIONS, f))
   try {
-    const bundle = await esbuild({ ...common, entryPoints: ['bot/main.ts'], bundle: true, external: KEPT_OUT, banner: { js: REQUIRE_IN_ESM }, outfile: path.join(tmp, 'main.js'), metafile: true })
+    const bundle = await esbuild({ ...common, entryPoints: ['bot/main.ts'], ...BUNDLE_OPTIONS, outfile: path.join(tmp, 'main.js'), metafile: true })
     await esbuild({ ...common, entryPoints: migrations, bundle: false, outdir: path.join(tmp, MIGRATIONS) })
     // The packages in the bundle are the ones package-lock.json pins: a changed lockfile makes the build stale.
     const lockfile = fs.existsSync(path.join(root, 'package-lock.json')) ? ['package-lock.json'] : []
