@@ -2,11 +2,11 @@
 // by two processes at the same moment — with its replies; handled ids past Telegram's 24 h are
 // pruned, the newest kept for polling to resume after.
 import type { Knex } from 'knex'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { settingsFrom, settingsQuery, type ChatSettings } from '../bot/chats/settings.js'
 import { TaskRepository } from '../bot/tasks/repository.js'
 import { CHAT_LOCK_SPACE, ChatBusy, DRAIN_LOCK_SPACE, HANDLED_KEEP_MS, UpdateLedger, type ChatClaim } from '../bot/updates/ledger.js'
-import { forEachEngine } from './support/engines.js'
+import { forEachEngine, type EngineCase } from './support/engines.js'
 
 const add = (text: string) => async (trx: Parameters<Parameters<UpdateLedger['handleOnce']>[1]>[0]) => {
   await new TaskRepository(trx, Date.now).add(7, [text])
@@ -250,14 +250,20 @@ forEachEngine(t, 'ledger: a chat read with a text value is refused before anythi
 
 // A chat's lock and the drain lock keep several processes apart; a process that is alone (polling:
 // the instance lock keeps the others off) takes neither.
-forEachEngine(t, 'ledger: a chat whose lock another process holds waits for it, unless this process is alone; so does the drain', async (t, e) => {
+/** A migrated database, and a connection of another process's that has run `locks` (session advisory locks). */
+async function heldByAnother (t: Test, e: EngineCase, locks: string): Promise<{ db: Knex, holder: { query: (sql: string) => Promise<unknown> } }> {
   const db = e.open()
   const other = e.open()
   t.teardown(async () => { await db.destroy(); await other.destroy() })
   await db.migrate.latest()
   const holder = await other.client.acquireConnection() as { query: (sql: string) => Promise<unknown> }
   t.teardown(() => other.client.releaseConnection(holder))
-  await holder.query(`select pg_advisory_lock(${CHAT_LOCK_SPACE}, hashtext('7')), pg_advisory_lock(${DRAIN_LOCK_SPACE}, 0)`)
+  await holder.query(locks)
+  return { db, holder }
+}
+
+forEachEngine(t, 'ledger: a chat whose lock another process holds waits for it, unless this process is alone; so does the drain', async (t, e) => {
+  const { db, holder } = await heldByAnother(t, e, `select pg_advisory_lock(${CHAT_LOCK_SPACE}, hashtext('7')), pg_advisory_lock(${DRAIN_LOCK_SPACE}, 0)`)
   const chat = { id: 7, read: (trx: Knex.Transaction) => settingsQuery(trx, 7) }
 
   t.equal(await new UpdateLedger(db, Date.now, { alone: true }).handleOnce(80, add('alone'), chat), true, 'alone: applied at once')
@@ -279,13 +285,7 @@ forEachEngine(t, 'ledger: a chat whose lock another process holds waits for it, 
 // Webhook group commit (bot/webhook/group-commit.ts): a group holds its chats' locks until it
 // commits, so in a group a chat another process holds is tried, never waited for.
 forEachEngine(t, 'ledger: in a group, a chat another process holds is left out whole (ChatBusy); the others commit; alone it waits and applies', async (t, e) => {
-  const db = e.open()
-  const other = e.open()
-  t.teardown(async () => { await db.destroy(); await other.destroy() })
-  await db.migrate.latest()
-  const holder = await other.client.acquireConnection() as { query: (sql: string) => Promise<unknown> }
-  t.teardown(() => other.client.releaseConnection(holder))
-  await holder.query(`select pg_advisory_lock(${CHAT_LOCK_SPACE}, hashtext('7'))`)
+  const { db, holder } = await heldByAnother(t, e, `select pg_advisory_lock(${CHAT_LOCK_SPACE}, hashtext('7'))`)
   const chat = (id: number): ChatClaim => ({ id, read: (trx: Knex.Transaction) => settingsQuery(trx, id) })
   const ledger = new UpdateLedger(db)
   const started = Date.now()
