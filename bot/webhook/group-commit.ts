@@ -1,7 +1,7 @@
 // Webhook mode's group commit. Telegram keeps up to max_connections requests open; applied each in
 // its own transaction, every update paid a commit (an fsync on PostgreSQL) before its 200. Here the
 // updates that arrive while one transaction runs are applied together in the next, each in a
-// savepoint (UpdateLedger.batch, as a polled batch is), and every request is answered once that
+// savepoint (UpdateLedger.group, as a polled batch is), and every request is answered once that
 // transaction has committed. An update alone is applied at once: nothing waits for company.
 // A chat has at most one update in hand (the webhook server queues a chat's updates behind each
 // other), so a group never holds two of one chat. See docs/decisions.md, "Webhook group commit".
@@ -27,7 +27,7 @@ export type GroupCommitOptions = {
 
 export class GroupCommit {
   private readonly waiting: Waiting[] = []
-  private running: Promise<void> | undefined
+  private running = false
 
   constructor (private readonly o: GroupCommitOptions) {}
 
@@ -36,44 +36,48 @@ export class GroupCommit {
     await this.o.prefetch?.(update)
     await new Promise<void>((resolve, reject) => {
       this.waiting.push({ update, resolve, reject })
-      this.running ??= this.run().finally(() => { this.running = undefined })
+      if (!this.running) void this.run()
     })
   }
 
-  /** Resolves when no group is in hand. */
-  async idle (): Promise<void> {
-    while (this.running !== undefined) await this.running
+  private async run (): Promise<void> {
+    this.running = true
+    // `running` is cleared in the same turn as the last look at `waiting` (the loop and the finally
+    // are one function): an update queued after that look starts a new run, never waits unseen.
+    try {
+      while (this.waiting.length > 0) await this.nextGroup()
+    } finally {
+      this.running = false
+    }
   }
 
-  private async run (): Promise<void> {
-    while (this.waiting.length > 0) {
-      const group = this.waiting.splice(0, this.o.maxGroup ?? MAX_GROUP)
-      const busy: Waiting[] = []
-      const applied: Waiting[] = []
-      try {
-        await this.o.batch(async (batch) => {
-          for (const item of group) {
-            try {
-              await this.o.apply(item.update, batch)
-              applied.push(item)
-            } catch (err) {
-              // Rolled back to its savepoint: nothing of it is in the group.
-              if (err instanceof ChatBusy) busy.push(item)
-              else item.reject(err)
-            }
+  private async nextGroup (): Promise<void> {
+    const group = this.waiting.splice(0, this.o.maxGroup ?? MAX_GROUP)
+    const busy: Waiting[] = []
+    const applied: Waiting[] = []
+    try {
+      await this.o.batch(async (batch) => {
+        for (const item of group) {
+          try {
+            await this.o.apply(item.update, batch)
+            applied.push(item)
+          } catch (err) {
+            // Rolled back to its savepoint: nothing of it is in the group.
+            if (err instanceof ChatBusy) busy.push(item)
+            else item.reject(err)
           }
-        })
-      } catch (err) {
-        // The transaction itself failed (the database is failing): none of it is kept; Telegram retries.
-        for (const item of [...applied, ...busy]) item.reject(err)
-        continue
-      }
-      this.o.logger?.debug({ updates: group.length, busy: busy.length }, 'webhook group committed')
-      for (const item of applied) item.resolve()
-      // Another process held their chats: each again in a transaction of its own, which waits for
-      // the chat's lock while holding nothing else (so no two processes wait for each other), beside
-      // the next groups.
-      for (const item of busy) void this.o.apply(item.update).then(item.resolve, item.reject)
+        }
+      })
+    } catch (err) {
+      // The transaction itself failed (the database is failing): none of it is kept; Telegram retries.
+      for (const item of [...applied, ...busy]) item.reject(err)
+      return
     }
+    this.o.logger?.debug({ updates: group.length, busy: busy.length }, 'webhook group committed')
+    for (const item of applied) item.resolve()
+    // Another process held their chats: each again in a transaction of its own, which waits for
+    // the chat's lock while holding nothing else (so no two processes wait for each other), beside
+    // the next groups.
+    for (const item of busy) void this.o.apply(item.update).then(item.resolve, item.reject)
   }
 }
