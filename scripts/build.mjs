@@ -53,9 +53,11 @@ export async function build (root) {
   try {
     const bundle = await esbuild({ ...common, entryPoints: ['bot/main.ts'], ...BUNDLE_OPTIONS, outfile: path.join(tmp, 'main.js'), metafile: true })
     await esbuild({ ...common, entryPoints: migrations, bundle: false, outdir: path.join(tmp, MIGRATIONS) })
-    // The packages in the bundle are the ones package-lock.json pins: a changed lockfile makes the build stale.
+    // The packages in the bundle are the ones package-lock.json pins: a changed lockfile makes the build
+    // stale, and their files are not listed (a node_modules reached through a symlink is named by its
+    // real path, outside the root, and npm ci rewrites them all).
     const lockfile = fs.existsSync(path.join(root, 'package-lock.json')) ? ['package-lock.json'] : []
-    const inputs = [...Object.keys(bundle.metafile.inputs).filter((f) => !f.startsWith('node_modules/')), ...migrations, ...lockfile].sort()
+    const inputs = [...Object.keys(bundle.metafile.inputs).filter((f) => !f.split('/').includes('node_modules')), ...migrations, ...lockfile].sort()
     fs.writeFileSync(path.join(tmp, 'build.json'), JSON.stringify({ builtAt: new Date().toISOString(), inputs }, null, 2) + '\n')
     // Swapped in whole: a half-written dist/ is never run.
     fs.rmSync(out, { recursive: true, force: true })
