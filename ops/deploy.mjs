@@ -117,7 +117,7 @@ const incoming = (/** @type {DeployContext} */ c) => !c.upToDate
  * @param {DeployContext} c
  */
 async function handBack (c) {
-  const unchanged = await stillServing({ databaseFile: c.paths.databaseFile, version: c.from, tookOver: c.tookOver !== null, previousDir: c.previousDir })
+  const unchanged = await stillServing({ databaseFile: c.paths.databaseFile, version: c.from, tookOver: c.tookOver !== null, planId: c.plan?.id ?? null, previousDir: c.previousDir })
   if (unchanged !== null) return unchanged
   const applied = c.tookOver?.result?.ok === true && c.migrations.length > 0
   const plan = applied

@@ -121,7 +121,7 @@ function findBackup (paths, arg) {
  * @param {RollbackContext} c
  */
 async function handBack (c) {
-  const unchanged = await stillServing({ databaseFile: c.paths.databaseFile, version: c.current, tookOver: c.tookOver !== null, previousDir: c.previousDir })
+  const unchanged = await stillServing({ databaseFile: c.paths.databaseFile, version: c.current, tookOver: c.tookOver !== null, planId: c.plan?.id ?? null, previousDir: c.previousDir })
   if (unchanged !== null) return unchanged
   const result = c.tookOver?.result
   /** @type {import('./lib/handover.mjs').HandoverPlan | null} */

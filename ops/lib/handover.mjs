@@ -268,11 +268,15 @@ async function settlePm2 (env) {
  * incoming process is stopped, so PM2's restart runs releases/current — the release that serves
  * — which stands by and takes over like any reload. Otherwise (nothing serves, or the new version
  * does) the caller hands back at once.
- * @param {{ databaseFile: string, version: string, tookOver: boolean, previousDir: string }} o
+ * `planId`: the hand-over's plan; a take-over that happened and failed left its result there, and
+ * then the one that ran has stopped or is stopping, whatever its serving record still says (a fast
+ * incoming process can fail before the old one has exited).
+ * @param {{ databaseFile: string, version: string, tookOver: boolean, planId: string | null, previousDir: string }} o
  * @returns {Promise<string | null>} the step's detail when nothing is to be done
  */
 export async function stillServing (o) {
-  if (o.tookOver || servingRecord(o.databaseFile)?.version !== o.version) return null
+  const tookOver = o.tookOver || (o.planId !== null && planResult(o.databaseFile, o.planId) !== null)
+  if (tookOver || servingRecord(o.databaseFile)?.version !== o.version) return null
   clearPlan(o.databaseFile)
   pointCurrent(o.previousDir)
   const stalled = await stopStalledIncoming(process.env, o.databaseFile)
