@@ -56,14 +56,15 @@ await s.ask('call mum')
 const hello = s.emu.waitForMessage(FRIEND)
 s.emu.sendText(FRIEND, FRIEND, 'buy bread')
 await hello
-// Enough rows (about 2 MB) for the file-size limit below to bite at the backup and nowhere before.
+// Enough rows (about 8 MB) for the file-size limit below to bite at the backup and nowhere before
+// (the build writes a 2.4 MB bundle).
 {
   const db = new Database(s.dbFile, { timeout: 10_000 })
   db.transaction(() => {
     const next = Number(db.prepare('select next_number from chats where id = ?').pluck().get(OWNER))
     const insert = db.prepare('insert into tasks (chat_id, number, text, created_at, updated_at) values (?, ?, ?, ?, ?)')
-    for (let i = 0; i < 4000; i++) insert.run(OWNER, next + i, `bulk task ${i}: buy milk and bread at the corner shop, then water the plants `.repeat(5), Date.now(), Date.now())
-    db.prepare('update chats set next_number = ? where id = ?').run(next + 4000, OWNER)
+    for (let i = 0; i < 16000; i++) insert.run(OWNER, next + i, `bulk task ${i}: buy milk and bread at the corner shop, then water the plants `.repeat(5), Date.now(), Date.now())
+    db.prepare('update chats set next_number = ? where id = ?').run(next + 16000, OWNER)
   })()
   db.close()
 }
@@ -155,11 +156,11 @@ t.test('deploy: npm ci of the incoming dependencies fails → refused before the
 })
 
 t.test('deploy: the disk fills up at backup time → refused before the stop, nothing changed', async (t) => {
-  t.ok(fs.statSync(s.dbFile).size > 1_000_000, 'the database is bigger than the limit')
+  t.ok(fs.statSync(s.dbFile).size > 4_000 * 1024, 'the database is bigger than the limit')
   const before = await snapshot()
   const backups = fs.readdirSync(path.join(s.live, 'storage', 'backups'))
-  // A file-size limit (RLIMIT_FSIZE, 600 KB) on the deploy: its writes fail with EFBIG as on a full disk.
-  const run = await s.run('deploy', FAST, { shellPrefix: 'ulimit -f 600' })
+  // A file-size limit (RLIMIT_FSIZE, 4,000 KB) on the deploy: its writes fail with EFBIG as on a full disk.
+  const run = await s.run('deploy', FAST, { shellPrefix: 'ulimit -f 4000' })
   t.match(run.stderr, /✗ backup: the backup could not be written \(SQLITE_IOERR[A-Z_]*: disk I\/O error\): the disk may be full or a file-size limit reached/)
   t.notMatch(run.stdout, /✓ stop/)
   await assertUnharmed(t, run, before, /nothing changed: the backup could not be written/, false)
