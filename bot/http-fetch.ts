@@ -8,9 +8,10 @@
 import http from 'node:http'
 import https from 'node:https'
 
-const AGENTS = {
-  'http:': new http.Agent({ keepAlive: true }),
-  'https:': new https.Agent({ keepAlive: true }),
+/** Per protocol: the module that makes the request and its kept-alive connections. */
+const CLIENTS = {
+  'http:': { request: http.request, agent: new http.Agent({ keepAlive: true }) },
+  'https:': { request: https.request, agent: new https.Agent({ keepAlive: true }) },
 } as const
 
 /** The part of a Response the library and the error counter read. */
@@ -34,15 +35,15 @@ export const httpFetch = (async (input: Parameters<typeof fetch>[0], init?: Init
   const headers = plainHeaders(init?.headers)
   const text = typeof body === 'string' ? body : body instanceof URLSearchParams ? body.toString() : body === undefined || body === null ? '' : undefined
   const url = typeof input === 'string' ? new URL(input) : input instanceof URL ? input : undefined
-  const agent = url === undefined ? undefined : AGENTS[url.protocol as keyof typeof AGENTS]
-  if (text === undefined || headers === undefined || url === undefined || agent === undefined) return await globalThis.fetch(input, init)
+  const client = url === undefined ? undefined : CLIENTS[url.protocol as keyof typeof CLIENTS]
+  if (text === undefined || headers === undefined || url === undefined || client === undefined) return await globalThis.fetch(input, init)
   const signal = init?.signal ?? undefined
   if (signal?.aborted === true) throw signal.reason
   const payload = Buffer.from(text)
   return await new Promise<LeanResponse>((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? https : http).request(url, {
+    const request = client.request(url, {
       method: init?.method ?? 'GET',
-      agent,
+      agent: client.agent,
       headers: { ...headers, 'content-length': String(payload.length) },
     }, (res) => {
       const chunks: Buffer[] = []

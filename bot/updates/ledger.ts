@@ -209,14 +209,16 @@ export class UpdateLedger {
       ...(lock === undefined ? [] : [lock]),
       ...(read === undefined ? [] : [read.toString()]),
     ]
+    // The chat whose lock is tried (in a batch), and where its answer is among the results.
+    const tried = savepoint && lock !== undefined ? chat : undefined
     const lockAt = lock === undefined ? -1 : statements.indexOf(lock)
     return async () => {
       const result = await trx.raw(statements.join('; ')).catch((err: unknown) => {
-        if (savepoint && chat !== undefined && isDeadlock(err)) throw new ChatBusy(chat.id)
+        if (tried !== undefined && isDeadlock(err)) throw new ChatBusy(tried.id)
         return duplicateIsHandled(err)
       }) as PgResult | PgResult[]
       const results = Array.isArray(result) ? result : [result]
-      if (savepoint && chat !== undefined && lockAt >= 0 && (results[lockAt]?.rows?.[0] as { chat_free?: boolean } | undefined)?.chat_free !== true) throw new ChatBusy(chat.id)
+      if (tried !== undefined && (results[lockAt]?.rows?.[0] as { chat_free?: boolean } | undefined)?.chat_free !== true) throw new ChatBusy(tried.id)
       return read === undefined ? [] : results[results.length - 1]?.rows ?? []
     }
   }
