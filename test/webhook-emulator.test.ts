@@ -90,3 +90,21 @@ t.test('webhook emulator: one chat in order, chats side by side, never more than
   const info = await api(emu, 'getWebhookInfo')
   t.match(info.result, { pending_update_count: 0, last_error_message: 'Wrong response from the webhook: 500 Internal Server Error' })
 })
+
+t.test('webhook emulator: a POST not answered within the timeout fails as "Read timeout expired" and is tried again', async (t) => {
+  const emu = await BotApiEmulator.start({ webhookRetry: { firstMs: 20, maxMs: 100, timeoutMs: 150 } })
+  t.teardown(() => emu.stop())
+  // The first request is answered only after 1 s, long past the timeout; the retry at once.
+  let requests = 0
+  const server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => { if (++requests === 1) setTimeout(() => res.writeHead(200).end(), 1000).unref(); else res.writeHead(200).end() })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  t.same(await api(emu, 'setWebhook', { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook` }), { ok: true, result: true })
+  const { update_id: id } = emu.sendText(21, 21, 'slow')
+  await waitUntil(() => emu.pendingUpdates().length === 0, { what: 'the update delivered on its retry' })
+  t.match(emu.webhookAttempts(), [{ updateId: id, error: 'Read timeout expired' }, { updateId: id, status: 200 }])
+  t.match((await api(emu, 'getWebhookInfo')).result, { pending_update_count: 0, last_error_message: 'Read timeout expired' })
+})
