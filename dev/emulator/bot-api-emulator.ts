@@ -13,7 +13,7 @@ import { TelegramError, type Envelope } from './telegram-errors.js'
 import type { ApiCall, BotMessage, CallbackAnswer, EmulatorChat, EmulatorOptions, EmulatorUser, Fault, Update } from './types.js'
 import { UpdatesQueue } from './updates-queue.js'
 import { callbackQuery, documentMessage, noteRawUpdate, textMessage, toWireChat, toWireUser } from './user-actions.js'
-import { WebhookDelivery, type WebhookAttempt, type WebhookSettings } from './webhook-delivery.js'
+import { WebhookDelivery, type WebhookAttempt, type WebhookRetry, type WebhookSettings } from './webhook-delivery.js'
 
 export type * from './types.js'
 export type { WebhookAttempt, WebhookSettings } from './webhook-delivery.js'
@@ -48,7 +48,7 @@ export class BotApiEmulator {
     return new BotApiEmulator(server, port, options.token ?? DEFAULT_TOKEN, options.botUsername ?? DEFAULT_BOT_USERNAME, options.webhookRetry)
   }
 
-  private constructor (private readonly server: Server, readonly port: number, readonly token: string, botUsername: string, webhookRetry = { firstMs: 100, maxMs: 2000 }) {
+  private constructor (private readonly server: Server, readonly port: number, readonly token: string, botUsername: string, webhookRetry: WebhookRetry = { firstMs: 100, maxMs: 2000 }) {
     this.apiRoot = `http://127.0.0.1:${port}`
     this.webhook = new WebhookDelivery(this.queue, webhookRetry)
     this.queue.onPush = () => this.webhook.wake()

@@ -12,8 +12,8 @@ export type EmulatorOptions = {
   token?: string
   /** Default 'mister_todo_bot'. */
   botUsername?: string
-  /** Webhook mode: the pause before retrying a failed delivery, doubling up to maxMs. Default 100 ms … 2 s (Telegram's own pauses are longer). */
-  webhookRetry?: { firstMs: number, maxMs: number }
+  /** Webhook mode: the pause before retrying a failed delivery, doubling up to maxMs. Default 100 ms … 2 s (Telegram's own pauses are longer); how long a POST may take (default 30 s). */
+  webhookRetry?: { firstMs: number, maxMs: number, timeoutMs?: number }
 }
 
 export type InlineKeyboardButtonLike = { text: string, callback_data?: string, url?: string, [key: string]: unknown }
