@@ -37,6 +37,13 @@ t.test('instances: the leader killed with -9 → another sends the reminders sti
   const other = c.instances[1 - leaderIndex]
   if (leader === undefined || other === undefined) throw new Error(`one leader expected: ${JSON.stringify(health.map((h) => h.instance))}`)
   await waitUntil(() => seenAt.has(1), { what: 'the first reminder, from the leader', timeoutMs: 10_000 })
+  // Killed between two reminders, once the first is recorded: one killed between its send and its
+  // record is 'unknown', never sent again (at most once, reminders-crash.test.ts), and the 25 ms
+  // watch above sees a message before the leader has recorded it.
+  await waitUntil(async () => {
+    const statuses = (await c.db('reminders').select('status') as Array<{ status: string }>).map((r) => r.status)
+    return statuses.includes('sent') && !statuses.includes('sending')
+  }, { what: 'the first reminder recorded as sent', timeoutMs: 5000 })
   leader.child.kill('SIGKILL')
   const killedAt = Date.now()
   await exited(leader.child)

@@ -50,7 +50,9 @@ forEachEngine(t, 'webhook process: kill -9 mid-request, and Telegram\'s retry ap
   await waitUntil(() => emu.webhookAttempts().some((a) => a.updateId === update.update_id && a.error !== undefined), { what: 'the cut request seen by Telegram' })
   t.same(await tasksOf(e, dir), ['1 before the crash'], 'nothing of the cut request was stored')
   emu.setMethodDelay('getFile', 0)
-  waiting = emu.waitForMessage(OWNER)
+  // Counted from the spawn: the new process's start (seconds on a loaded machine), Telegram's next
+  // retry (at most 1 s apart here), the download, the commit and the reply.
+  waiting = emu.waitForMessage(OWNER, undefined, 20_000)
   bot = spawnBot(env)
   await waitForLog(bot, /"msg":"ready"/)
   const reply = await waiting

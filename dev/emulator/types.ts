@@ -1,5 +1,6 @@
 // The shapes the emulator speaks: its public option and record types, and the minimal Telegram
 // wire objects (User, Chat, Message, CallbackQuery, Update) it sends and stores.
+import type { WebhookRetry } from './webhook-delivery.js'
 
 export type ChatType = 'private' | 'group' | 'supergroup' | 'channel'
 
@@ -13,7 +14,7 @@ export type EmulatorOptions = {
   /** Default 'mister_todo_bot'. */
   botUsername?: string
   /** Webhook mode: the pause before retrying a failed delivery, doubling up to maxMs. Default 100 ms … 2 s (Telegram's own pauses are longer); how long a POST may take (default 30 s). */
-  webhookRetry?: { firstMs: number, maxMs: number, timeoutMs?: number }
+  webhookRetry?: WebhookRetry
 }
 
 export type InlineKeyboardButtonLike = { text: string, callback_data?: string, url?: string, [key: string]: unknown }
