@@ -96,8 +96,13 @@ type Target = { kind: 'polling' } | { kind: 'echo' } | { kind: 'webhook', instan
 type CpuSplit = { bots: number, postgres: number, emulatorAndProxy: number, wallS: number }
 type Round = { perS: number, p50: number, p99: number, retried: number, steadyP50: number, steadyP99: number, cpu: CpuSplit, drainS: number }
 
+/** CPU seconds every part spent in the burst. */
+function cpuSeconds (c: CpuSplit): number {
+  return c.bots + c.postgres + c.emulatorAndProxy
+}
+
 function cpuPerUpdateMs (r: Round, updates: number): number {
-  return 1000 * (r.cpu.bots + r.cpu.postgres + r.cpu.emulatorAndProxy) / updates
+  return 1000 * cpuSeconds(r.cpu) / updates
 }
 
 /** One burst, then (webhooks) steady traffic, to `target` on a fresh database. */
@@ -238,7 +243,7 @@ export const webhookScale: Benchmark = {
             benchmark: 'webhook-scale',
             metric: `machine busy in the burst, ${label}`,
             unit: '%',
-            summary: summarize(r.map((x) => 100 * (x.cpu.bots + x.cpu.postgres + x.cpu.emulatorAndProxy) / (cores * x.cpu.wallS))),
+            summary: summarize(r.map((x) => 100 * cpuSeconds(x.cpu) / (cores * x.cpu.wallS))),
             note: `cores used: ${label === 'echo webhook' ? 'echo' : 'bots'} ${share((c) => c.bots)}, PostgreSQL ${share((c) => c.postgres)}, emulator and proxy ${share((c) => c.emulatorAndProxy)} of ${cores}`,
           } satisfies Row
         }),
